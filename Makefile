@@ -1,0 +1,80 @@
+# Pictor: `make up` starts the whole stack, `make test` passes the tests.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PY_SYSTEM ?= python3
+VENV      := .venv
+PY        := $(VENV)/bin/python
+STATE     := .pictor
+TOOLS     := $(STATE)/tools
+BUF       := $(TOOLS)/node_modules/.bin/buf
+BUF_VERSION := 1.75.0
+STACK     := $(PY) -m infra.local.stack
+
+.PHONY: help up down clean status test lint protos protos-check buf-lint buf-breaking \
+        migrate lock
+
+help:
+	@echo "make up      install what is missing, start the whole stack, print the GraphiQL URL"
+	@echo "make test    lint, check protos, run the test suite against real servers"
+	@echo "make down    stop what 'up' started (data stays in $(STATE)/)"
+	@echo "make clean   'down', then remove $(STATE)/ and $(VENV)/"
+	@echo "make status  what is running"
+	@echo "make protos  regenerate the Python stubs from protos/"
+
+# The virtualenv is rebuilt whenever the lock or the project metadata change.
+$(VENV)/.installed: requirements.lock pyproject.toml
+	test -x $(PY) || $(PY_SYSTEM) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+$(BUF):
+	mkdir -p $(TOOLS)
+	npm install --silent --no-audit --no-fund --prefix $(TOOLS) @bufbuild/buf@$(BUF_VERSION)
+
+up: $(VENV)/.installed
+	$(STACK) up
+
+down: $(VENV)/.installed
+	$(STACK) down
+
+status: $(VENV)/.installed
+	$(STACK) status
+
+clean:
+	if [ -x $(PY) ]; then $(STACK) down; fi
+	rm -rf $(STATE) $(VENV) *.egg-info
+
+migrate: $(VENV)/.installed
+	$(PY) -m pictor.migrations
+
+# Stubs are committed; `protos-check` fails when they differ from what this generates.
+protos: $(VENV)/.installed
+	$(PY) -m infra.protos generate
+
+protos-check: $(VENV)/.installed
+	$(PY) -m infra.protos check
+
+buf-lint: $(BUF)
+	$(BUF) lint
+
+# Breaking-change check against the parent commit (skipped when there is none).
+buf-breaking: $(BUF)
+	@if git rev-parse -q --verify HEAD~1 >/dev/null; then \
+	  $(BUF) breaking --against '.git#ref=HEAD~1'; \
+	else echo "buf breaking: no parent commit, nothing to compare"; fi
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: lint buf-lint buf-breaking protos-check
+	$(PY) -m pytest
+
+lock:
+	rm -rf $(STATE)/lockvenv
+	$(PY_SYSTEM) -m venv $(STATE)/lockvenv
+	$(STATE)/lockvenv/bin/pip install -q -e ".[dev]"
+	$(STATE)/lockvenv/bin/pip freeze --exclude-editable > requirements.lock
+	rm -rf $(STATE)/lockvenv

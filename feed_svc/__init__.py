@@ -1,0 +1,1 @@
+"""feed_svc: home timelines in Redis with hybrid fan-out."""

@@ -1,0 +1,1 @@
+"""The GraphQL edge: Strawberry on Starlette, speaking gRPC to the services."""

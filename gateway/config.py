@@ -1,0 +1,30 @@
+"""Gateway settings (``PICTOR_*``), on top of the shared ones."""
+
+from __future__ import annotations
+
+from pydantic import SecretStr, field_validator
+
+from pictor.config import Settings
+
+
+class GatewaySettings(Settings):
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8080
+    # HS256 signing key of the bearer tokens. The default is for the local stack only.
+    jwt_secret: SecretStr = SecretStr("pictor-local-development-secret-change-me")
+    jwt_ttl_seconds: int = 7 * 24 * 3600
+    # Query limits, checked before anything executes.
+    max_query_depth: int = 10
+    max_aliases: int = 15
+    max_tokens: int = 2000
+    # Largest `first` any connection accepts.
+    max_page_size: int = 100
+    graphiql: bool = True
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _long_enough(cls, secret: SecretStr) -> SecretStr:
+        # RFC 7518 §3.2: an HS256 key at least as long as the hash.
+        if len(secret.get_secret_value().encode()) < 32:
+            raise ValueError("PICTOR_JWT_SECRET must be at least 32 bytes")
+        return secret

@@ -1,0 +1,94 @@
+"""The per-request context: who is asking, the service clients, and fresh DataLoaders
+so that a page of any size costs a constant number of gRPC calls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.websockets import WebSocket
+from strawberry.dataloader import DataLoader
+
+from gateway.auth import viewer_from_authorization
+from gateway.config import GatewaySettings
+from gateway.errors import ErrorCode, GatewayError
+from pictor.clients import ServiceClients
+from pictor.graph.v1 import graph_pb2
+from pictor.media.v1 import media_pb2
+from pictor.post.v1 import post_pb2
+
+
+@dataclass
+class Context:
+    request: Request | WebSocket
+    settings: GatewaySettings
+    clients: ServiceClients
+    # Set by Strawberry from graphql-transport-ws connection_init.
+    connection_params: dict[str, Any] | None = None
+    users: DataLoader[int, graph_pb2.User | None] = field(init=False)
+    posts: DataLoader[int, post_pb2.Post | None] = field(init=False)
+    viewer_follows: DataLoader[int, bool] = field(init=False)
+    signed_urls: DataLoader[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.users = DataLoader(self._load_users)
+        self.posts = DataLoader(self._load_posts)
+        self.viewer_follows = DataLoader(self._load_viewer_follows)
+        self.signed_urls = DataLoader(self._load_signed_urls)
+
+    def _authorization(self) -> str | None:
+        if isinstance(self.request, WebSocket):
+            params = self.connection_params or {}
+            value = params.get("authorization") or params.get("Authorization")
+            return value if isinstance(value, str) else None
+        return self.request.headers.get("authorization")
+
+    @property
+    def viewer_id(self) -> int | None:
+        """The signed-in user, or None when anonymous."""
+        return viewer_from_authorization(self._authorization(), self.settings)
+
+    def require_viewer(self) -> int:
+        viewer = self.viewer_id
+        if viewer is None:
+            raise GatewayError(ErrorCode.UNAUTHENTICATED, "sign in first")
+        return viewer
+
+    def page_size(self, first: int | None, default: int) -> int:
+        """A connection's ``first``, defaulted when null and capped at max_page_size."""
+        if first is None:
+            return default
+        if not 0 <= first <= self.settings.max_page_size:
+            raise GatewayError(
+                ErrorCode.BAD_USER_INPUT,
+                f"first must be between 0 and {self.settings.max_page_size}",
+            )
+        return first
+
+    async def _load_users(self, ids: list[int]) -> list[graph_pb2.User | None]:
+        response = await self.clients.graph.BatchGetUsers(
+            graph_pb2.BatchGetUsersRequest(user_ids=ids)
+        )
+        found = {user.id: user for user in response.users}
+        return [found.get(user_id) for user_id in ids]
+
+    async def _load_posts(self, ids: list[int]) -> list[post_pb2.Post | None]:
+        response = await self.clients.post.BatchGetPosts(
+            post_pb2.BatchGetPostsRequest(post_ids=ids)
+        )
+        found = {post.id: post for post in response.posts}
+        return [found.get(post_id) for post_id in ids]
+
+    async def _load_viewer_follows(self, ids: list[int]) -> list[bool]:
+        viewer = self.viewer_id
+        if viewer is None:
+            return [False] * len(ids)
+        response = await self.clients.graph.BatchCheckFollows(
+            graph_pb2.BatchCheckFollowsRequest(viewer_id=viewer, target_ids=ids)
+        )
+        return list(response.follows)
+
+    async def _load_signed_urls(self, keys: list[str]) -> list[str]:
+        response = await self.clients.media.SignUrls(media_pb2.SignUrlsRequest(object_keys=keys))
+        return list(response.urls)

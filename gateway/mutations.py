@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC
+
+import strawberry
+from strawberry.file_uploads import Upload
+
+from gateway import ids
+from gateway.auth import issue_token
+from gateway.context import Context
+from gateway.types.auth import AuthPayload
+from gateway.types.post import Post
+from gateway.types.upload import CreatePostPayload, UploadHeader
+from gateway.types.user import User
+from pictor.graph.v1 import graph_pb2
+from pictor.media.v1 import media_pb2
+from pictor.post.v1 import post_pb2
+
+Info = strawberry.Info[Context, None]
+
+# Bytes per gRPC message when streaming an upload to media_svc.
+UPLOAD_CHUNK_BYTES = 256 * 1024
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    async def sign_up(
+        self, info: Info, username: str, password: str, display_name: str | None = None
+    ) -> AuthPayload:
+        context = info.context
+        response = await context.clients.graph.CreateUser(
+            graph_pb2.CreateUserRequest(
+                username=username, password=password, display_name=display_name or ""
+            )
+        )
+        return AuthPayload(
+            token=issue_token(response.user.id, context.settings),
+            user=User.from_proto(response.user),
+        )
+
+    @strawberry.mutation
+    async def log_in(self, info: Info, username: str, password: str) -> AuthPayload:
+        context = info.context
+        response = await context.clients.graph.Authenticate(
+            graph_pb2.AuthenticateRequest(username=username, password=password)
+        )
+        return AuthPayload(
+            token=issue_token(response.user.id, context.settings),
+            user=User.from_proto(response.user),
+        )
+
+    @strawberry.mutation(
+        description="Upload phase 1: creates a PENDING post and a pre-signed upload URL."
+    )
+    async def create_post(self, info: Info, caption: str, content_type: str) -> CreatePostPayload:
+        context = info.context
+        author = context.require_viewer()
+        created = await context.clients.post.CreatePost(
+            post_pb2.CreatePostRequest(author_id=author, caption=caption, content_type=content_type)
+        )
+        upload = await context.clients.media.CreateUpload(
+            media_pb2.CreateUploadRequest(
+                post_id=created.post.id, author_id=author, content_type=content_type
+            )
+        )
+        return CreatePostPayload(
+            post=Post.from_proto(created.post),
+            upload_url=upload.upload_url,
+            upload_headers=[
+                UploadHeader(name=h.name, value=h.value) for h in upload.upload_headers
+            ],
+            expires_at=upload.expires_at.ToDatetime(tzinfo=UTC),
+        )
+
+    @strawberry.mutation(
+        description=(
+            "Upload phase 2: the bytes are at uploadUrl; start processing. "
+            "Only the author may confirm."
+        )
+    )
+    async def confirm_upload(self, info: Info, post_id: strawberry.ID) -> Post:
+        context = info.context
+        number = ids.decode("Post", post_id)
+        call = context.clients.media.ConfirmUpload(
+            media_pb2.ConfirmUploadRequest(post_id=number, requester_id=context.require_viewer())
+        )
+        # The first status says processing has started; uploadStatus follows the rest.
+        async for _status in call:
+            call.cancel()
+            break
+        return await Post.fetch(context, number)
+
+    @strawberry.mutation(
+        description=(
+            "One-shot upload through the gateway (multipart spec); "
+            "bytes are streamed to the media service."
+        )
+    )
+    async def upload_post(self, info: Info, caption: str, file: Upload) -> Post:
+        context = info.context
+        author = context.require_viewer()
+        content_type = getattr(file, "content_type", None) or "application/octet-stream"
+        created = await context.clients.post.CreatePost(
+            post_pb2.CreatePostRequest(author_id=author, caption=caption, content_type=content_type)
+        )
+
+        async def parts() -> AsyncIterator[media_pb2.StreamUploadRequest]:
+            yield media_pb2.StreamUploadRequest(
+                start=media_pb2.UploadStart(
+                    post_id=created.post.id, requester_id=author, content_type=content_type
+                )
+            )
+            while chunk := await file.read(UPLOAD_CHUNK_BYTES):
+                yield media_pb2.StreamUploadRequest(chunk=chunk)
+
+        call = context.clients.media.StreamUpload(parts())
+        async for event in call:
+            if event.HasField("received"):
+                call.cancel()
+                break
+        return await Post.fetch(context, created.post.id)
+
+    @strawberry.mutation(
+        description="Only the author may delete. Removes the post from profiles and feeds."
+    )
+    async def delete_post(self, info: Info, id: strawberry.ID) -> bool:
+        context = info.context
+        await context.clients.post.DeletePost(
+            post_pb2.DeletePostRequest(
+                post_id=ids.decode("Post", id), requester_id=context.require_viewer()
+            )
+        )
+        return True
+
+    @strawberry.mutation(description="Idempotent. Returns the followed user.")
+    async def follow(self, info: Info, user_id: strawberry.ID) -> User:
+        context = info.context
+        response = await context.clients.graph.Follow(
+            graph_pb2.FollowRequest(
+                follower_id=context.require_viewer(), followee_id=ids.decode("User", user_id)
+            )
+        )
+        return User.from_proto(response.followee)
+
+    @strawberry.mutation(description="Idempotent. Returns the unfollowed user.")
+    async def unfollow(self, info: Info, user_id: strawberry.ID) -> User:
+        context = info.context
+        response = await context.clients.graph.Unfollow(
+            graph_pb2.UnfollowRequest(
+                follower_id=context.require_viewer(), followee_id=ids.decode("User", user_id)
+            )
+        )
+        return User.from_proto(response.followee)

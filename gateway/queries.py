@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import grpc
+import strawberry
+
+from gateway import ids
+from gateway.context import Context
+from gateway.types.node import Node
+from gateway.types.page import PageInfo
+from gateway.types.post import Post, PostConnection, PostEdge
+from gateway.types.user import User
+from pictor.feed.v1 import feed_pb2
+from pictor.graph.v1 import graph_pb2
+
+Info = strawberry.Info[Context, None]
+
+
+async def load_user(context: Context, user_id: int) -> User | None:
+    user = await context.users.load(user_id)
+    return User.from_proto(user) if user is not None else None
+
+
+async def load_post(context: Context, post_id: int) -> Post | None:
+    post = await context.posts.load(post_id)
+    return Post.from_proto(post) if post is not None else None
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The signed-in user, null when anonymous.")
+    async def viewer(self, info: Info) -> User | None:
+        viewer = info.context.viewer_id
+        return await load_user(info.context, viewer) if viewer is not None else None
+
+    @strawberry.field
+    async def user(self, info: Info, username: str) -> User | None:
+        try:
+            response = await info.context.clients.graph.GetUserByUsername(
+                graph_pb2.GetUserByUsernameRequest(username=username)
+            )
+        except grpc.aio.AioRpcError as error:
+            if error.code() == grpc.StatusCode.NOT_FOUND:
+                return None
+            raise
+        return User.from_proto(response.user)
+
+    @strawberry.field
+    async def post(self, info: Info, id: strawberry.ID) -> Post | None:
+        return await load_post(info.context, ids.decode("Post", id))
+
+    @strawberry.field
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        kind, number = ids.decode_any(id)
+        if kind == "User":
+            return await load_user(info.context, number)
+        return await load_post(info.context, number)
+
+    @strawberry.field(
+        description="Reverse-chronological posts of everyone the viewer follows. Requires auth."
+    )
+    async def home_feed(
+        self, info: Info, first: int | None = 12, after: str | None = None
+    ) -> PostConnection:
+        context = info.context
+        response = await context.clients.feed.GetHomeFeed(
+            feed_pb2.GetHomeFeedRequest(
+                viewer_id=context.require_viewer(),
+                page_size=context.page_size(first, 12),
+                cursor=after or "",
+            )
+        )
+        posts = await context.posts.load_many([item.post_id for item in response.items])
+        # A post deleted after the timeline was read is dropped, never shown.
+        edges = [
+            PostEdge(cursor=item.cursor, node=Post.from_proto(post))
+            for item, post in zip(response.items, posts, strict=True)
+            if post is not None
+        ]
+        return PostConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=bool(response.next_cursor),
+                end_cursor=response.items[-1].cursor if response.items else None,
+            ),
+        )

@@ -1,0 +1,49 @@
+"""The schema, assembled: types, root operations and the extensions that guard them."""
+
+from __future__ import annotations
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.extensions.tracing import OpenTelemetryExtension
+from strawberry.types import ExecutionContext
+
+from gateway.config import GatewaySettings
+from gateway.errors import ErrorCodes
+from gateway.mutations import Mutation
+from gateway.queries import Query
+from gateway.subscriptions import Subscription
+from gateway.types.post import Post
+from gateway.types.user import User
+
+
+class PictorSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Expected errors (bad input, not found...) are answers, not incidents;
+        ErrorCodes logs the unexpected ones, with their traceback, where it masks them."""
+
+
+def build_schema(settings: GatewaySettings) -> strawberry.Schema:
+    return PictorSchema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        types=[User, Post],
+        extensions=[
+            MaxTokensLimiter(max_token_count=settings.max_tokens),
+            ParserCache(maxsize=256),
+            QueryDepthLimiter(max_depth=settings.max_query_depth),
+            MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+            ValidationCache(maxsize=256),
+            OpenTelemetryExtension,
+            ErrorCodes(),
+        ],
+    )

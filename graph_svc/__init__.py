@@ -1,0 +1,1 @@
+"""graph_svc: users and the directed follow graph, stored in CQL."""

@@ -1,0 +1,1 @@
+"""media_svc: uploads into S3, libvips renditions, signed URLs."""

@@ -1,0 +1,60 @@
+"""Settings shared by every process, read once from ``PICTOR_*`` environment variables.
+
+Defaults match the local stack that ``make up`` starts. Each service extends
+:class:`Settings` with its own fields in its ``config.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ServiceName = Literal["graph", "post", "feed", "media"]
+Consistency = Literal["ONE", "LOCAL_ONE", "QUORUM", "LOCAL_QUORUM", "ALL"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PICTOR_", frozen=True, extra="ignore")
+
+    # Where each gRPC service listens (host:port). A service binds to its own port
+    # on bind_host; every other process dials the address.
+    graph_addr: str = "127.0.0.1:50051"
+    post_addr: str = "127.0.0.1:50052"
+    feed_addr: str = "127.0.0.1:50053"
+    media_addr: str = "127.0.0.1:50054"
+    bind_host: str = "127.0.0.1"
+    # Default deadline of every outgoing gRPC call that does not set its own.
+    grpc_deadline_seconds: float = 5.0
+    # Streams (uploads, processing status, live feeds) live longer than unary calls.
+    grpc_stream_deadline_seconds: float = 3600.0
+    # How long SIGTERM waits for in-flight calls before cancelling them.
+    shutdown_grace_seconds: float = 10.0
+
+    cql_hosts: tuple[str, ...] = ("127.0.0.1",)
+    cql_port: int = 9042
+    cql_keyspace: str = "pictor"
+    cql_local_dc: str = "datacenter1"
+    # Used only when the keyspace is created. Production: NetworkTopologyStrategy.
+    cql_replication: str = "{'class': 'SimpleStrategy', 'replication_factor': 1}"
+    cql_write_consistency: Consistency = "LOCAL_QUORUM"
+    cql_read_consistency: Consistency = "LOCAL_ONE"
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+
+    s3_endpoint: str = "http://127.0.0.1:9000"
+    s3_region: str = "us-east-1"
+    s3_bucket: str = "pictor-media"
+    s3_access_key: str = "pictor"
+    s3_secret_key: SecretStr = SecretStr("pictor-local-secret")
+
+    log_level: str = "INFO"
+
+    def service_addr(self, service: ServiceName) -> str:
+        addr: str = getattr(self, f"{service}_addr")
+        return addr
+
+    def bind_addr(self, service: ServiceName) -> str:
+        port = self.service_addr(service).rsplit(":", 1)[1]
+        return f"{self.bind_host}:{port}"

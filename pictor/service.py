@@ -1,0 +1,155 @@
+"""What every gRPC service process shares: the server with health and reflection,
+domain-error mapping, tracing, and graceful shutdown on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+from grpc_reflection.v1alpha import reflection
+from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
+
+from pictor.config import ServiceName, Settings
+from pictor.errors import REASON_METADATA_KEY, DomainError
+from pictor.logs import configure_logging
+from pictor.telemetry import configure_tracing
+
+log = logging.getLogger(__name__)
+
+_SERVER_OPTIONS = [
+    # Clients ping every 60 s (pictor.clients); accept that, even on idle streams.
+    ("grpc.http2.min_recv_ping_interval_without_data_ms", 30_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    # Connections are recycled so clients re-resolve and spread over new replicas;
+    # no grace limit, so long-lived streams (uploads, live feeds) are never cut.
+    ("grpc.max_connection_age_ms", 5 * 60_000),
+]
+
+
+@dataclass(frozen=True)
+class Servicer:
+    """A servicer object, the generated function that registers it, and its full name."""
+
+    implementation: object
+    add_to_server: Callable[[Any, grpc.aio.Server], None]
+    full_name: str
+
+
+async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: DomainError) -> None:
+    metadata = ((REASON_METADATA_KEY, error.reason),) if error.reason else ()
+    await context.abort(error.status, str(error), trailing_metadata=metadata)
+
+
+class DomainErrorInterceptor(grpc.aio.ServerInterceptor):
+    """Turns a :class:`DomainError` raised by a Pictor handler into its gRPC status.
+
+    Pictor's streaming handlers are async generators; health and reflection (which
+    use ``context.write``) raise no domain errors and pass through untouched.
+    """
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None or not handler_call_details.method.startswith("/pictor."):
+            return handler
+        codec = {
+            "request_deserializer": handler.request_deserializer,
+            "response_serializer": handler.response_serializer,
+        }
+        if handler.unary_unary or handler.stream_unary:
+            unary_inner = handler.unary_unary or handler.stream_unary
+
+            async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+                try:
+                    return await unary_inner(request, context)
+                except DomainError as error:
+                    await _abort(context, error)
+
+            wrap_unary = (
+                grpc.unary_unary_rpc_method_handler
+                if handler.unary_unary
+                else grpc.stream_unary_rpc_method_handler
+            )
+            return wrap_unary(unary, **codec)
+
+        stream_inner = handler.unary_stream or handler.stream_stream
+
+        async def streaming(
+            request: Any, context: grpc.aio.ServicerContext[Any, Any]
+        ) -> AsyncIterator[Any]:
+            try:
+                async for response in stream_inner(request, context):
+                    yield response
+            except DomainError as error:
+                await _abort(context, error)
+
+        wrap_stream = (
+            grpc.unary_stream_rpc_method_handler
+            if handler.unary_stream
+            else grpc.stream_stream_rpc_method_handler
+        )
+        return wrap_stream(streaming, **codec)
+
+
+async def run_server(
+    service: ServiceName, settings: Settings, servicers: Sequence[Servicer]
+) -> None:
+    """Serves until SIGTERM or SIGINT, then drains in-flight calls for the grace period."""
+    server = grpc.aio.server(
+        # Probes and reflection are not worth a span each (and their handlers use
+        # context.write, which the OTel aio interceptor does not support).
+        interceptors=[
+            aio_server_interceptor(filter_=filters.service_prefix("pictor.")),
+            DomainErrorInterceptor(),
+        ],
+        options=_SERVER_OPTIONS,
+    )
+    health = HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    for servicer in servicers:
+        servicer.add_to_server(servicer.implementation, server)
+    names = [servicer.full_name for servicer in servicers]
+    reflection.enable_server_reflection(
+        [
+            *names,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ],
+        server,
+    )
+    address = settings.bind_addr(service)
+    server.add_insecure_port(address)
+    await server.start()
+    for name in ["", *names]:
+        await health.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info("%s_svc listening on %s", service, address)
+
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    await stopping.wait()
+
+    log.info("%s_svc stopping: draining for up to %ss", service, settings.shutdown_grace_seconds)
+    # Readiness probes see NOT_SERVING first, so load balancers stop sending new calls.
+    await health.enter_graceful_shutdown()
+    await server.stop(settings.shutdown_grace_seconds)
+    log.info("%s_svc stopped", service)
+
+
+def main(service: ServiceName, serve: Callable[[Settings], Awaitable[None]]) -> None:
+    """Entry point of ``python -m <service>_svc``: settings, logs, tracing, then serve."""
+    settings = Settings()
+    configure_logging(f"{service}_svc", settings.log_level)
+    configure_tracing(f"{service}_svc")
+    asyncio.run(serve(settings))

@@ -1,0 +1,1 @@
+"""post_svc: post metadata in CQL, Snowflake ids, the post lifecycle."""

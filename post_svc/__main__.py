@@ -1,0 +1,4 @@
+from pictor.service import main
+from post_svc.server import serve
+
+main("post", serve)

@@ -1,0 +1,101 @@
+"""Session fixtures: real datastores, a real test stack, clients to talk to it.
+
+Slow servers start once per session. Nothing here fakes a datastore or a service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+import redis.asyncio as redis
+
+from gateway.config import GatewaySettings
+from infra.local import stack
+from pictor.clients import ServiceClients
+from pictor.cql import CqlSession
+from tests.harness import GraphQLClient, IsolatedStack, isolated_settings
+
+
+def _reset_datastores(settings: GatewaySettings) -> None:
+    """A clean keyspace, Redis database and bucket for this session."""
+    from pictor.s3 import open_s3
+
+    async def reset() -> None:
+        cql = await CqlSession.connect(settings, use_keyspace=False)
+        try:
+            await cql.execute_ddl(f"DROP KEYSPACE IF EXISTS {settings.cql_keyspace}")
+        finally:
+            await cql.close()
+        client = redis.from_url(settings.redis_url)
+        try:
+            await client.flushdb()
+        finally:
+            await client.aclose()
+        async with open_s3(settings) as s3:
+            paginator = s3.get_paginator("list_objects_v2")
+            try:
+                async for page in paginator.paginate(Bucket=settings.s3_bucket):
+                    for item in page.get("Contents", []):
+                        await s3.delete_object(Bucket=settings.s3_bucket, Key=item["Key"])
+            except s3.exceptions.NoSuchBucket:
+                pass
+
+    asyncio.run(reset())
+    stack.prepare_datastores(settings)
+
+
+@pytest.fixture(scope="session")
+def datastores() -> Iterator[None]:
+    """Cassandra, Redis and MinIO, running; stopped at the end only if started here."""
+    shared = GatewaySettings()
+    started = stack.up_backends(shared)
+    try:
+        yield
+    finally:
+        for part in reversed(started):
+            stack.stop(part)
+
+
+@pytest.fixture(scope="session")
+def settings(datastores: None) -> GatewaySettings:
+    settings = isolated_settings()
+    _reset_datastores(settings)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def test_stack(settings: GatewaySettings) -> Iterator[IsolatedStack]:
+    running = IsolatedStack(settings)
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+async def clients(test_stack: IsolatedStack) -> AsyncIterator[ServiceClients]:
+    connected = ServiceClients.connect(test_stack.settings)
+    yield connected
+    await connected.close()
+
+
+@pytest.fixture(scope="session")
+async def cql(settings: GatewaySettings) -> AsyncIterator[CqlSession]:
+    session = await CqlSession.connect(settings)
+    yield session
+    await session.close()
+
+
+@pytest.fixture
+async def http(test_stack: IsolatedStack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=test_stack.gateway_url, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+def graphql(http: httpx.AsyncClient) -> GraphQLClient:
+    return GraphQLClient(http)

@@ -1,0 +1,69 @@
+"""Liveness, readiness and GraphiQL, over HTTP against the running gateway."""
+
+from __future__ import annotations
+
+import sys
+
+import httpx
+
+from infra.local import stack
+from tests.harness import IsolatedStack, extra_part, free_port, settings_env, wait_until
+
+
+async def test_healthz_says_the_process_is_alive(http: httpx.AsyncClient) -> None:
+    response = await http.get("/healthz")
+    assert response.status_code == 200
+
+
+async def test_readyz_reports_every_backend_serving(http: httpx.AsyncClient) -> None:
+    response = await http.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["backends"] == {
+        "graph_svc": "serving",
+        "post_svc": "serving",
+        "feed_svc": "serving",
+        "media_svc": "serving",
+    }
+
+
+async def test_graphiql_is_served_to_a_browser(http: httpx.AsyncClient) -> None:
+    response = await http.get("/graphql", headers={"Accept": "text/html"})
+    assert response.status_code == 200
+    assert "graphiql" in response.text.lower()
+
+
+async def test_readyz_goes_unready_when_a_backend_stops(test_stack: IsolatedStack) -> None:
+    """A gateway whose graph_svc is stopped answers 503 and names the missing backend."""
+    settings = test_stack.settings.model_copy(
+        update={"graph_addr": f"127.0.0.1:{free_port()}", "gateway_port": free_port()}
+    )
+    env = settings_env(settings)
+
+    def part(name: str, module: str, ready: str) -> stack.Part:
+        return stack.Part(
+            name=name,
+            command=lambda: [sys.executable, "-m", module],
+            ready=(lambda: stack.grpc_serving(settings.graph_addr))
+            if module == "graph_svc"
+            else (lambda: stack._http_ok(ready)),
+            start_timeout=60,
+            env=env,
+            run_dir=test_stack.run_dir,
+            log_dir=test_stack.log_dir,
+        )
+
+    url = stack.gateway_url(settings)
+    graph = part("graph_svc-readyz", "graph_svc", "")
+    with extra_part(graph), extra_part(part("gateway-readyz", "gateway", f"{url}/readyz")):
+        async with httpx.AsyncClient(base_url=url, timeout=5) as http:
+            assert (await http.get("/readyz")).status_code == 200
+            stack.stop(graph)
+
+            async def unready() -> httpx.Response | None:
+                response = await http.get("/readyz")
+                return response if response.status_code == 503 else None
+
+            response = await wait_until(unready, within=10)
+            assert response.json()["backends"]["graph_svc"] == "unavailable"
+            assert response.json()["backends"]["post_svc"] == "serving"
+            assert (await http.get("/healthz")).status_code == 200
