@@ -189,6 +189,9 @@ def start(part: Part) -> bool:
     """Starts the part unless it runs already; True when this call started it."""
     if part.pid() is not None:
         return False
+    if part.ready():
+        _say(f"{part.name} is already answering (started elsewhere); using it")
+        return False
     part.run_dir.mkdir(parents=True, exist_ok=True)
     started_at = time.monotonic()
     process = spawn(part.command(), part.env, part.log_file)
