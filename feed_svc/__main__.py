@@ -1,4 +1,5 @@
 from feed_svc.server import serve
+from pictor.config import Settings
 from pictor.service import main
 
-main("feed", serve)
+main("feed", Settings, serve)

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TypedDict
 
+import redis.asyncio as redis
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -16,8 +17,10 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from gateway.backend_calls import CallCounter
 from gateway.config import GatewaySettings
 from gateway.context import Context
+from gateway.ratelimit import AuthRateLimiter
 from gateway.schema import build_schema
 from pictor.clients import ServiceClients
 from pictor.config import ServiceName
@@ -27,6 +30,8 @@ SERVICES: tuple[ServiceName, ...] = ("graph", "post", "feed", "media")
 
 class State(TypedDict):
     clients: ServiceClients
+    redis: redis.Redis
+    limiter: AuthRateLimiter
 
 
 class PictorGraphQL(GraphQL[Context, None]):
@@ -42,21 +47,37 @@ class PictorGraphQL(GraphQL[Context, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
-        return Context(request=request, settings=self.settings, clients=request.state.clients)
+        return Context(
+            request=request,
+            settings=self.settings,
+            clients=request.state.clients,
+            limiter=request.state.limiter,
+        )
 
 
 async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+async def _redis_up(client: redis.Redis) -> bool:
+    try:
+        async with asyncio.timeout(1):
+            return bool(await client.ping())
+    except (redis.RedisError, TimeoutError):
+        return False
+
+
 async def readyz(request: Request) -> Response:
     clients: ServiceClients = request.state.clients
-    serving = await asyncio.gather(*(clients.serving(name) for name in SERVICES))
+    *serving, redis_up = await asyncio.gather(
+        *(clients.serving(name) for name in SERVICES), _redis_up(request.state.redis)
+    )
     backends = {
         f"{name}_svc": "serving" if up else "unavailable"
         for name, up in zip(SERVICES, serving, strict=True)
     }
-    ready = all(serving)
+    backends["redis"] = "serving" if redis_up else "unavailable"
+    ready = all(serving) and redis_up
     return JSONResponse(
         {"status": "ready" if ready else "unavailable", "backends": backends},
         status_code=200 if ready else 503,
@@ -66,11 +87,20 @@ async def readyz(request: Request) -> Response:
 def create_app(settings: GatewaySettings) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
-        clients = ServiceClients.connect(settings)
+        counting = [CallCounter()] if settings.report_backend_calls else []
+        clients = ServiceClients.connect(settings, counting)
+        client = redis.from_url(settings.redis_url)
+        limiter = AuthRateLimiter(
+            client,
+            attempts_per_minute=settings.auth_rate_limit,
+            failures_allowed=settings.login_failure_limit,
+            failure_window_seconds=settings.login_failure_window_seconds,
+        )
         try:
-            yield {"clients": clients}
+            yield {"clients": clients, "redis": client, "limiter": limiter}
         finally:
             await clients.close()
+            await client.aclose()
 
     graphql = PictorGraphQL(settings)
     return Starlette(

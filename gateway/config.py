@@ -20,6 +20,13 @@ class GatewaySettings(Settings):
     # Largest `first` any connection accepts.
     max_page_size: int = 100
     graphiql: bool = True
+    # Sign-up and log-in attempts per client address per minute.
+    auth_rate_limit: int = 60
+    # Failed log-ins per username before it is locked for the window.
+    login_failure_limit: int = 10
+    login_failure_window_seconds: int = 15 * 60
+    # Adds extensions.backendCalls (gRPC calls per operation) to every response.
+    report_backend_calls: bool = False
 
     @field_validator("jwt_secret")
     @classmethod

@@ -13,6 +13,7 @@ from strawberry.dataloader import DataLoader
 from gateway.auth import viewer_from_authorization
 from gateway.config import GatewaySettings
 from gateway.errors import ErrorCode, GatewayError
+from gateway.ratelimit import AuthRateLimiter
 from pictor.clients import ServiceClients
 from pictor.graph.v1 import graph_pb2
 from pictor.media.v1 import media_pb2
@@ -24,6 +25,7 @@ class Context:
     request: Request | WebSocket
     settings: GatewaySettings
     clients: ServiceClients
+    limiter: AuthRateLimiter
     # Set by Strawberry from graphql-transport-ws connection_init.
     connection_params: dict[str, Any] | None = None
     users: DataLoader[int, graph_pb2.User | None] = field(init=False)
@@ -48,6 +50,11 @@ class Context:
     def viewer_id(self) -> int | None:
         """The signed-in user, or None when anonymous."""
         return viewer_from_authorization(self._authorization(), self.settings)
+
+    @property
+    def client_address(self) -> str:
+        client = self.request.client
+        return client.host if client else "unknown"
 
     def require_viewer(self) -> int:
         viewer = self.viewer_id

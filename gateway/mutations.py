@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC
 
+import grpc
 import strawberry
 from strawberry.file_uploads import Upload
 
@@ -30,6 +31,7 @@ class Mutation:
         self, info: Info, username: str, password: str, display_name: str | None = None
     ) -> AuthPayload:
         context = info.context
+        await context.limiter.count_attempt(context.client_address)
         response = await context.clients.graph.CreateUser(
             graph_pb2.CreateUserRequest(
                 username=username, password=password, display_name=display_name or ""
@@ -43,9 +45,18 @@ class Mutation:
     @strawberry.mutation
     async def log_in(self, info: Info, username: str, password: str) -> AuthPayload:
         context = info.context
-        response = await context.clients.graph.Authenticate(
-            graph_pb2.AuthenticateRequest(username=username, password=password)
-        )
+        limiter = context.limiter
+        await limiter.count_attempt(context.client_address)
+        await limiter.check_username(username)
+        try:
+            response = await context.clients.graph.Authenticate(
+                graph_pb2.AuthenticateRequest(username=username, password=password)
+            )
+        except grpc.aio.AioRpcError as error:
+            if error.code() == grpc.StatusCode.UNAUTHENTICATED:
+                await limiter.record_failure(username)
+            raise
+        await limiter.clear_failures(username)
         return AuthPayload(
             token=issue_token(response.user.id, context.settings),
             user=User.from_proto(response.user),

@@ -14,6 +14,7 @@ from strawberry.extensions import (
 from strawberry.extensions.tracing import OpenTelemetryExtension
 from strawberry.types import ExecutionContext
 
+from gateway.backend_calls import BackendCallsReport
 from gateway.config import GatewaySettings
 from gateway.errors import ErrorCodes
 from gateway.mutations import Mutation
@@ -32,18 +33,23 @@ class PictorSchema(strawberry.Schema):
 
 
 def build_schema(settings: GatewaySettings) -> strawberry.Schema:
+    diagnostics = [BackendCallsReport] if settings.report_backend_calls else []
     return PictorSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         types=[User, Post],
+        # Factories, not instances: each operation gets fresh extensions, so concurrent
+        # requests never share per-operation state (strawberry#4369). The parser and
+        # validation caches live at module level and are shared all the same.
         extensions=[
-            MaxTokensLimiter(max_token_count=settings.max_tokens),
-            ParserCache(maxsize=256),
-            QueryDepthLimiter(max_depth=settings.max_query_depth),
-            MaxAliasesLimiter(max_alias_count=settings.max_aliases),
-            ValidationCache(maxsize=256),
+            lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+            lambda: ParserCache(maxsize=256),
+            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+            lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+            lambda: ValidationCache(maxsize=256),
             OpenTelemetryExtension,
-            ErrorCodes(),
+            ErrorCodes,
+            *diagnostics,
         ],
     )

@@ -1,4 +1,5 @@
+from graph_svc.config import GraphSettings
 from graph_svc.server import serve
 from pictor.service import main
 
-main("graph", serve)
+main("graph", GraphSettings, serve)

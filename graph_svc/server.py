@@ -1,19 +1,32 @@
-"""Wiring: opens the CQL session, builds the servicer, serves until SIGTERM."""
+"""Wiring: opens CQL and Redis, builds the domain and servicer, serves until SIGTERM."""
 
 from __future__ import annotations
 
+import redis.asyncio as redis
+
+from graph_svc.accounts import Accounts
+from graph_svc.config import GraphSettings
+from graph_svc.follows import FollowGraph
+from graph_svc.passwords import Passwords
 from graph_svc.servicer import GraphServicer
-from graph_svc.store import UserStore
-from pictor.config import Settings
+from graph_svc.store import AccountStore, EdgeStore
 from pictor.cql import CqlSession
 from pictor.graph.v1 import graph_pb2, graph_pb2_grpc
 from pictor.service import Servicer, run_server
+from pictor.snowflake import SnowflakeGenerator
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: GraphSettings) -> None:
     cql = await CqlSession.connect(settings)
+    events = redis.from_url(settings.redis_url)
     try:
-        servicer = GraphServicer(UserStore(cql))
+        users, edges = AccountStore(cql), EdgeStore(cql)
+        servicer = GraphServicer(
+            accounts=Accounts(users, Passwords(settings), SnowflakeGenerator(settings.worker_id)),
+            users=users,
+            edges=edges,
+            graph=FollowGraph(users, edges, events),
+        )
         await run_server(
             "graph",
             settings,
@@ -26,4 +39,5 @@ async def serve(settings: Settings) -> None:
             ],
         )
     finally:
+        await events.aclose()
         await cql.close()

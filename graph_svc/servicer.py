@@ -1,17 +1,28 @@
-"""Translates GraphService RPCs to the domain and back. RPCs not overridden here
-answer UNIMPLEMENTED (the generated base class)."""
+"""Translates GraphService RPCs to the domain and back; domain errors become statuses
+in pictor.service's interceptor."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import grpc
 
-from graph_svc.store import UserStore
+from graph_svc.accounts import Accounts
+from graph_svc.follows import FollowGraph
+from graph_svc.store import AccountStore, Edge, EdgeStore, Side
 from graph_svc.users import User, normalize_username
+from pictor.common.v1 import common_pb2
 from pictor.errors import InvalidInput, NotFound
 from pictor.graph.v1 import graph_pb2, graph_pb2_grpc
 
 # A batch bigger than any page the gateway asks for.
 BATCH_MAX = 500
+PAGE_DEFAULT = 20
+PAGE_MAX = 100
+STREAM_PAGE_DEFAULT = 1000
+STREAM_PAGE_MAX = 5000
+
+Context = grpc.aio.ServicerContext
 
 
 def _user_proto(user: User) -> graph_pb2.User:
@@ -20,35 +31,137 @@ def _user_proto(user: User) -> graph_pb2.User:
         username=user.username,
         display_name=user.display_name,
         bio=user.bio,
+        follower_count=user.follower_count,
+        following_count=user.following_count,
+        post_count=user.post_count,
     )
     proto.created_at.FromDatetime(user.created_at)
     return proto
 
 
+def _edge_proto(edge: Edge) -> graph_pb2.FollowEdge:
+    proto = graph_pb2.FollowEdge(user_id=edge.user_id, cursor=str(edge.user_id))
+    if edge.followed_at is not None:
+        proto.followed_at.FromDatetime(edge.followed_at)
+    return proto
+
+
+def _page_bounds(page: common_pb2.PageRequest) -> tuple[int, int | None]:
+    size = page.page_size or PAGE_DEFAULT
+    if not 1 <= size <= PAGE_MAX:
+        raise InvalidInput(f"page size must be between 1 and {PAGE_MAX}")
+    if not page.page_token:
+        return size, None
+    if not page.page_token.isdigit():
+        raise InvalidInput("malformed page token")
+    return size, int(page.page_token)
+
+
 class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
-    def __init__(self, users: UserStore) -> None:
+    def __init__(
+        self, accounts: Accounts, users: AccountStore, edges: EdgeStore, graph: FollowGraph
+    ) -> None:
+        self._accounts = accounts
         self._users = users
+        self._edges = edges
+        self._graph = graph
+
+    async def CreateUser(
+        self, request: graph_pb2.CreateUserRequest, context: Context
+    ) -> graph_pb2.CreateUserResponse:
+        user = await self._accounts.sign_up(
+            request.username, request.password, request.display_name
+        )
+        return graph_pb2.CreateUserResponse(user=_user_proto(user))
+
+    async def Authenticate(
+        self, request: graph_pb2.AuthenticateRequest, context: Context
+    ) -> graph_pb2.AuthenticateResponse:
+        user = await self._accounts.log_in(request.username, request.password)
+        return graph_pb2.AuthenticateResponse(user=_user_proto(user))
 
     async def GetUserByUsername(
-        self,
-        request: graph_pb2.GetUserByUsernameRequest,
-        context: grpc.aio.ServicerContext[
-            graph_pb2.GetUserByUsernameRequest, graph_pb2.GetUserByUsernameResponse
-        ],
+        self, request: graph_pb2.GetUserByUsernameRequest, context: Context
     ) -> graph_pb2.GetUserByUsernameResponse:
-        user = await self._users.get_by_username(normalize_username(request.username))
-        if user is None:
+        user_id = await self._users.find_id(normalize_username(request.username))
+        users = await self._users.get_many([user_id]) if user_id is not None else []
+        if not users:
             raise NotFound(f"no user named {request.username!r}")
-        return graph_pb2.GetUserByUsernameResponse(user=_user_proto(user))
+        return graph_pb2.GetUserByUsernameResponse(user=_user_proto(users[0]))
 
     async def BatchGetUsers(
-        self,
-        request: graph_pb2.BatchGetUsersRequest,
-        context: grpc.aio.ServicerContext[
-            graph_pb2.BatchGetUsersRequest, graph_pb2.BatchGetUsersResponse
-        ],
+        self, request: graph_pb2.BatchGetUsersRequest, context: Context
     ) -> graph_pb2.BatchGetUsersResponse:
         if len(request.user_ids) > BATCH_MAX:
             raise InvalidInput(f"at most {BATCH_MAX} ids per batch")
         users = await self._users.get_many(request.user_ids)
         return graph_pb2.BatchGetUsersResponse(users=[_user_proto(user) for user in users])
+
+    async def Follow(
+        self, request: graph_pb2.FollowRequest, context: Context
+    ) -> graph_pb2.FollowResponse:
+        changed, followee = await self._graph.follow(request.follower_id, request.followee_id)
+        return graph_pb2.FollowResponse(changed=changed, followee=_user_proto(followee))
+
+    async def Unfollow(
+        self, request: graph_pb2.UnfollowRequest, context: Context
+    ) -> graph_pb2.UnfollowResponse:
+        changed, followee = await self._graph.unfollow(request.follower_id, request.followee_id)
+        return graph_pb2.UnfollowResponse(changed=changed, followee=_user_proto(followee))
+
+    async def BatchCheckFollows(
+        self, request: graph_pb2.BatchCheckFollowsRequest, context: Context
+    ) -> graph_pb2.BatchCheckFollowsResponse:
+        if len(request.target_ids) > BATCH_MAX:
+            raise InvalidInput(f"at most {BATCH_MAX} ids per batch")
+        followed = await self._edges.following_among(request.viewer_id, request.target_ids)
+        return graph_pb2.BatchCheckFollowsResponse(
+            follows=[target in followed for target in request.target_ids]
+        )
+
+    async def ListFollowers(
+        self, request: graph_pb2.ListFollowersRequest, context: Context
+    ) -> graph_pb2.ListFollowersResponse:
+        edges, next_token = await self._page(Side.FOLLOWERS, request.user_id, request.page)
+        return graph_pb2.ListFollowersResponse(edges=edges, page=next_token)
+
+    async def ListFollowing(
+        self, request: graph_pb2.ListFollowingRequest, context: Context
+    ) -> graph_pb2.ListFollowingResponse:
+        edges, next_token = await self._page(Side.FOLLOWING, request.user_id, request.page)
+        return graph_pb2.ListFollowingResponse(edges=edges, page=next_token)
+
+    async def _page(
+        self, side: Side, user_id: int, page: common_pb2.PageRequest
+    ) -> tuple[list[graph_pb2.FollowEdge], common_pb2.PageResponse]:
+        size, after = _page_bounds(page)
+        # One extra row says whether another page exists.
+        edges = await self._edges.page(side, user_id, after, size + 1)
+        shown = [_edge_proto(edge) for edge in edges[:size]]
+        more = len(edges) > size
+        return shown, common_pb2.PageResponse(next_page_token=shown[-1].cursor if more else "")
+
+    async def StreamFollowers(
+        self, request: graph_pb2.StreamFollowersRequest, context: Context
+    ) -> AsyncIterator[graph_pb2.StreamFollowersResponse]:
+        size = request.page_size or STREAM_PAGE_DEFAULT
+        if not 1 <= size <= STREAM_PAGE_MAX:
+            raise InvalidInput(f"page size must be between 1 and {STREAM_PAGE_MAX}")
+        after = None
+        while True:
+            edges = await self._edges.page(Side.FOLLOWERS, request.user_id, after, size)
+            if edges:
+                yield graph_pb2.StreamFollowersResponse(
+                    follower_ids=[edge.user_id for edge in edges]
+                )
+            if len(edges) < size:
+                return
+            after = edges[-1].user_id
+
+    async def SetPostCount(
+        self, request: graph_pb2.SetPostCountRequest, context: Context
+    ) -> graph_pb2.SetPostCountResponse:
+        if request.post_count < 0:
+            raise InvalidInput("a post count cannot be negative")
+        await self._users.set_post_count(request.user_id, request.post_count)
+        return graph_pb2.SetPostCountResponse()

@@ -1,14 +1,222 @@
-"""graph_svc's CQL access."""
+"""graph_svc's CQL access: accounts, and follow edges with their counts."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import Enum
 from typing import Any
 
-from graph_svc.users import User
+from graph_svc.users import Account, User
 from pictor.cql import CqlSession
 
-_USER_COLUMNS = "user_id, username, display_name, bio, created_at"
+# Conditional batches retry when another writer moved the count in between.
+_CAS_ATTEMPTS = 64
+
+
+@dataclass(frozen=True)
+class Direction:
+    table: str
+    owner: str
+    other: str
+    count: str
+
+
+class Side(Enum):
+    """Each edge is stored twice; ``following`` is the source of truth."""
+
+    FOLLOWING = Direction("following", "follower_id", "followee_id", "following_count")
+    FOLLOWERS = Direction("followers", "followee_id", "follower_id", "follower_count")
+
+
+@dataclass(frozen=True)
+class Edge:
+    user_id: int
+    followed_at: datetime
+
+
+class AccountStore:
+    def __init__(self, cql: CqlSession) -> None:
+        self._cql = cql
+
+    async def create(self, account: Account) -> bool:
+        """Stores the account if its username is free; False if it was taken.
+
+        The user row is written first and the name claimed second: a crash in
+        between leaves an unreachable row, never a name that points at nothing.
+        """
+        user = account.user
+        await self._cql.write(
+            "INSERT INTO users (user_id, username, display_name, bio, password_hash, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                user.id,
+                user.username,
+                user.display_name,
+                user.bio,
+                account.password_hash,
+                user.created_at,
+            ),
+        )
+        claim = await self._cql.write(
+            "INSERT INTO users_by_username (username, user_id) VALUES (?, ?) IF NOT EXISTS",
+            (user.username, user.id),
+        )
+        if claim[0].applied:
+            return True
+        await self._cql.write("DELETE FROM users WHERE user_id = ?", (user.id,))
+        return False
+
+    async def find_account(self, username: str) -> Account | None:
+        user_id = await self.find_id(username)
+        if user_id is None:
+            return None
+        rows = await self._cql.read(
+            "SELECT user_id, username, display_name, bio, created_at, password_hash "
+            "FROM users WHERE user_id = ?",
+            (user_id,),
+        )
+        if not rows:
+            return None
+        return Account(user=_user(rows[0]), password_hash=rows[0].password_hash)
+
+    async def find_id(self, username: str) -> int | None:
+        rows = await self._cql.read(
+            "SELECT user_id FROM users_by_username WHERE username = ?", (username,)
+        )
+        return rows[0].user_id if rows else None
+
+    async def set_password_hash(self, user_id: int, password_hash: str) -> None:
+        await self._cql.write(
+            "UPDATE users SET password_hash = ? WHERE user_id = ?", (password_hash, user_id)
+        )
+
+    async def set_post_count(self, user_id: int, post_count: int) -> None:
+        await self._cql.write(
+            "UPDATE post_counts SET post_count = ? WHERE user_id = ?", (post_count, user_id)
+        )
+
+    async def get_many(self, user_ids: Sequence[int]) -> list[User]:
+        """The users that exist among user_ids, with their counts, in one round of reads."""
+        unique = list(dict.fromkeys(user_ids))
+        found = await asyncio.gather(*(self._get(user_id) for user_id in unique))
+        return [user for user in found if user is not None]
+
+    async def _get(self, user_id: int) -> User | None:
+        profile, followers, following, posts = await asyncio.gather(
+            self._cql.read(
+                "SELECT user_id, username, display_name, bio, created_at FROM users "
+                "WHERE user_id = ?",
+                (user_id,),
+            ),
+            self._cql.read(
+                "SELECT follower_count FROM followers WHERE followee_id = ? LIMIT 1", (user_id,)
+            ),
+            self._cql.read(
+                "SELECT following_count FROM following WHERE follower_id = ? LIMIT 1", (user_id,)
+            ),
+            self._cql.read("SELECT post_count FROM post_counts WHERE user_id = ?", (user_id,)),
+        )
+        if not profile:
+            return None
+        return replace(
+            _user(profile[0]),
+            follower_count=(followers[0].follower_count or 0) if followers else 0,
+            following_count=(following[0].following_count or 0) if following else 0,
+            post_count=(posts[0].post_count or 0) if posts else 0,
+        )
+
+
+class EdgeStore:
+    """One direction's edges and count per partition, changed together atomically."""
+
+    def __init__(self, cql: CqlSession) -> None:
+        self._cql = cql
+
+    async def add(self, side: Side, owner: int, other: int, followed_at: datetime) -> bool:
+        """Adds the edge and counts it; False if it was already there."""
+        d = side.value
+        insert = (
+            f"INSERT INTO {d.table} ({d.owner}, {d.other}, followed_at) VALUES (?, ?, ?) "
+            "IF NOT EXISTS"
+        )
+        return await self._change(side, owner, other, (insert, (owner, other, followed_at)), +1)
+
+    async def remove(self, side: Side, owner: int, other: int) -> bool:
+        """Removes the edge and uncounts it; False if it was not there."""
+        d = side.value
+        delete = f"DELETE FROM {d.table} WHERE {d.owner} = ? AND {d.other} = ? IF EXISTS"
+        return await self._change(side, owner, other, (delete, (owner, other)), -1)
+
+    async def _change(
+        self,
+        side: Side,
+        owner: int,
+        other: int,
+        edge_statement: tuple[str, Sequence[Any]],
+        delta: int,
+    ) -> bool:
+        d = side.value
+        recount = f"UPDATE {d.table} SET {d.count} = ? WHERE {d.owner} = ? IF {d.count} = ?"
+        count = await self._count(side, owner)
+        for _ in range(_CAS_ATTEMPTS):
+            rows = await self._cql.write_batch(
+                [(recount, ((count or 0) + delta, owner, count)), edge_statement]
+            )
+            if rows[0].applied:
+                return True
+            edge_there = any(getattr(row, d.other, None) == other for row in rows)
+            if edge_there == (delta > 0):
+                return False  # already in the wanted state: nothing to count
+            count = next(getattr(row, d.count) for row in rows)
+        raise RuntimeError(f"{d.table} count of {owner} kept moving; gave up")
+
+    async def _count(self, side: Side, owner: int) -> int | None:
+        d = side.value
+        rows = await self._cql.read(
+            f"SELECT {d.count} FROM {d.table} WHERE {d.owner} = ? LIMIT 1", (owner,)
+        )
+        return getattr(rows[0], d.count) if rows else None
+
+    async def find(self, side: Side, owner: int, other: int) -> Edge | None:
+        """The edge as the latest lightweight transaction left it (a serial read)."""
+        d = side.value
+        rows = await self._cql.read_serial(
+            f"SELECT {d.other}, followed_at FROM {d.table} WHERE {d.owner} = ? AND {d.other} = ?",
+            (owner, other),
+        )
+        if not rows or getattr(rows[0], d.other) is None:
+            return None
+        return Edge(user_id=other, followed_at=rows[0].followed_at)
+
+    async def page(self, side: Side, owner: int, after: int | None, limit: int) -> list[Edge]:
+        """Up to ``limit`` edges, newest accounts first, strictly after the ``after`` id."""
+        d = side.value
+        columns = f"SELECT {d.other}, followed_at FROM {d.table} WHERE {d.owner} = ?"
+        if after is None:
+            rows = await self._cql.read(f"{columns} LIMIT ?", (owner, limit))
+        else:
+            rows = await self._cql.read(
+                f"{columns} AND {d.other} < ? LIMIT ?", (owner, after, limit)
+            )
+        # A partition holding only its static count yields one row with no edge.
+        return [
+            Edge(user_id=getattr(row, d.other), followed_at=row.followed_at)
+            for row in rows
+            if getattr(row, d.other) is not None
+        ]
+
+    async def following_among(self, follower: int, candidates: Sequence[int]) -> set[int]:
+        """Which candidates the follower follows: one partition read."""
+        if not candidates:
+            return set()
+        rows = await self._cql.read(
+            "SELECT followee_id FROM following WHERE follower_id = ? AND followee_id IN ?",
+            (follower, list(set(candidates))),
+        )
+        return {row.followee_id for row in rows}
 
 
 def _user(row: Any) -> User:
@@ -19,26 +227,3 @@ def _user(row: Any) -> User:
         bio=row.bio or "",
         created_at=row.created_at,
     )
-
-
-class UserStore:
-    def __init__(self, cql: CqlSession) -> None:
-        self._cql = cql
-
-    async def get_by_username(self, username: str) -> User | None:
-        rows = await self._cql.read(
-            "SELECT user_id FROM users_by_username WHERE username = ?", (username,)
-        )
-        if not rows:
-            return None
-        users = await self.get_many([rows[0].user_id])
-        return users[0] if users else None
-
-    async def get_many(self, user_ids: Sequence[int]) -> list[User]:
-        """The users that exist among user_ids, in one query."""
-        if not user_ids:
-            return []
-        rows = await self._cql.read(
-            f"SELECT {_USER_COLUMNS} FROM users WHERE user_id IN ?", (list(set(user_ids)),)
-        )
-        return [_user(row) for row in rows]

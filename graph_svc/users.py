@@ -1,14 +1,19 @@
-"""Users as the rest of graph_svc sees them, and the rules for usernames."""
+"""Users as graph_svc sees them, and the rules for what people may sign up with."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
 from pictor.errors import InvalidInput
 
 USERNAME_MAX = 30
+PASSWORD_MIN = 8
+# argon2 hashes any length; the cap only stops megabyte "passwords" from costing CPU.
+PASSWORD_MAX = 256
+DISPLAY_NAME_MAX = 50
 _USERNAME = re.compile(rf"^[a-z0-9._]{{1,{USERNAME_MAX}}}$")
 
 
@@ -19,6 +24,17 @@ class User:
     display_name: str
     bio: str
     created_at: datetime
+    follower_count: int = 0
+    following_count: int = 0
+    post_count: int = 0
+
+
+@dataclass(frozen=True)
+class Account:
+    """A user with what it takes to log in: never leaves graph_svc."""
+
+    user: User
+    password_hash: str
 
 
 def normalize_username(username: str) -> str:
@@ -27,3 +43,20 @@ def normalize_username(username: str) -> str:
     if not _USERNAME.match(normalized):
         raise InvalidInput(f"a username is 1 to {USERNAME_MAX} characters of a-z, 0-9, '.' and '_'")
     return normalized
+
+
+def check_password(password: str) -> str:
+    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        raise InvalidInput(f"a password is {PASSWORD_MIN} to {PASSWORD_MAX} characters")
+    if not password.strip():
+        raise InvalidInput("a password cannot be only spaces")
+    return password
+
+
+def normalize_display_name(display_name: str) -> str:
+    name = " ".join(display_name.split())
+    if len(name) > DISPLAY_NAME_MAX:
+        raise InvalidInput(f"a display name is at most {DISPLAY_NAME_MAX} characters")
+    if any(unicodedata.category(char).startswith("C") for char in name):
+        raise InvalidInput("a display name cannot contain control characters")
+    return name

@@ -52,6 +52,8 @@ def _generate(out: Path) -> None:
         f"--plugin=protoc-gen-mypy_grpc={bin_dir / 'protoc-gen-mypy_grpc'}",
         f"--python_out={out}",
         f"--grpc_python_out={out}",
+        "--mypy_opt=quiet",
+        "--mypy_grpc_opt=quiet",
         f"--mypy_out={out}",
         f"--mypy_grpc_out={out}",
         *(str(p.relative_to(PROTO_ROOT)) for p in _proto_files()),

@@ -1,4 +1,5 @@
 from media_svc.server import serve
+from pictor.config import Settings
 from pictor.service import main
 
-main("media", serve)
+main("media", Settings, serve)

@@ -3,7 +3,7 @@ every call, trace context carried in metadata."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,10 +82,13 @@ class DeadlineInterceptor(
         return await continuation(self._with_timeout(details, self._stream_seconds), requests)
 
 
-def open_channel(address: str, settings: Settings) -> grpc.aio.Channel:
+def open_channel(
+    address: str, settings: Settings, extra: Sequence[grpc.aio.ClientInterceptor] = ()
+) -> grpc.aio.Channel:
     interceptors = [
         *aio_client_interceptors(),
         DeadlineInterceptor(settings.grpc_deadline_seconds, settings.grpc_stream_deadline_seconds),
+        *extra,
     ]
     return grpc.aio.insecure_channel(address, options=_CHANNEL_OPTIONS, interceptors=interceptors)
 
@@ -101,9 +104,14 @@ class ServiceClients:
     media: media_pb2_grpc.MediaServiceStub
 
     @classmethod
-    def connect(cls, settings: Settings) -> ServiceClients:
+    def connect(
+        cls, settings: Settings, interceptors: Sequence[grpc.aio.ClientInterceptor] = ()
+    ) -> ServiceClients:
         names: tuple[ServiceName, ...] = ("graph", "post", "feed", "media")
-        channels = {name: open_channel(settings.service_addr(name), settings) for name in names}
+        channels = {
+            name: open_channel(settings.service_addr(name), settings, interceptors)
+            for name in names
+        }
         return cls(
             channels=channels,
             graph=graph_pb2_grpc.GraphServiceStub(channels["graph"]),

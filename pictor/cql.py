@@ -17,7 +17,13 @@ from cassandra.cluster import (
     Session,
 )
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
-from cassandra.query import PreparedStatement, SimpleStatement, Statement
+from cassandra.query import (
+    BatchStatement,
+    BatchType,
+    PreparedStatement,
+    SimpleStatement,
+    Statement,
+)
 
 from pictor.config import Settings
 
@@ -104,6 +110,8 @@ class CqlSession:
     async def _bind(self, query: str, params: Sequence[Any], *, write: bool) -> Statement:
         bound = (await self.prepare(query)).bind(params)
         bound.consistency_level = self._write_cl if write else self._read_cl
+        # Lightweight transactions agree within the local datacenter.
+        bound.serial_consistency_level = ConsistencyLevel.LOCAL_SERIAL
         return bound
 
     async def read(self, query: str, params: Sequence[Any] = ()) -> list[Any]:
@@ -125,6 +133,28 @@ class CqlSession:
         """Runs a write at the write consistency level; returns the rows an LWT answers."""
         statement = await self._bind(query, params, write=True)
         return await _settle(self._session.execute_async(statement), all_pages=True)
+
+    async def read_serial(self, query: str, params: Sequence[Any] = ()) -> list[Any]:
+        """A linearizable read (LOCAL_SERIAL): sees every committed lightweight transaction."""
+        statement = await self._bind(query, params, write=False)
+        statement.consistency_level = ConsistencyLevel.LOCAL_SERIAL
+        return await _settle(self._session.execute_async(statement), all_pages=True)
+
+    async def write_batch(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
+        """A logged batch at the write consistency level.
+
+        With conditions (a lightweight transaction) every statement must target the
+        same partition; the rows returned say whether it applied and, if not, hold the
+        current values of the rows it conditioned on.
+        """
+        batch = BatchStatement(
+            batch_type=BatchType.LOGGED,
+            consistency_level=self._write_cl,
+            serial_consistency_level=ConsistencyLevel.LOCAL_SERIAL,
+        )
+        for query, params in statements:
+            batch.add(await self.prepare(query), params)
+        return await _settle(self._session.execute_async(batch), all_pages=True)
 
     async def execute_ddl(self, query: str) -> None:
         """Schema changes cannot be prepared; the driver waits for schema agreement."""

@@ -8,7 +8,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -22,6 +22,8 @@ from pictor.logs import configure_logging
 from pictor.telemetry import configure_tracing
 
 log = logging.getLogger(__name__)
+
+SettingsT = TypeVar("SettingsT", bound=Settings)
 
 _SERVER_OPTIONS = [
     # Clients ping every 60 s (pictor.clients); accept that, even on idle streams.
@@ -147,9 +149,13 @@ async def run_server(
     log.info("%s_svc stopped", service)
 
 
-def main(service: ServiceName, serve: Callable[[Settings], Awaitable[None]]) -> None:
+def main(
+    service: ServiceName,
+    settings_type: type[SettingsT],
+    serve: Callable[[SettingsT], Awaitable[None]],
+) -> None:
     """Entry point of ``python -m <service>_svc``: settings, logs, tracing, then serve."""
-    settings = Settings()
+    settings = settings_type()
     configure_logging(f"{service}_svc", settings.log_level)
     configure_tracing(f"{service}_svc")
     asyncio.run(serve(settings))

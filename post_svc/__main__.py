@@ -1,4 +1,5 @@
+from pictor.config import Settings
 from pictor.service import main
 from post_svc.server import serve
 
-main("post", serve)
+main("post", Settings, serve)

@@ -10,8 +10,11 @@ exactly as in production.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import os
 import socket
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -25,6 +28,14 @@ from pydantic import SecretStr
 from gateway.config import GatewaySettings
 from infra.local import stack
 from pictor.config import ServiceName
+
+# Settings of single services that GatewaySettings does not carry. Hash strength is
+# not under test; a cheap argon2 keeps hundreds of sign-ups fast.
+SERVICE_ENV = {
+    "PICTOR_ARGON2_TIME_COST": "1",
+    "PICTOR_ARGON2_MEMORY_KIB": "8192",
+    "PICTOR_ARGON2_PARALLELISM": "1",
+}
 
 TEST_RUN_DIR = stack.STATE / "test" / "run"
 TEST_LOG_DIR = stack.STATE / "test" / "logs"
@@ -50,6 +61,9 @@ def isolated_settings(**overrides: Any) -> GatewaySettings:
         "media_addr": f"127.0.0.1:{free_port()}",
         "gateway_port": free_port(),
         "shutdown_grace_seconds": 3.0,
+        # Tests sign up many users from one address; the limit has a test of its own.
+        "auth_rate_limit": 100_000,
+        "report_backend_calls": True,
     }
     values.update(overrides)
     return GatewaySettings(**values)
@@ -64,7 +78,7 @@ def settings_env(settings: GatewaySettings) -> dict[str, str]:
         elif isinstance(value, (tuple, list)):
             value = json.dumps(list(value))
         env[f"PICTOR_{name.upper()}"] = str(value)
-    return env
+    return {**env, **SERVICE_ENV}
 
 
 @dataclass
@@ -130,6 +144,66 @@ class GraphQLClient:
 
 def error_codes(result: Mapping[str, Any]) -> list[str]:
     return [error["extensions"]["code"] for error in result.get("errors", [])]
+
+
+def data(result: Mapping[str, Any]) -> dict[str, Any]:
+    """The data of a result that must have no errors."""
+    assert "errors" not in result, result["errors"]
+    payload: dict[str, Any] = result["data"]
+    return payload
+
+
+@dataclass
+class Person:
+    """A signed-up user and a client logged in as them."""
+
+    id: str
+    username: str
+    client: GraphQLClient
+
+
+SIGN_UP = """
+mutation($username: String!, $password: String!) {
+  signUp(username: $username, password: $password) { token user { id username } }
+}
+"""
+
+_names = itertools.count()
+
+
+def unique_name(prefix: str = "user") -> str:
+    """A username no other test uses (the keyspace lives for the whole session)."""
+    return f"{prefix}.{os.getpid() % 10_000}.{next(_names)}"
+
+
+async def sign_up(http: httpx.AsyncClient, prefix: str = "user") -> Person:
+    username = unique_name(prefix)
+    anonymous = GraphQLClient(http)
+    result = data(
+        await anonymous.execute(SIGN_UP, {"username": username, "password": "a fine password"})
+    )
+    payload = result["signUp"]
+    return Person(payload["user"]["id"], username, GraphQLClient(http, payload["token"]))
+
+
+def one_off_part(test_stack: IsolatedStack, name: str, settings: GatewaySettings) -> stack.Part:
+    """A service (``graph_svc``...) or the ``gateway`` run with other settings, for one test."""
+    module = name.split("-")[0]
+    if module == "gateway":
+        url = f"{stack.gateway_url(settings)}/readyz"
+        ready: Callable[[], bool] = lambda: stack.http_ok(url)  # noqa: E731
+    else:
+        address = settings.service_addr(module.removesuffix("_svc"))  # type: ignore[arg-type]
+        ready = lambda: stack.grpc_serving(address)  # noqa: E731
+    return stack.Part(
+        name=name,
+        command=lambda: [sys.executable, "-m", module],
+        ready=ready,
+        start_timeout=60,
+        env=settings_env(settings),
+        run_dir=test_stack.run_dir,
+        log_dir=test_stack.log_dir,
+    )
 
 
 @contextmanager

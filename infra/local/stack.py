@@ -274,7 +274,7 @@ def _cql_ready(port: int) -> bool:
         cluster.shutdown()
 
 
-def _http_ok(url: str) -> bool:
+def http_ok(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=1) as response:
             return bool(response.status == 200)
@@ -350,7 +350,7 @@ def backends(settings: Settings) -> list[Part]:
                 f"127.0.0.1:{MINIO_CONSOLE_PORT}",
                 "--quiet",
             ],
-            ready=lambda: _http_ok(f"http://127.0.0.1:{s3_port}/minio/health/ready"),
+            ready=lambda: http_ok(f"http://127.0.0.1:{s3_port}/minio/health/ready"),
             start_timeout=60,
             env={
                 "MINIO_ROOT_USER": settings.s3_access_key,
@@ -391,7 +391,7 @@ def applications(
     gateway_ready = f"{gateway_url(settings)}/readyz"
     return [
         *(service_part(service) for service in SERVICES),
-        part("gateway", "gateway", lambda: _http_ok(gateway_ready)),
+        part("gateway", "gateway", lambda: http_ok(gateway_ready)),
     ]
 
 

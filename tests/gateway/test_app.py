@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-
 import httpx
 
 from infra.local import stack
-from tests.harness import IsolatedStack, extra_part, free_port, settings_env, wait_until
+from tests.harness import IsolatedStack, extra_part, free_port, one_off_part, wait_until
 
 
 async def test_healthz_says_the_process_is_alive(http: httpx.AsyncClient) -> None:
@@ -23,6 +21,7 @@ async def test_readyz_reports_every_backend_serving(http: httpx.AsyncClient) -> 
         "post_svc": "serving",
         "feed_svc": "serving",
         "media_svc": "serving",
+        "redis": "serving",
     }
 
 
@@ -37,24 +36,9 @@ async def test_readyz_goes_unready_when_a_backend_stops(test_stack: IsolatedStac
     settings = test_stack.settings.model_copy(
         update={"graph_addr": f"127.0.0.1:{free_port()}", "gateway_port": free_port()}
     )
-    env = settings_env(settings)
-
-    def part(name: str, module: str, ready: str) -> stack.Part:
-        return stack.Part(
-            name=name,
-            command=lambda: [sys.executable, "-m", module],
-            ready=(lambda: stack.grpc_serving(settings.graph_addr))
-            if module == "graph_svc"
-            else (lambda: stack._http_ok(ready)),
-            start_timeout=60,
-            env=env,
-            run_dir=test_stack.run_dir,
-            log_dir=test_stack.log_dir,
-        )
-
     url = stack.gateway_url(settings)
-    graph = part("graph_svc-readyz", "graph_svc", "")
-    with extra_part(graph), extra_part(part("gateway-readyz", "gateway", f"{url}/readyz")):
+    graph = one_off_part(test_stack, "graph_svc-readyz", settings)
+    with extra_part(graph), extra_part(one_off_part(test_stack, "gateway-readyz", settings)):
         async with httpx.AsyncClient(base_url=url, timeout=5) as http:
             assert (await http.get("/readyz")).status_code == 200
             stack.stop(graph)

@@ -66,7 +66,8 @@ async def test_a_service_error_arrives_with_its_mapped_code(graphql: GraphQLClie
 
 async def test_an_unknown_username_is_null_not_an_error(graphql: GraphQLClient) -> None:
     result = await graphql.execute('{ user(username: "nobody.here") { id } }')
-    assert result == {"data": {"user": None}}
+    assert result["data"] == {"user": None}
+    assert "errors" not in result
 
 
 async def test_a_malformed_id_is_bad_user_input(graphql: GraphQLClient) -> None:
@@ -81,7 +82,9 @@ async def test_the_home_feed_needs_a_signed_in_viewer(graphql: GraphQLClient) ->
 
 
 async def test_anonymous_viewer_is_null(graphql: GraphQLClient) -> None:
-    assert await graphql.execute("{ viewer { id } }") == {"data": {"viewer": None}}
+    result = await graphql.execute("{ viewer { id } }")
+    assert result["data"] == {"viewer": None}
+    assert "errors" not in result
 
 
 async def test_forged_and_expired_tokens_are_unauthenticated(

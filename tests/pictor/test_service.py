@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 
 import grpc
 import pytest
@@ -13,7 +12,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from infra.local import stack
 from pictor.config import ServiceName
-from tests.harness import IsolatedStack, extra_part, free_port, wait_until
+from tests.harness import IsolatedStack, extra_part, free_port, one_off_part, wait_until
 
 SERVICES: list[tuple[ServiceName, str]] = [
     ("graph", "pictor.graph.v1.GraphService"),
@@ -55,16 +54,7 @@ async def test_reflection_lists_the_service(
 async def test_sigterm_drains_then_exits_cleanly(test_stack: IsolatedStack) -> None:
     """On SIGTERM a service reports NOT_SERVING to watchers, stops, and exits 0."""
     settings = test_stack.settings.model_copy(update={"feed_addr": f"127.0.0.1:{free_port()}"})
-    env = {**test_stack.env, "PICTOR_FEED_ADDR": settings.feed_addr}
-    part = stack.Part(
-        name="feed_svc-sigterm",
-        command=lambda: [sys.executable, "-m", "feed_svc"],
-        ready=lambda: stack.grpc_serving(settings.feed_addr),
-        start_timeout=60,
-        env=env,
-        run_dir=test_stack.run_dir,
-        log_dir=test_stack.log_dir,
-    )
+    part = one_off_part(test_stack, "feed_svc-sigterm", settings)
     with extra_part(part):
         pid = part.pid()
         assert pid is not None

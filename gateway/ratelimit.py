@@ -1,0 +1,62 @@
+"""Throttles for signing up and logging in, kept in Redis so every gateway replica
+shares them: attempts per client address per minute, and failed log-ins per username
+(which stops password guessing spread across many addresses)."""
+
+from __future__ import annotations
+
+import time
+
+import redis.asyncio as redis
+
+from gateway.errors import ErrorCode, GatewayError
+
+_MINUTE = 60
+
+
+class AuthRateLimiter:
+    def __init__(
+        self,
+        client: redis.Redis,
+        attempts_per_minute: int,
+        failures_allowed: int,
+        failure_window_seconds: int,
+    ) -> None:
+        self._redis = client
+        self._attempts_per_minute = attempts_per_minute
+        self._failures_allowed = failures_allowed
+        self._failure_window = failure_window_seconds
+
+    async def count_attempt(self, address: str) -> None:
+        """Counts one sign-up or log-in attempt from address; refuses past the limit."""
+        window = int(time.time()) // _MINUTE
+        key = f"ratelimit:auth:{{{address}}}:{window}"
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, _MINUTE * 2)
+            attempts, _ = await pipe.execute()
+        if attempts > self._attempts_per_minute:
+            retry_in = _MINUTE - int(time.time()) % _MINUTE
+            raise GatewayError(
+                ErrorCode.RATE_LIMITED, f"too many attempts; try again in {retry_in}s"
+            )
+
+    async def check_username(self, username: str) -> None:
+        failures = await self._redis.get(self._failures_key(username))
+        if failures is not None and int(failures) >= self._failures_allowed:
+            raise GatewayError(
+                ErrorCode.RATE_LIMITED, "too many failed log-ins for this account; try later"
+            )
+
+    async def record_failure(self, username: str) -> None:
+        key = self._failures_key(username)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, self._failure_window, nx=True)
+            await pipe.execute()
+
+    async def clear_failures(self, username: str) -> None:
+        await self._redis.delete(self._failures_key(username))
+
+    @staticmethod
+    def _failures_key(username: str) -> str:
+        return f"ratelimit:login-failures:{{{username.strip().lower()}}}"

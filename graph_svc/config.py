@@ -1,0 +1,14 @@
+"""graph_svc settings (``PICTOR_*``), on top of the shared ones."""
+
+from __future__ import annotations
+
+from pictor.config import Settings
+
+
+class GraphSettings(Settings):
+    # Distinct per running instance, so user ids never collide (0..1023).
+    worker_id: int = 0
+    # argon2id cost (RFC 9106 "second recommended" profile by default).
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 64 * 1024
+    argon2_parallelism: int = 4

@@ -1,0 +1,25 @@
+"""Events between services: Redis Streams, one stream per event type.
+
+Producers append with a bounded length; consumers (feed_svc, the media worker) read
+through consumer groups, at least once, and must be idempotent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import redis.asyncio as redis
+
+FOLLOW_CHANGED = "events:follow.changed"
+MEDIA_UPLOADED = "events:media.uploaded"
+POST_PUBLISHED = "events:post.published"
+POST_DELETED = "events:post.deleted"
+
+# Approximate cap per stream; consumers keep up far faster than this fills.
+STREAM_MAX_LEN = 1_000_000
+
+
+async def publish(client: redis.Redis, stream: str, fields: Mapping[str, str | int]) -> str:
+    """Appends one event; returns its stream id."""
+    event_id = await client.xadd(stream, dict(fields), maxlen=STREAM_MAX_LEN, approximate=True)
+    return event_id.decode() if isinstance(event_id, bytes) else str(event_id)

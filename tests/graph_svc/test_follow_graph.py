@@ -1,0 +1,147 @@
+"""graph_svc under races and retries, over its gRPC API with the real Cassandra."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import grpc
+import pytest
+import redis.asyncio as redis
+
+from gateway.config import GatewaySettings
+from pictor import events
+from pictor.clients import ServiceClients
+from pictor.graph.v1 import graph_pb2
+from tests.harness import unique_name
+
+
+async def new_user(clients: ServiceClients, prefix: str) -> int:
+    response = await clients.graph.CreateUser(
+        graph_pb2.CreateUserRequest(username=unique_name(prefix), password="a fine password")
+    )
+    return response.user.id
+
+
+async def counts(clients: ServiceClients, user_id: int) -> tuple[int, int]:
+    response = await clients.graph.BatchGetUsers(graph_pb2.BatchGetUsersRequest(user_ids=[user_id]))
+    user = response.users[0]
+    return user.follower_count, user.following_count
+
+
+async def listed(clients: ServiceClients, user_id: int, followers: bool) -> list[int]:
+    request_type = graph_pb2.ListFollowersRequest if followers else graph_pb2.ListFollowingRequest
+    rpc = clients.graph.ListFollowers if followers else clients.graph.ListFollowing
+    response = await rpc(request_type(user_id=user_id))
+    return [edge.user_id for edge in response.edges]
+
+
+async def test_racing_follows_and_unfollows_of_one_pair_stay_exact(
+    clients: ServiceClients,
+) -> None:
+    """Whatever order racing calls land in, the counts equal the lists in both directions."""
+    fan, star = await new_user(clients, "racer"), await new_user(clients, "target")
+    rng = random.Random(7)
+    for _round in range(4):
+        calls = [
+            clients.graph.Follow(graph_pb2.FollowRequest(follower_id=fan, followee_id=star))
+            if rng.random() < 0.5
+            else clients.graph.Unfollow(
+                graph_pb2.UnfollowRequest(follower_id=fan, followee_id=star)
+            )
+            for _ in range(8)
+        ]
+        await asyncio.gather(*calls)
+        followers_of_star = await listed(clients, star, followers=True)
+        following_of_fan = await listed(clients, fan, followers=False)
+        assert followers_of_star in ([], [fan])
+        assert following_of_fan == ([star] if followers_of_star else [])
+        assert await counts(clients, star) == (len(followers_of_star), 0)
+        assert await counts(clients, fan) == (0, len(following_of_fan))
+
+
+async def test_many_fans_following_at_once_are_all_counted(clients: ServiceClients) -> None:
+    star = await new_user(clients, "crowded")
+    fans = await asyncio.gather(*(new_user(clients, "crowd") for _ in range(12)))
+    await asyncio.gather(
+        *(
+            clients.graph.Follow(graph_pb2.FollowRequest(follower_id=fan, followee_id=star))
+            for fan in fans
+        )
+    )
+    assert await counts(clients, star) == (12, 0)
+    assert sorted(await listed(clients, star, followers=True)) == sorted(fans)
+
+
+async def test_stream_followers_yields_every_follower_once_in_pages(
+    clients: ServiceClients,
+) -> None:
+    star = await new_user(clients, "streamed")
+    fans = await asyncio.gather(*(new_user(clients, "viewer") for _ in range(23)))
+    for fan in fans:
+        await clients.graph.Follow(graph_pb2.FollowRequest(follower_id=fan, followee_id=star))
+    pages = [
+        list(page.follower_ids)
+        async for page in clients.graph.StreamFollowers(
+            graph_pb2.StreamFollowersRequest(user_id=star, page_size=5)
+        )
+    ]
+    assert [len(page) for page in pages] == [5, 5, 5, 5, 3]
+    streamed = [fan for page in pages for fan in page]
+    assert sorted(streamed) == sorted(fans)
+
+
+async def test_batch_check_answers_in_the_order_asked(clients: ServiceClients) -> None:
+    viewer = await new_user(clients, "checker")
+    others = await asyncio.gather(*(new_user(clients, "other") for _ in range(4)))
+    for followed in (others[0], others[2]):
+        await clients.graph.Follow(
+            graph_pb2.FollowRequest(follower_id=viewer, followee_id=followed)
+        )
+    response = await clients.graph.BatchCheckFollows(
+        graph_pb2.BatchCheckFollowsRequest(viewer_id=viewer, target_ids=[*others, others[0]])
+    )
+    assert list(response.follows) == [True, False, True, False, True]
+
+
+async def test_every_real_change_is_announced_once(
+    clients: ServiceClients, settings: GatewaySettings
+) -> None:
+    fan, star = await new_user(clients, "announcer"), await new_user(clients, "announced")
+    follow = graph_pb2.FollowRequest(follower_id=fan, followee_id=star)
+    unfollow = graph_pb2.UnfollowRequest(follower_id=fan, followee_id=star)
+    # One after the other: a grpc.aio call starts as soon as it is created.
+    await clients.graph.Follow(follow)
+    await clients.graph.Follow(follow)
+    await clients.graph.Unfollow(unfollow)
+    await clients.graph.Unfollow(unfollow)
+    await clients.graph.Follow(follow)
+
+    client = redis.from_url(settings.redis_url, decode_responses=True)
+    try:
+        entries = await client.xrange(events.FOLLOW_CHANGED)
+    finally:
+        await client.aclose()
+    states = [
+        fields["following"]
+        for _, fields in entries
+        if fields["follower_id"] == str(fan) and fields["followee_id"] == str(star)
+    ]
+    assert states == ["1", "0", "1"]
+
+
+async def test_the_follower_must_exist_too(clients: ServiceClients) -> None:
+    star = await new_user(clients, "real")
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await clients.graph.Follow(graph_pb2.FollowRequest(follower_id=123, followee_id=star))
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_post_count_is_set_absolutely(clients: ServiceClients) -> None:
+    author = await new_user(clients, "author")
+    for count in (3, 3, 5):
+        await clients.graph.SetPostCount(
+            graph_pb2.SetPostCountRequest(user_id=author, post_count=count)
+        )
+    response = await clients.graph.BatchGetUsers(graph_pb2.BatchGetUsersRequest(user_ids=[author]))
+    assert response.users[0].post_count == 5
