@@ -10,6 +10,7 @@ from typing import TypedDict
 
 import redis.asyncio as redis
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -20,6 +21,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from gateway.backend_calls import CallCounter
 from gateway.config import GatewaySettings
 from gateway.context import Context
+from gateway.limits import BodySizeLimit
 from gateway.ratelimit import AuthRateLimiter
 from gateway.schema import build_schema
 from pictor.clients import ServiceClients
@@ -104,6 +106,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
 
     graphql = PictorGraphQL(settings)
     return Starlette(
+        middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)],
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),

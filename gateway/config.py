@@ -25,6 +25,8 @@ class GatewaySettings(Settings):
     # Failed log-ins per username before it is locked for the window.
     login_failure_limit: int = 10
     login_failure_window_seconds: int = 15 * 60
+    # Largest request body: a photo at media_svc's limit plus the multipart envelope.
+    max_request_bytes: int = 20 * 1024 * 1024 + 64 * 1024
     # Adds extensions.backendCalls (gRPC calls per operation) to every response.
     report_backend_calls: bool = False
 

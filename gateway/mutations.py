@@ -95,12 +95,13 @@ class Mutation:
         context = info.context
         number = ids.decode("Post", post_id)
         call = context.clients.media.ConfirmUpload(
-            media_pb2.ConfirmUploadRequest(post_id=number, requester_id=context.require_viewer())
+            media_pb2.ConfirmUploadRequest(
+                post_id=number, requester_id=context.require_viewer(), acknowledge_only=True
+            )
         )
-        # The first status says processing has started; uploadStatus follows the rest.
+        # The one status says processing has started; uploadStatus follows the rest.
         async for _status in call:
-            call.cancel()
-            break
+            pass
         return await Post.fetch(context, number)
 
     @strawberry.mutation(
@@ -120,17 +121,26 @@ class Mutation:
         async def parts() -> AsyncIterator[media_pb2.StreamUploadRequest]:
             yield media_pb2.StreamUploadRequest(
                 start=media_pb2.UploadStart(
-                    post_id=created.post.id, requester_id=author, content_type=content_type
+                    post_id=created.post.id,
+                    requester_id=author,
+                    content_type=content_type,
+                    acknowledge_only=True,
                 )
             )
             while chunk := await file.read(UPLOAD_CHUNK_BYTES):
                 yield media_pb2.StreamUploadRequest(chunk=chunk)
 
         call = context.clients.media.StreamUpload(parts())
-        async for event in call:
-            if event.HasField("received"):
-                call.cancel()
-                break
+        try:
+            # Progress, then the received confirmation; processing has started by then.
+            async for _event in call:
+                pass
+        except BaseException:
+            # The upload never arrived whole: leave no PENDING post behind it.
+            await context.clients.post.DeletePost(
+                post_pb2.DeletePostRequest(post_id=created.post.id, requester_id=author)
+            )
+            raise
         return await Post.fetch(context, created.post.id)
 
     @strawberry.mutation(

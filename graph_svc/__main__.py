@@ -2,4 +2,4 @@ from graph_svc.config import GraphSettings
 from graph_svc.server import serve
 from pictor.service import main
 
-main("graph", GraphSettings, serve)
+main("graph_svc", GraphSettings, serve)

@@ -161,7 +161,7 @@ class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
     async def SetPostCount(
         self, request: graph_pb2.SetPostCountRequest, context: Context
     ) -> graph_pb2.SetPostCountResponse:
-        if request.post_count < 0:
-            raise InvalidInput("a post count cannot be negative")
-        await self._users.set_post_count(request.user_id, request.post_count)
+        if request.post_count < 0 or request.version <= 0:
+            raise InvalidInput("a post count and its version must be positive")
+        await self._users.set_post_count(request.user_id, request.post_count, request.version)
         return graph_pb2.SetPostCountResponse()

@@ -10,25 +10,15 @@ from enum import Enum
 from typing import Any
 
 from graph_svc.users import Account, User
+from pictor.counted import CountedRows, CountedTable
 from pictor.cql import CqlSession
-
-# Conditional batches retry when another writer moved the count in between.
-_CAS_ATTEMPTS = 64
-
-
-@dataclass(frozen=True)
-class Direction:
-    table: str
-    owner: str
-    other: str
-    count: str
 
 
 class Side(Enum):
     """Each edge is stored twice; ``following`` is the source of truth."""
 
-    FOLLOWING = Direction("following", "follower_id", "followee_id", "following_count")
-    FOLLOWERS = Direction("followers", "followee_id", "follower_id", "follower_count")
+    FOLLOWING = CountedTable("following", "follower_id", "followee_id", "following_count")
+    FOLLOWERS = CountedTable("followers", "followee_id", "follower_id", "follower_count")
 
 
 @dataclass(frozen=True)
@@ -93,9 +83,12 @@ class AccountStore:
             "UPDATE users SET password_hash = ? WHERE user_id = ?", (password_hash, user_id)
         )
 
-    async def set_post_count(self, user_id: int, post_count: int) -> None:
+    async def set_post_count(self, user_id: int, post_count: int, version: int) -> None:
+        """Keeps the report with the highest version: the version is the write time,
+        so CQL's last-write-wins does the ordering."""
         await self._cql.write(
-            "UPDATE post_counts SET post_count = ? WHERE user_id = ?", (post_count, user_id)
+            "UPDATE post_counts USING TIMESTAMP ? SET post_count = ? WHERE user_id = ?",
+            (version, post_count, user_id),
         )
 
     async def get_many(self, user_ids: Sequence[int]) -> list[User]:
@@ -134,78 +127,42 @@ class EdgeStore:
 
     def __init__(self, cql: CqlSession) -> None:
         self._cql = cql
+        self._rows = {side: CountedRows(cql, side.value) for side in Side}
 
     async def add(self, side: Side, owner: int, other: int, followed_at: datetime) -> bool:
         """Adds the edge and counts it; False if it was already there."""
-        d = side.value
-        insert = (
-            f"INSERT INTO {d.table} ({d.owner}, {d.other}, followed_at) VALUES (?, ?, ?) "
-            "IF NOT EXISTS"
-        )
-        return await self._change(side, owner, other, (insert, (owner, other, followed_at)), +1)
+        return await self._rows[side].add(owner, other, {"followed_at": followed_at})
 
     async def remove(self, side: Side, owner: int, other: int) -> bool:
         """Removes the edge and uncounts it; False if it was not there."""
-        d = side.value
-        delete = f"DELETE FROM {d.table} WHERE {d.owner} = ? AND {d.other} = ? IF EXISTS"
-        return await self._change(side, owner, other, (delete, (owner, other)), -1)
-
-    async def _change(
-        self,
-        side: Side,
-        owner: int,
-        other: int,
-        edge_statement: tuple[str, Sequence[Any]],
-        delta: int,
-    ) -> bool:
-        d = side.value
-        recount = f"UPDATE {d.table} SET {d.count} = ? WHERE {d.owner} = ? IF {d.count} = ?"
-        count = await self._count(side, owner)
-        for _ in range(_CAS_ATTEMPTS):
-            rows = await self._cql.write_batch(
-                [(recount, ((count or 0) + delta, owner, count)), edge_statement]
-            )
-            if rows[0].applied:
-                return True
-            edge_there = any(getattr(row, d.other, None) == other for row in rows)
-            if edge_there == (delta > 0):
-                return False  # already in the wanted state: nothing to count
-            count = next(getattr(row, d.count) for row in rows)
-        raise RuntimeError(f"{d.table} count of {owner} kept moving; gave up")
-
-    async def _count(self, side: Side, owner: int) -> int | None:
-        d = side.value
-        rows = await self._cql.read(
-            f"SELECT {d.count} FROM {d.table} WHERE {d.owner} = ? LIMIT 1", (owner,)
-        )
-        return getattr(rows[0], d.count) if rows else None
+        return await self._rows[side].remove(owner, other)
 
     async def find(self, side: Side, owner: int, other: int) -> Edge | None:
         """The edge as the latest lightweight transaction left it (a serial read)."""
         d = side.value
         rows = await self._cql.read_serial(
-            f"SELECT {d.other}, followed_at FROM {d.table} WHERE {d.owner} = ? AND {d.other} = ?",
+            f"SELECT {d.item}, followed_at FROM {d.table} WHERE {d.owner} = ? AND {d.item} = ?",
             (owner, other),
         )
-        if not rows or getattr(rows[0], d.other) is None:
+        if not rows or getattr(rows[0], d.item) is None:
             return None
         return Edge(user_id=other, followed_at=rows[0].followed_at)
 
     async def page(self, side: Side, owner: int, after: int | None, limit: int) -> list[Edge]:
         """Up to ``limit`` edges, newest accounts first, strictly after the ``after`` id."""
         d = side.value
-        columns = f"SELECT {d.other}, followed_at FROM {d.table} WHERE {d.owner} = ?"
+        columns = f"SELECT {d.item}, followed_at FROM {d.table} WHERE {d.owner} = ?"
         if after is None:
             rows = await self._cql.read(f"{columns} LIMIT ?", (owner, limit))
         else:
             rows = await self._cql.read(
-                f"{columns} AND {d.other} < ? LIMIT ?", (owner, after, limit)
+                f"{columns} AND {d.item} < ? LIMIT ?", (owner, after, limit)
             )
         # A partition holding only its static count yields one row with no edge.
         return [
-            Edge(user_id=getattr(row, d.other), followed_at=row.followed_at)
+            Edge(user_id=getattr(row, d.item), followed_at=row.followed_at)
             for row in rows
-            if getattr(row, d.other) is not None
+            if getattr(row, d.item) is not None
         ]
 
     async def following_among(self, follower: int, candidates: Sequence[int]) -> set[int]:

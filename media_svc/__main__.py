@@ -1,5 +1,5 @@
+from media_svc.config import MediaSettings
 from media_svc.server import serve
-from pictor.config import Settings
 from pictor.service import main
 
-main("media", Settings, serve)
+main("media_svc", MediaSettings, serve)

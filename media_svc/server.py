@@ -1,24 +1,39 @@
-"""Wiring: opens the S3 client, builds the servicer, serves until SIGTERM."""
+"""Wiring: opens S3, Redis and a post_svc client, serves until SIGTERM."""
 
 from __future__ import annotations
 
+import redis.asyncio as redis
+
+from media_svc.config import MediaSettings
+from media_svc.objects import ObjectStore
+from media_svc.post_status import PostStatus
 from media_svc.servicer import MediaServicer
-from pictor.config import Settings
+from media_svc.uploads import RAW_UPLOAD_PREFIX, Uploads
+from pictor.clients import ServiceClients
 from pictor.media.v1 import media_pb2, media_pb2_grpc
 from pictor.s3 import open_s3
 from pictor.service import Servicer, run_server
 
 
-async def serve(settings: Settings) -> None:
-    async with open_s3(settings) as s3:
-        await run_server(
-            "media",
-            settings,
-            [
-                Servicer(
-                    MediaServicer(s3, settings.s3_bucket),
-                    media_pb2_grpc.add_MediaServiceServicer_to_server,
-                    media_pb2.DESCRIPTOR.services_by_name["MediaService"].full_name,
-                )
-            ],
-        )
+async def serve(settings: MediaSettings) -> None:
+    events = redis.from_url(settings.redis_url)
+    clients = ServiceClients.connect(settings)
+    try:
+        async with open_s3(settings) as s3:
+            objects = ObjectStore(s3, settings.s3_bucket)
+            await objects.expire_raw_uploads(RAW_UPLOAD_PREFIX, settings.raw_upload_expiry_days)
+            uploads = Uploads(objects, PostStatus(clients.post), events, settings)
+            await run_server(
+                "media",
+                settings,
+                [
+                    Servicer(
+                        MediaServicer(uploads, objects, settings),
+                        media_pb2_grpc.add_MediaServiceServicer_to_server,
+                        media_pb2.DESCRIPTOR.services_by_name["MediaService"].full_name,
+                    )
+                ],
+            )
+    finally:
+        await clients.close()
+        await events.aclose()

@@ -1,14 +1,72 @@
-"""MediaService RPCs. Until uploads land, every RPC answers UNIMPLEMENTED
-(the generated base class)."""
+"""Translates MediaService RPCs to the upload flows and back; domain errors become
+statuses in pictor.service's interceptor."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import AsyncIterator
 
-from pictor.media.v1 import media_pb2_grpc
+import grpc
+
+from media_svc.config import MediaSettings
+from media_svc.objects import ObjectStore
+from media_svc.uploads import Uploads
+from pictor.errors import InvalidInput
+from pictor.media.v1 import media_pb2, media_pb2_grpc
+
+Context = grpc.aio.ServicerContext
+SIGN_MAX = 500
+# Only renditions are ever served; originals keep their EXIF and are never signed.
+SIGNABLE_PREFIX = "media/"
 
 
 class MediaServicer(media_pb2_grpc.MediaServiceServicer):
-    def __init__(self, s3: Any, bucket: str) -> None:
-        self._s3 = s3
-        self._bucket = bucket
+    def __init__(self, uploads: Uploads, objects: ObjectStore, settings: MediaSettings) -> None:
+        self._uploads = uploads
+        self._objects = objects
+        self._settings = settings
+
+    async def CreateUpload(
+        self, request: media_pb2.CreateUploadRequest, context: Context
+    ) -> media_pb2.CreateUploadResponse:
+        url, headers, expires_at = await self._uploads.create_upload(
+            request.post_id, request.author_id, request.content_type
+        )
+        response = media_pb2.CreateUploadResponse(upload_url=url, upload_headers=headers)
+        response.expires_at.FromDatetime(expires_at)
+        return response
+
+    async def ConfirmUpload(
+        self, request: media_pb2.ConfirmUploadRequest, context: Context
+    ) -> AsyncIterator[media_pb2.ConfirmUploadResponse]:
+        await self._uploads.confirm(request.post_id, request.requester_id)
+        async for status in self._uploads.watch(request.post_id):
+            yield media_pb2.ConfirmUploadResponse(status=status)
+            if request.acknowledge_only:
+                return
+
+    async def StreamUpload(
+        self, request_iterator: AsyncIterator[media_pb2.StreamUploadRequest], context: Context
+    ) -> AsyncIterator[media_pb2.StreamUploadResponse]:
+        async for response in self._uploads.receive(request_iterator):
+            yield response
+
+    async def WatchUpload(
+        self, request: media_pb2.WatchUploadRequest, context: Context
+    ) -> AsyncIterator[media_pb2.WatchUploadResponse]:
+        await self._uploads.authored_post(request.post_id, request.requester_id)
+        async for status in self._uploads.watch(request.post_id):
+            yield media_pb2.WatchUploadResponse(status=status)
+
+    async def SignUrls(
+        self, request: media_pb2.SignUrlsRequest, context: Context
+    ) -> media_pb2.SignUrlsResponse:
+        keys = list(request.object_keys)
+        if len(keys) > SIGN_MAX:
+            raise InvalidInput(f"at most {SIGN_MAX} keys per call")
+        if any(not key.startswith(SIGNABLE_PREFIX) for key in keys):
+            raise InvalidInput("only rendition keys can be signed")
+        ttl = self._settings.media_url_ttl_seconds
+        response = media_pb2.SignUrlsResponse(urls=await self._objects.presign_get(keys, ttl))
+        response.expires_at.GetCurrentTime()
+        response.expires_at.seconds += ttl
+        return response

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-ServiceName = Literal["graph", "post", "feed", "media"]
+ServiceName = Literal["graph", "post", "feed", "media", "media_worker", "feed_worker"]
 Consistency = Literal["ONE", "LOCAL_ONE", "QUORUM", "LOCAL_QUORUM", "ALL"]
 
 
@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     post_addr: str = "127.0.0.1:50052"
     feed_addr: str = "127.0.0.1:50053"
     media_addr: str = "127.0.0.1:50054"
+    # Workers serve only health checks, for probes.
+    media_worker_addr: str = "127.0.0.1:50055"
+    feed_worker_addr: str = "127.0.0.1:50056"
     bind_host: str = "127.0.0.1"
     # Default deadline of every outgoing gRPC call that does not set its own.
     grpc_deadline_seconds: float = 5.0

@@ -19,6 +19,15 @@ POST_DELETED = "events:post.deleted"
 STREAM_MAX_LEN = 1_000_000
 
 
+def upload_status_channel(post_id: int) -> str:
+    """Pub/sub channel of one post's processing: status changes and progress, as JSON.
+
+    Fire and forget: a watcher subscribes first, then reads the current status, so
+    it never misses the end.
+    """
+    return f"upload-status:{{{post_id}}}"
+
+
 async def publish(client: redis.Redis, stream: str, fields: Mapping[str, str | int]) -> str:
     """Appends one event; returns its stream id."""
     event_id = await client.xadd(stream, dict(fields), maxlen=STREAM_MAX_LEN, approximate=True)

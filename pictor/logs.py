@@ -39,9 +39,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class _DropKeyspaceAdvice(logging.Filter):
+    """Cassandra 5 warns on every statement prepared in a session bound to a keyspace.
+    That is how the driver is meant to be used (and ScyllaDB does not warn)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`USE <keyspace>` with prepared statements" not in record.getMessage()
+
+
 def configure_logging(service: str, level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service))
+    handler.addFilter(_DropKeyspaceAdvice())
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
     # The CQL driver logs every connection hiccup at WARNING; keep them, drop its INFO.
     logging.getLogger("cassandra").setLevel(max(logging.WARNING, logging.getLogger().level))

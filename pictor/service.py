@@ -103,10 +103,21 @@ class DomainErrorInterceptor(grpc.aio.ServerInterceptor):
         return wrap_stream(streaming, **codec)
 
 
+Worker = Callable[[asyncio.Event], Awaitable[None]]
+
+
 async def run_server(
-    service: ServiceName, settings: Settings, servicers: Sequence[Servicer]
+    service: ServiceName,
+    settings: Settings,
+    servicers: Sequence[Servicer],
+    workers: Sequence[Worker] = (),
 ) -> None:
-    """Serves until SIGTERM or SIGINT, then drains in-flight calls for the grace period."""
+    """Serves until SIGTERM or SIGINT, then drains in-flight calls for the grace period.
+
+    ``workers`` (stream consumers) run beside the server until the stop signal, and
+    finish the message in hand before the process exits; if one fails, the process
+    stops so its supervisor restarts it.
+    """
     server = grpc.aio.server(
         # Probes and reflection are not worth a span each (and their handlers use
         # context.write, which the OTel aio interceptor does not support).
@@ -121,41 +132,45 @@ async def run_server(
     for servicer in servicers:
         servicer.add_to_server(servicer.implementation, server)
     names = [servicer.full_name for servicer in servicers]
-    reflection.enable_server_reflection(
-        [
-            *names,
-            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-            reflection.SERVICE_NAME,
-        ],
-        server,
-    )
+    health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+    reflection.enable_server_reflection([*names, health_name, reflection.SERVICE_NAME], server)
     address = settings.bind_addr(service)
     server.add_insecure_port(address)
     await server.start()
-    for name in ["", *names]:
-        await health.set(name, health_pb2.HealthCheckResponse.SERVING)
-    log.info("%s_svc listening on %s", service, address)
 
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
-    await stopping.wait()
+    running = [asyncio.create_task(worker(stopping)) for worker in workers]
+    for name in ["", *names]:
+        await health.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info("%s listening on %s", service, address)
 
-    log.info("%s_svc stopping: draining for up to %ss", service, settings.shutdown_grace_seconds)
+    stop_signal = asyncio.create_task(stopping.wait())
+    done, _ = await asyncio.wait([stop_signal, *running], return_when=asyncio.FIRST_COMPLETED)
+    failed = [task for task in done if task is not stop_signal and task.exception()]
+    stopping.set()
+
+    log.info("%s stopping: draining for up to %ss", service, settings.shutdown_grace_seconds)
     # Readiness probes see NOT_SERVING first, so load balancers stop sending new calls.
     await health.enter_graceful_shutdown()
+    if running:
+        await asyncio.wait(running, timeout=settings.shutdown_grace_seconds)
     await server.stop(settings.shutdown_grace_seconds)
-    log.info("%s_svc stopped", service)
+    log.info("%s stopped", service)
+    if failed:
+        raise RuntimeError(f"{service} worker failed") from failed[0].exception()
 
 
 def main(
-    service: ServiceName,
+    process: str,
     settings_type: type[SettingsT],
     serve: Callable[[SettingsT], Awaitable[None]],
 ) -> None:
-    """Entry point of ``python -m <service>_svc``: settings, logs, tracing, then serve."""
+    """Entry point of a process (``graph_svc``, ``media_worker``...): settings, logs,
+    tracing, then serve."""
     settings = settings_type()
-    configure_logging(f"{service}_svc", settings.log_level)
-    configure_tracing(f"{service}_svc")
+    configure_logging(process, settings.log_level)
+    configure_tracing(process)
     asyncio.run(serve(settings))

@@ -1,27 +1,39 @@
-"""Wiring: opens the CQL session, builds the servicer, serves until SIGTERM."""
+"""Wiring: opens CQL, Redis and a graph_svc client, serves until SIGTERM."""
 
 from __future__ import annotations
 
-from pictor.config import Settings
+import redis.asyncio as redis
+
+from pictor.clients import ServiceClients
 from pictor.cql import CqlSession
 from pictor.post.v1 import post_pb2, post_pb2_grpc
 from pictor.service import Servicer, run_server
+from pictor.snowflake import SnowflakeGenerator
+from post_svc.config import PostSettings
+from post_svc.lifecycle import PostLifecycle
 from post_svc.servicer import PostServicer
+from post_svc.store import PostStore
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: PostSettings) -> None:
     cql = await CqlSession.connect(settings)
+    events = redis.from_url(settings.redis_url)
+    clients = ServiceClients.connect(settings)
     try:
+        store = PostStore(cql)
+        lifecycle = PostLifecycle(store, SnowflakeGenerator(settings.worker_id), events, clients)
         await run_server(
             "post",
             settings,
             [
                 Servicer(
-                    PostServicer(cql),
+                    PostServicer(lifecycle, store),
                     post_pb2_grpc.add_PostServiceServicer_to_server,
                     post_pb2.DESCRIPTOR.services_by_name["PostService"].full_name,
                 )
             ],
         )
     finally:
+        await clients.close()
+        await events.aclose()
         await cql.close()

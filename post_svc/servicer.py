@@ -1,12 +1,82 @@
-"""PostService RPCs. Until the post lifecycle lands, every RPC answers UNIMPLEMENTED
-(the generated base class)."""
+"""Translates PostService RPCs to the lifecycle and back; domain errors become
+statuses in pictor.service's interceptor."""
 
 from __future__ import annotations
 
-from pictor.cql import CqlSession
-from pictor.post.v1 import post_pb2_grpc
+import grpc
+
+from pictor.common.v1 import common_pb2
+from pictor.errors import InvalidInput
+from pictor.post.v1 import post_pb2, post_pb2_grpc
+from pictor.snowflake import timestamp_ms
+from post_svc.lifecycle import PostLifecycle
+from post_svc.posts import Post
+from post_svc.store import PostStore
+
+BATCH_MAX = 500
+PAGE_DEFAULT = 12
+PAGE_MAX = 100
+
+Context = grpc.aio.ServicerContext
+
+
+def post_proto(post: Post) -> post_pb2.Post:
+    proto = post_pb2.Post(id=post.id, author_id=post.author_id, caption=post.caption)
+    proto.media.CopyFrom(post.media)
+    proto.created_at.FromMilliseconds(timestamp_ms(post.id))
+    return proto
 
 
 class PostServicer(post_pb2_grpc.PostServiceServicer):
-    def __init__(self, cql: CqlSession) -> None:
-        self._cql = cql
+    def __init__(self, lifecycle: PostLifecycle, store: PostStore) -> None:
+        self._lifecycle = lifecycle
+        self._store = store
+
+    async def CreatePost(
+        self, request: post_pb2.CreatePostRequest, context: Context
+    ) -> post_pb2.CreatePostResponse:
+        post = await self._lifecycle.create(
+            request.author_id, request.caption, request.content_type
+        )
+        return post_pb2.CreatePostResponse(post=post_proto(post))
+
+    async def BatchGetPosts(
+        self, request: post_pb2.BatchGetPostsRequest, context: Context
+    ) -> post_pb2.BatchGetPostsResponse:
+        if len(request.post_ids) > BATCH_MAX:
+            raise InvalidInput(f"at most {BATCH_MAX} ids per batch")
+        posts = await self._store.get_many(request.post_ids)
+        return post_pb2.BatchGetPostsResponse(posts=[post_proto(post) for post in posts])
+
+    async def ListUserPosts(
+        self, request: post_pb2.ListUserPostsRequest, context: Context
+    ) -> post_pb2.ListUserPostsResponse:
+        size = request.page.page_size or PAGE_DEFAULT
+        if not 1 <= size <= PAGE_MAX:
+            raise InvalidInput(f"page size must be between 1 and {PAGE_MAX}")
+        token = request.page.page_token
+        if token and not token.isdigit():
+            raise InvalidInput("malformed page token")
+        posts = await self._store.profile_page(
+            request.user_id, int(token) if token else None, size + 1
+        )
+        edges = [
+            post_pb2.PostEdge(post=post_proto(post), cursor=str(post.id)) for post in posts[:size]
+        ]
+        more = len(posts) > size
+        return post_pb2.ListUserPostsResponse(
+            edges=edges,
+            page=common_pb2.PageResponse(next_page_token=edges[-1].cursor if more else ""),
+        )
+
+    async def UpdateMedia(
+        self, request: post_pb2.UpdateMediaRequest, context: Context
+    ) -> post_pb2.UpdateMediaResponse:
+        post, moved = await self._lifecycle.update_media(request.post_id, request.media)
+        return post_pb2.UpdateMediaResponse(post=post_proto(post), changed=moved)
+
+    async def DeletePost(
+        self, request: post_pb2.DeletePostRequest, context: Context
+    ) -> post_pb2.DeletePostResponse:
+        await self._lifecycle.delete(request.post_id, request.requester_id)
+        return post_pb2.DeletePostResponse()

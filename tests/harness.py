@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import websockets
 from pydantic import SecretStr
 
 from gateway.config import GatewaySettings
@@ -35,6 +36,9 @@ SERVICE_ENV = {
     "PICTOR_ARGON2_TIME_COST": "1",
     "PICTOR_ARGON2_MEMORY_KIB": "8192",
     "PICTOR_ARGON2_PARALLELISM": "1",
+    # A worker killed mid-job has its message reclaimed after this long.
+    "PICTOR_WORKER_CLAIM_IDLE_MS": "1500",
+    "PICTOR_WORKER_MAX_DELIVERIES": "3",
 }
 
 TEST_RUN_DIR = stack.STATE / "test" / "run"
@@ -59,6 +63,8 @@ def isolated_settings(**overrides: Any) -> GatewaySettings:
         "post_addr": f"127.0.0.1:{free_port()}",
         "feed_addr": f"127.0.0.1:{free_port()}",
         "media_addr": f"127.0.0.1:{free_port()}",
+        "media_worker_addr": f"127.0.0.1:{free_port()}",
+        "feed_worker_addr": f"127.0.0.1:{free_port()}",
         "gateway_port": free_port(),
         "shutdown_grace_seconds": 3.0,
         # Tests sign up many users from one address; the limit has a test of its own.
@@ -151,6 +157,40 @@ def data(result: Mapping[str, Any]) -> dict[str, Any]:
     assert "errors" not in result, result["errors"]
     payload: dict[str, Any] = result["data"]
     return payload
+
+
+async def subscribe(
+    gateway_url: str, token: str | None, query: str, variables: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Runs a subscription over graphql-transport-ws until the server completes it;
+    returns every ``next`` payload (an error message ends it with that payload)."""
+    url = gateway_url.replace("http://", "ws://") + "/graphql"
+    payloads: list[dict[str, Any]] = []
+    async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as socket_:
+        init = {"type": "connection_init", "payload": {}}
+        if token:
+            init["payload"] = {"authorization": f"Bearer {token}"}
+        await socket_.send(json.dumps(init))
+        assert json.loads(await socket_.recv())["type"] == "connection_ack"
+        await socket_.send(
+            json.dumps(
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {"query": query, "variables": dict(variables or {})},
+                }
+            )
+        )
+        async with asyncio.timeout(60):
+            while True:
+                message = json.loads(await socket_.recv())
+                if message["type"] == "next":
+                    payloads.append(message["payload"])
+                elif message["type"] == "error":
+                    payloads.append({"errors": message["payload"]})
+                    return payloads
+                elif message["type"] == "complete":
+                    return payloads
 
 
 @dataclass

@@ -261,9 +261,18 @@ def _reap(pid: int) -> None:
 def _cql_ready(port: int) -> bool:
     if not _port_open(port):
         return False
-    from cassandra.cluster import Cluster, NoHostAvailable
+    from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable
+    from cassandra.policies import RoundRobinPolicy
 
-    cluster = Cluster(["127.0.0.1"], port=port, protocol_version=4, connect_timeout=2)
+    cluster = Cluster(
+        ["127.0.0.1"],
+        port=port,
+        protocol_version=4,
+        connect_timeout=2,
+        execution_profiles={
+            EXEC_PROFILE_DEFAULT: ExecutionProfile(load_balancing_policy=RoundRobinPolicy())
+        },
+    )
     try:
         session = cluster.connect()
         session.execute("SELECT release_version FROM system.local")
@@ -388,9 +397,11 @@ def applications(
         address = settings.service_addr(service)
         return part(f"{service}_svc", f"{service}_svc", lambda: grpc_serving(address))
 
+    worker_addr = settings.media_worker_addr
     gateway_ready = f"{gateway_url(settings)}/readyz"
     return [
         *(service_part(service) for service in SERVICES),
+        part("media_worker", "media_svc.worker", lambda: grpc_serving(worker_addr)),
         part("gateway", "gateway", lambda: http_ok(gateway_ready)),
     ]
 

@@ -137,11 +137,13 @@ async def test_the_follower_must_exist_too(clients: ServiceClients) -> None:
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND
 
 
-async def test_post_count_is_set_absolutely(clients: ServiceClients) -> None:
+async def test_the_newest_post_count_report_wins_whatever_the_order(
+    clients: ServiceClients,
+) -> None:
     author = await new_user(clients, "author")
-    for count in (3, 3, 5):
+    for count, version in ((3, 300), (5, 500), (5, 500), (4, 400)):
         await clients.graph.SetPostCount(
-            graph_pb2.SetPostCountRequest(user_id=author, post_count=count)
+            graph_pb2.SetPostCountRequest(user_id=author, post_count=count, version=version)
         )
     response = await clients.graph.BatchGetUsers(graph_pb2.BatchGetUsersRequest(user_ids=[author]))
     assert response.users[0].post_count == 5

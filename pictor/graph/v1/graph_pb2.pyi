@@ -531,17 +531,21 @@ class SetPostCountRequest(_message.Message):
 
     USER_ID_FIELD_NUMBER: _builtins.int
     POST_COUNT_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
     user_id: _builtins.int
     post_count: _builtins.int
+    version: _builtins.int
+    """Orders reports that race: the one with the highest version wins."""
     def __init__(
         self,
         *,
         user_id: _builtins.int = ...,
         post_count: _builtins.int = ...,
+        version: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["post_count", b"post_count", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["post_count", b"post_count", "user_id", b"user_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -165,7 +165,8 @@ class GraphServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def SetPostCount(self, request, context):
-        """post_svc reports a user's post count as an absolute value, so a retry is harmless.
+        """post_svc reports a user's post count as an absolute, versioned value, so retries
+        and reports that arrive out of order are harmless.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

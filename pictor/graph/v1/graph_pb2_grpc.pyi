@@ -53,7 +53,9 @@ class GraphServiceStub:
     whole list in memory on either side.
     """
     SetPostCount: _grpc.UnaryUnaryMultiCallable[_graph_pb2.SetPostCountRequest, _graph_pb2.SetPostCountResponse]
-    """post_svc reports a user's post count as an absolute value, so a retry is harmless."""
+    """post_svc reports a user's post count as an absolute, versioned value, so retries
+    and reports that arrive out of order are harmless.
+    """
 
 @_typing.type_check_only
 class GraphServiceAsyncStub(GraphServiceStub):
@@ -80,7 +82,9 @@ class GraphServiceAsyncStub(GraphServiceStub):
     whole list in memory on either side.
     """
     SetPostCount: _aio.UnaryUnaryMultiCallable[_graph_pb2.SetPostCountRequest, _graph_pb2.SetPostCountResponse]  # type: ignore[assignment]
-    """post_svc reports a user's post count as an absolute value, so a retry is harmless."""
+    """post_svc reports a user's post count as an absolute, versioned value, so retries
+    and reports that arrive out of order are harmless.
+    """
 
 class GraphServiceServicer(metaclass=_abc_1.ABCMeta):
     """Users and the directed follow graph. Every edge is stored twice (by follower
@@ -170,6 +174,8 @@ class GraphServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _graph_pb2.SetPostCountRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_graph_pb2.SetPostCountResponse, _abc.Awaitable[_graph_pb2.SetPostCountResponse]]:
-        """post_svc reports a user's post count as an absolute value, so a retry is harmless."""
+        """post_svc reports a user's post count as an absolute, versioned value, so retries
+        and reports that arrive out of order are harmless.
+        """
 
 def add_GraphServiceServicer_to_server(servicer: GraphServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

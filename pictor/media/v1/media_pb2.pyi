@@ -100,17 +100,21 @@ class ConfirmUploadRequest(_message.Message):
 
     POST_ID_FIELD_NUMBER: _builtins.int
     REQUESTER_ID_FIELD_NUMBER: _builtins.int
+    ACKNOWLEDGE_ONLY_FIELD_NUMBER: _builtins.int
     post_id: _builtins.int
     requester_id: _builtins.int
+    acknowledge_only: _builtins.bool
+    """End the stream once processing has started, instead of following it to the end."""
     def __init__(
         self,
         *,
         post_id: _builtins.int = ...,
         requester_id: _builtins.int = ...,
+        acknowledge_only: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["post_id", b"post_id", "requester_id", b"requester_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acknowledge_only", b"acknowledge_only", "post_id", b"post_id", "requester_id", b"requester_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -174,19 +178,25 @@ class UploadStart(_message.Message):
     POST_ID_FIELD_NUMBER: _builtins.int
     REQUESTER_ID_FIELD_NUMBER: _builtins.int
     CONTENT_TYPE_FIELD_NUMBER: _builtins.int
+    ACKNOWLEDGE_ONLY_FIELD_NUMBER: _builtins.int
     post_id: _builtins.int
     requester_id: _builtins.int
     content_type: _builtins.str
+    acknowledge_only: _builtins.bool
+    """End the stream at the received confirmation (processing has started by then),
+    instead of following processing to the end.
+    """
     def __init__(
         self,
         *,
         post_id: _builtins.int = ...,
         requester_id: _builtins.int = ...,
         content_type: _builtins.str = ...,
+        acknowledge_only: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_type", b"content_type", "post_id", b"post_id", "requester_id", b"requester_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acknowledge_only", b"acknowledge_only", "content_type", b"content_type", "post_id", b"post_id", "requester_id", b"requester_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -86,7 +86,6 @@ class Media(_message.Message):
     BLURHASH_FIELD_NUMBER: _builtins.int
     RENDITIONS_FIELD_NUMBER: _builtins.int
     ERROR_FIELD_NUMBER: _builtins.int
-    UPLOAD_KEY_FIELD_NUMBER: _builtins.int
     DECLARED_CONTENT_TYPE_FIELD_NUMBER: _builtins.int
     status: Global___MediaStatus.ValueType
     width: _builtins.int
@@ -94,9 +93,8 @@ class Media(_message.Message):
     blurhash: _builtins.str
     error: _builtins.str
     """Why processing failed, when status is FAILED."""
-    upload_key: _builtins.str
-    """Where the uploaded original lives until processing removes it."""
     declared_content_type: _builtins.str
+    """The type the author declared at creation; the worker trusts only the bytes."""
     @_builtins.property
     def renditions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Rendition]: ...
     def __init__(
@@ -108,12 +106,11 @@ class Media(_message.Message):
         blurhash: _builtins.str = ...,
         renditions: _abc.Iterable[Global___Rendition] | None = ...,
         error: _builtins.str = ...,
-        upload_key: _builtins.str = ...,
         declared_content_type: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["blurhash", b"blurhash", "declared_content_type", b"declared_content_type", "error", b"error", "height", b"height", "renditions", b"renditions", "status", b"status", "upload_key", b"upload_key", "width", b"width"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["blurhash", b"blurhash", "declared_content_type", b"declared_content_type", "error", b"error", "height", b"height", "renditions", b"renditions", "status", b"status", "width", b"width"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

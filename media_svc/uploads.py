@@ -1,0 +1,185 @@
+"""The two ways a photo comes in, ending in the same place: the original stored at
+``uploads/<post>``, the post PROCESSING, and a ``media.uploaded`` event for the worker.
+
+1. Pre-signed: a PUT URL bound to the declared type, then confirm, which checks the
+   object is there and not too large.
+2. Streamed: chunks written to the object store as they arrive (multipart upload,
+   one part in memory at most), refused past the size limit with nothing kept.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime
+
+import redis.asyncio as redis
+
+from media_svc.config import MediaSettings
+from media_svc.objects import ObjectStore
+from media_svc.post_status import TERMINAL, PostStatus
+from pictor import events
+from pictor.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge
+from pictor.media.v1 import media_pb2
+from pictor.post.v1 import post_pb2
+
+# How often a streamed upload reports the bytes received so far.
+PROGRESS_EVERY_BYTES = 1024 * 1024
+UNKNOWN_PROGRESS = -1.0
+
+
+RAW_UPLOAD_PREFIX = "uploads/"
+
+
+def upload_key(post_id: int) -> str:
+    """Where the original waits for processing; never served (it carries its EXIF)."""
+    return f"{RAW_UPLOAD_PREFIX}{post_id}"
+
+
+def megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):g} MiB"
+
+
+class Uploads:
+    def __init__(
+        self,
+        objects: ObjectStore,
+        posts: PostStatus,
+        events_redis: redis.Redis,
+        settings: MediaSettings,
+    ) -> None:
+        self._objects = objects
+        self._posts = posts
+        self._events = events_redis
+        self._settings = settings
+
+    async def authored_post(self, post_id: int, requester_id: int) -> post_pb2.Post:
+        post = await self._posts.get(post_id)
+        if post is None:
+            raise NotFound("no such post")
+        if post.author_id != requester_id:
+            raise Forbidden("only the author may upload, confirm or watch this post")
+        return post
+
+    async def create_upload(
+        self, post_id: int, author_id: int, content_type: str
+    ) -> tuple[str, list[media_pb2.UploadHeader], datetime]:
+        post = await self.authored_post(post_id, author_id)
+        self._check_pending(post)
+        if content_type != post.media.declared_content_type:
+            raise InvalidInput("the upload's content type must be the one the post declared")
+        url, expires_at = await self._objects.presign_put(
+            upload_key(post_id), content_type, self._settings.upload_url_ttl_seconds
+        )
+        headers = [media_pb2.UploadHeader(name="Content-Type", value=content_type)]
+        return url, headers, expires_at
+
+    async def confirm(self, post_id: int, requester_id: int) -> None:
+        """Starts processing the bytes PUT at the pre-signed URL; repeating it is harmless."""
+        post = await self.authored_post(post_id, requester_id)
+        if post.media.status != post_pb2.MEDIA_STATUS_PENDING:
+            return
+        stored = await self._objects.head(upload_key(post_id))
+        if stored is None:
+            raise InvalidInput(
+                "nothing was uploaded for this post; PUT the photo to uploadUrl first"
+            )
+        if stored.size > self._settings.max_upload_bytes:
+            await self._objects.delete([upload_key(post_id)])
+            limit = megabytes(self._settings.max_upload_bytes)
+            await self._posts.fail(post_id, f"the photo is larger than {limit}")
+            raise PayloadTooLarge(f"a photo may be at most {limit}")
+        await self._start_processing(post_id)
+
+    async def receive(
+        self, requests: AsyncIterator[media_pb2.StreamUploadRequest]
+    ) -> AsyncIterator[media_pb2.StreamUploadResponse]:
+        """Writes a streamed upload to the object store, reporting progress, then starts
+        processing and follows it to the end. Past the size limit the upload is
+        aborted and nothing is kept."""
+        first = await anext(requests, None)
+        if first is None or not first.HasField("start"):
+            raise InvalidInput("a streamed upload starts with an UploadStart message")
+        start = first.start
+        post = await self.authored_post(start.post_id, start.requester_id)
+        self._check_pending(post)
+        limit = self._settings.max_upload_bytes
+        writer = self._objects.multipart(upload_key(start.post_id), start.content_type)
+        reported = 0
+        try:
+            async for request in requests:
+                if not request.chunk:
+                    raise InvalidInput("after UploadStart, every message carries bytes")
+                if writer.size + len(request.chunk) > limit:
+                    raise PayloadTooLarge(f"a photo may be at most {megabytes(limit)}")
+                await writer.write(request.chunk)
+                if writer.size - reported >= PROGRESS_EVERY_BYTES:
+                    reported = writer.size
+                    yield media_pb2.StreamUploadResponse(bytes_received=writer.size)
+            if writer.size == 0:
+                raise InvalidInput("the upload was empty")
+            sha256 = await writer.complete()
+        except BaseException:
+            await writer.abort()
+            raise
+        # Processing starts before the client hears the bytes are in, so a client that
+        # hangs up at that point has lost nothing.
+        await self._start_processing(start.post_id)
+        yield media_pb2.StreamUploadResponse(
+            received=media_pb2.UploadReceived(bytes_received=writer.size, sha256=sha256)
+        )
+        if start.acknowledge_only:
+            return
+        async for status in self.watch(start.post_id):
+            yield media_pb2.StreamUploadResponse(status=status)
+
+    async def watch(self, post_id: int) -> AsyncIterator[media_pb2.UploadStatus]:
+        """The post's status now, then every change and progress report, until READY or
+        FAILED (or the processing timeout)."""
+        pubsub = self._events.pubsub()
+        await pubsub.subscribe(events.upload_status_channel(post_id))
+        try:
+            # Subscribed before reading the current status, so no change falls between.
+            current = await self._current(post_id)
+            yield current
+            if current.status in TERMINAL:
+                return
+            deadline = time.monotonic() + self._settings.processing_timeout_seconds
+            while time.monotonic() < deadline:
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                if message is None:
+                    continue
+                status = _status_from_message(post_id, message["data"])
+                yield status
+                if status.status in TERMINAL:
+                    return
+        finally:
+            await pubsub.aclose()
+
+    async def _current(self, post_id: int) -> media_pb2.UploadStatus:
+        post = await self._posts.get(post_id)
+        if post is None:
+            raise NotFound("no such post")
+        media = post.media
+        return media_pb2.UploadStatus(
+            post_id=post_id, status=media.status, progress=UNKNOWN_PROGRESS, message=media.error
+        )
+
+    def _check_pending(self, post: post_pb2.Post) -> None:
+        if post.media.status != post_pb2.MEDIA_STATUS_PENDING:
+            raise Conflict("this post already has its photo")
+
+    async def _start_processing(self, post_id: int) -> None:
+        await self._posts.processing(post_id)
+        await events.publish(self._events, events.MEDIA_UPLOADED, {"post_id": post_id})
+
+
+def _status_from_message(post_id: int, data: bytes | str) -> media_pb2.UploadStatus:
+    fields = json.loads(data)
+    return media_pb2.UploadStatus(
+        post_id=post_id,
+        status=post_pb2.MediaStatus.Value(f"MEDIA_STATUS_{fields['status']}"),
+        progress=float(fields.get("progress", UNKNOWN_PROGRESS)),
+        message=fields.get("message") or "",
+    )

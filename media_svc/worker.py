@@ -1,0 +1,175 @@
+"""The media worker: turns an uploaded original into renditions, and cleans up after
+deleted posts. Runs as its own process (``python -m media_svc.worker``) so photo
+processing scales apart from the upload API.
+
+Both consumers are idempotent. Rendition keys depend only on the post, so a message
+processed twice overwrites its own objects; a post that is gone or already finished
+is acknowledged without work; a post deleted mid-job has its fresh renditions removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+import pyvips
+import redis.asyncio as redis
+
+from media_svc import renditions
+from media_svc.config import MediaSettings
+from media_svc.objects import ObjectStore, rendition_key
+from media_svc.post_status import TERMINAL, PostStatus
+from media_svc.uploads import upload_key
+from pictor import events
+from pictor.clients import ServiceClients
+from pictor.consumer import ConsumerSettings, Fields, StreamConsumer
+from pictor.errors import InvalidInput
+from pictor.post.v1 import post_pb2
+from pictor.s3 import open_s3
+from pictor.service import main, run_server
+
+log = logging.getLogger(__name__)
+
+PROCESSING_GROUP = "media-workers"
+CLEANUP_GROUP = "media-cleanup"
+GAVE_UP = "processing failed; please upload the photo again"
+
+
+class MediaWorker:
+    def __init__(
+        self,
+        objects: ObjectStore,
+        posts: PostStatus,
+        events_redis: redis.Redis,
+        settings: MediaSettings,
+    ) -> None:
+        self._objects = objects
+        self._posts = posts
+        self._events = events_redis
+        self._settings = settings
+
+    async def process(self, message_id: str, fields: Fields) -> None:
+        """Handles one ``media.uploaded``: original in, renditions out, post READY."""
+        post_id = int(fields["post_id"])
+        post = await self._posts.get(post_id)
+        if post is None:
+            await self._forget(post_id)
+            return
+        if post.media.status in TERMINAL:
+            return
+        await self._progress(post_id, 0.1)
+        original = await self._objects.head(upload_key(post_id))
+        if original is None:
+            await self._posts.fail(post_id, "the uploaded photo is gone; upload it again")
+            return
+        data = await self._objects.read(upload_key(post_id))
+        try:
+            photo = await asyncio.to_thread(renditions.process, data, self._settings.max_pixels)
+        except InvalidInput as refusal:
+            await self._posts.fail(post_id, str(refusal))
+            await self._objects.delete([upload_key(post_id)])
+            return
+        del data
+        await self._progress(post_id, 0.6)
+        stored = await self._store(post_id, photo)
+        await self._progress(post_id, 0.9)
+        if not await self._posts.ready(post_id, _media(photo, stored)):
+            # Deleted (or given up on) while we worked: keep nothing of it.
+            await self._forget(post_id)
+            return
+        # The original still carries its EXIF (GPS included); only renditions stay.
+        await self._objects.delete([upload_key(post_id)])
+
+    async def give_up(self, message_id: str, fields: Fields, error: Exception) -> None:
+        """After the last try: the post ends FAILED with a reason, its original removed."""
+        post_id = fields.get("post_id", "")
+        if not post_id.isdigit():
+            return  # nothing to fail: the message itself was malformed
+        await self._posts.fail(int(post_id), GAVE_UP)
+        await self._objects.delete([upload_key(int(post_id))])
+
+    async def clean_up(self, message_id: str, fields: Fields) -> None:
+        """Handles one ``post.deleted``: the post's objects go too."""
+        await self._forget(int(fields["post_id"]))
+
+    async def _store(self, post_id: int, photo: renditions.ProcessedPhoto) -> list[str]:
+        keys = [rendition_key(post_id, r.name, r.content_type) for r in photo.renditions]
+        await asyncio.gather(
+            *(
+                self._objects.write(key, rendition.data, rendition.content_type)
+                for key, rendition in zip(keys, photo.renditions, strict=True)
+            )
+        )
+        return keys
+
+    async def _forget(self, post_id: int) -> None:
+        await self._objects.delete_prefix(f"media/{post_id}/")
+        await self._objects.delete([upload_key(post_id)])
+
+    async def _progress(self, post_id: int, progress: float) -> None:
+        message = {"status": "PROCESSING", "progress": progress}
+        await self._events.publish(events.upload_status_channel(post_id), json.dumps(message))
+
+
+def _media(photo: renditions.ProcessedPhoto, keys: list[str]) -> post_pb2.Media:
+    return post_pb2.Media(
+        width=photo.width,
+        height=photo.height,
+        blurhash=photo.blurhash,
+        renditions=[
+            post_pb2.Rendition(
+                name=rendition.name,
+                content_type=rendition.content_type,
+                width=rendition.width,
+                height=rendition.height,
+                object_key=key,
+            )
+            for rendition, key in zip(photo.renditions, keys, strict=True)
+        ],
+    )
+
+
+async def run(settings: MediaSettings) -> None:
+    events_redis = redis.from_url(settings.redis_url)
+    clients = ServiceClients.connect(settings)
+    consumer_settings = ConsumerSettings(
+        claim_idle_ms=settings.worker_claim_idle_ms,
+        max_deliveries=settings.worker_max_deliveries,
+        concurrency=settings.worker_concurrency,
+    )
+    # Every upload is unique: libvips' operation cache would only hold memory.
+    pyvips.cache_set_max(0)
+    try:
+        async with open_s3(settings) as s3:
+            worker = MediaWorker(
+                ObjectStore(s3, settings.s3_bucket),
+                PostStatus(clients.post),
+                events_redis,
+                settings,
+            )
+            consumers = [
+                StreamConsumer(
+                    events_redis,
+                    events.MEDIA_UPLOADED,
+                    PROCESSING_GROUP,
+                    worker.process,
+                    give_up=worker.give_up,
+                    settings=consumer_settings,
+                ),
+                StreamConsumer(
+                    events_redis,
+                    events.POST_DELETED,
+                    CLEANUP_GROUP,
+                    worker.clean_up,
+                    settings=consumer_settings,
+                ),
+            ]
+            await run_server("media_worker", settings, [], [consumer.run for consumer in consumers])
+    finally:
+        await clients.close()
+        await events_redis.aclose()
+
+
+if __name__ == "__main__":
+    main("media_worker", MediaSettings, run)

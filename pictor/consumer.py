@@ -1,0 +1,158 @@
+"""At-least-once consumption of a Redis Stream through a consumer group.
+
+Every handler must be idempotent: a message is acknowledged only after its handler
+returns, so a consumer that dies mid-message leaves it pending, and after
+``claim_idle_ms`` any consumer of the group claims it (XAUTOCLAIM) and runs it again.
+A message whose handler keeps failing is moved, with its last error, to the
+dead-letter stream ``<stream>.dead`` after ``max_deliveries`` tries: nothing is lost
+silently and nothing blocks the messages behind it forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+import redis.asyncio as redis
+from redis.exceptions import ResponseError
+
+log = logging.getLogger(__name__)
+
+Fields = Mapping[str, str]
+Handler = Callable[[str, Fields], Awaitable[None]]
+GiveUp = Callable[[str, Fields, Exception], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ConsumerSettings:
+    batch: int = 16
+    block_ms: int = 1000
+    # A pending message untouched this long is presumed orphaned by a dead consumer.
+    claim_idle_ms: int = 30_000
+    max_deliveries: int = 5
+    # Messages of one batch handled at once (the media worker overlaps two photos).
+    concurrency: int = 1
+
+
+def consumer_name() -> str:
+    """Unique per process, so a restarted worker claims its predecessor's messages."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def dead_letter_stream(stream: str) -> str:
+    return f"{stream}.dead"
+
+
+class StreamConsumer:
+    def __init__(
+        self,
+        client: redis.Redis,
+        stream: str,
+        group: str,
+        handle: Handler,
+        *,
+        give_up: GiveUp | None = None,
+        settings: ConsumerSettings = ConsumerSettings(),
+        name: str | None = None,
+    ) -> None:
+        self._redis = client
+        self._stream = stream
+        self._group = group
+        self._handle = handle
+        self._give_up = give_up
+        self._settings = settings
+        self.name = name or consumer_name()
+
+    async def ensure_group(self) -> None:
+        try:
+            await self._redis.xgroup_create(self._stream, self._group, id="0", mkstream=True)
+        except ResponseError as error:
+            if "BUSYGROUP" not in str(error):
+                raise
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Consumes until ``stopping`` is set; the message in hand is always finished."""
+        await self.ensure_group()
+        log.info("consuming %s as %s/%s", self._stream, self._group, self.name)
+        while not stopping.is_set():
+            await self.run_once()
+
+    async def run_once(self) -> int:
+        """Reclaims orphaned messages, then reads new ones; returns how many it handled."""
+        entries = await self._claim_orphans()
+        if not entries:
+            response = await self._redis.xreadgroup(
+                self._group,
+                self.name,
+                {self._stream: ">"},
+                count=self._settings.batch,
+                block=self._settings.block_ms,
+            )
+            entries = [entry for _, stream_entries in response for entry in stream_entries]
+        slots = asyncio.Semaphore(self._settings.concurrency)
+
+        async def deliver(message_id: bytes, fields: dict[bytes, bytes]) -> None:
+            async with slots:
+                await self._deliver(
+                    _text(message_id), {_text(k): _text(v) for k, v in fields.items()}
+                )
+
+        await asyncio.gather(*(deliver(message_id, fields) for message_id, fields in entries))
+        return len(entries)
+
+    async def _claim_orphans(self) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        _, claimed, _deleted = await self._redis.xautoclaim(
+            self._stream,
+            self._group,
+            self.name,
+            min_idle_time=self._settings.claim_idle_ms,
+            start_id="0-0",
+            count=self._settings.batch,
+        )
+        # Entries trimmed from the stream while pending come back without fields.
+        return [(message_id, fields) for message_id, fields in claimed if fields]
+
+    async def _deliver(self, message_id: str, fields: Fields) -> None:
+        try:
+            await self._handle(message_id, fields)
+        except Exception as error:
+            deliveries = await self._deliveries(message_id)
+            if deliveries < self._settings.max_deliveries:
+                log.warning(
+                    "%s %s failed (delivery %d of %d); it will be retried",
+                    self._stream,
+                    message_id,
+                    deliveries,
+                    self._settings.max_deliveries,
+                    exc_info=error,
+                )
+                return
+            await self._bury(message_id, fields, error)
+            return
+        await self._redis.xack(self._stream, self._group, message_id)
+
+    async def _deliveries(self, message_id: str) -> int:
+        pending = await self._redis.xpending_range(
+            self._stream, self._group, min=message_id, max=message_id, count=1
+        )
+        return int(pending[0]["times_delivered"]) if pending else 1
+
+    async def _bury(self, message_id: str, fields: Fields, error: Exception) -> None:
+        log.error("%s %s failed for good; dead-lettered", self._stream, message_id, exc_info=error)
+        if self._give_up is not None:
+            await self._give_up(message_id, fields, error)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(
+                dead_letter_stream(self._stream),
+                {**fields, "original_id": message_id, "error": f"{type(error).__name__}: {error}"},
+            )
+            pipe.xack(self._stream, self._group, message_id)
+            await pipe.execute()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,94 @@
+"""Rows of a partition together with their count, kept exactly equal.
+
+The count is a static column of the same partition, changed in one conditional batch
+with the row it counts (a single-partition lightweight transaction), so a retry,
+a race or a crash can never leave the count different from the rows. Used for
+follow edges (graph_svc) and a profile's posts (post_svc).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pictor.cql import CqlSession
+
+# Attempts before giving up when other writers keep moving the count in between.
+_CAS_ATTEMPTS = 64
+
+
+class CountContention(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class CountedTable:
+    table: str
+    owner: str  # partition key column
+    item: str  # clustering column
+    count: str  # static bigint column
+
+
+class CountedRows:
+    def __init__(self, cql: CqlSession, table: CountedTable) -> None:
+        self._cql = cql
+        self._t = table
+
+    async def add(self, owner: int, item: int, values: Mapping[str, Any]) -> bool:
+        """Inserts the row and counts it; False (and no change) if it was there."""
+        t = self._t
+        columns = [t.owner, t.item, *values]
+        insert = (
+            f"INSERT INTO {t.table} ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' * len(columns))}) IF NOT EXISTS"
+        )
+        return await self._change(owner, item, (insert, (owner, item, *values.values())), +1)
+
+    async def remove(self, owner: int, item: int) -> bool:
+        """Deletes the row and uncounts it; False (and no change) if it was not there."""
+        t = self._t
+        delete = f"DELETE FROM {t.table} WHERE {t.owner} = ? AND {t.item} = ? IF EXISTS"
+        return await self._change(owner, item, (delete, (owner, item)), -1)
+
+    async def count(self, owner: int) -> int:
+        return await self._current(owner) or 0
+
+    async def count_and_version(self, owner: int) -> tuple[int, int]:
+        """The count and its write time, read linearizably: a later change has a
+        larger version, so receivers can keep the newest report."""
+        t = self._t
+        rows = await self._cql.read_serial(
+            f"SELECT {t.count}, WRITETIME({t.count}) AS version FROM {t.table} "
+            f"WHERE {t.owner} = ? LIMIT 1",
+            (owner,),
+        )
+        if not rows or rows[0].version is None:
+            return 0, 0
+        return getattr(rows[0], t.count) or 0, rows[0].version
+
+    async def _current(self, owner: int) -> int | None:
+        t = self._t
+        rows = await self._cql.read(
+            f"SELECT {t.count} FROM {t.table} WHERE {t.owner} = ? LIMIT 1", (owner,)
+        )
+        return getattr(rows[0], t.count) if rows else None
+
+    async def _change(
+        self, owner: int, item: int, row_statement: tuple[str, Sequence[Any]], delta: int
+    ) -> bool:
+        t = self._t
+        recount = f"UPDATE {t.table} SET {t.count} = ? WHERE {t.owner} = ? IF {t.count} = ?"
+        count = await self._current(owner)
+        for _ in range(_CAS_ATTEMPTS):
+            rows = await self._cql.write_batch(
+                [(recount, ((count or 0) + delta, owner, count)), row_statement]
+            )
+            if rows[0].applied:
+                return True
+            # A failed batch returns the rows it conditioned on, as they are now.
+            row_there = any(getattr(row, t.item, None) == item for row in rows)
+            if row_there == (delta > 0):
+                return False
+            count = next(getattr(row, t.count) for row in rows)
+        raise CountContention(f"the {t.count} of {t.table} {owner} kept moving")

@@ -1,0 +1,129 @@
+"""A post's life: created PENDING, moved forward by media_svc, published once READY,
+deleted by its author. Every step is safe to repeat.
+
+Becoming READY shows the post on the author's profile, reports the author's post
+count to graph_svc and publishes ``post.published``. These follow the status change
+rather than being atomic with it, so asking again for READY on a READY post
+repeats them: the media worker retries until this call succeeds, which is how a
+crash between the status change and the event still ends with the event sent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import redis.asyncio as redis
+
+from pictor import events
+from pictor.clients import ServiceClients
+from pictor.errors import Forbidden, NotFound
+from pictor.graph.v1 import graph_pb2
+from pictor.post.v1 import post_pb2
+from pictor.snowflake import SnowflakeGenerator, timestamp_ms
+from post_svc.posts import (
+    ALLOWED_FROM,
+    PENDING,
+    READY,
+    InvalidTransition,
+    Post,
+    check_content_type,
+    normalize_caption,
+    status_name,
+)
+from post_svc.store import PostStore
+
+log = logging.getLogger(__name__)
+
+
+class PostLifecycle:
+    def __init__(
+        self,
+        store: PostStore,
+        ids: SnowflakeGenerator,
+        events_redis: redis.Redis,
+        clients: ServiceClients,
+    ) -> None:
+        self._store = store
+        self._ids = ids
+        self._events = events_redis
+        self._clients = clients
+
+    async def create(self, author_id: int, caption: str, content_type: str) -> Post:
+        post_id = self._ids.next_id()
+        post = Post(
+            id=post_id,
+            author_id=author_id,
+            caption=normalize_caption(caption),
+            media=post_pb2.Media(
+                status=PENDING, declared_content_type=check_content_type(content_type)
+            ),
+        )
+        await self._store.create(post)
+        return post
+
+    async def update_media(self, post_id: int, media: post_pb2.Media) -> tuple[Post, bool]:
+        """Moves the post to media.status; returns the post and whether it moved."""
+        allowed_from = ALLOWED_FROM.get(media.status)
+        if allowed_from is None:
+            raise InvalidTransition(f"a post cannot be moved to {status_name(media.status)}")
+        current = await self._store.get(post_id, serial=True)
+        if current is None:
+            raise NotFound("no such post")
+        merged = post_pb2.Media()
+        merged.CopyFrom(current.media)
+        merged.MergeFrom(media)
+        if media.renditions:
+            del merged.renditions[:]
+            merged.renditions.extend(media.renditions)
+        moved = await self._store.move(post_id, merged, allowed_from)
+        post = await self._store.get(post_id, serial=True)
+        if post is None:
+            raise NotFound("no such post")
+        if not moved and post.status != media.status:
+            raise InvalidTransition(
+                f"post {post_id} is {status_name(post.status)}; "
+                f"it cannot become {status_name(media.status)}"
+            )
+        if post.status == READY:
+            await self._publish(post)
+        # Announced last, so whoever sees READY also sees the post on the profile.
+        if moved:
+            await self._announce_status(post)
+        return post, moved
+
+    async def delete(self, post_id: int, requester_id: int) -> None:
+        post = await self._store.get(post_id, serial=True)
+        if post is None:
+            raise NotFound("no such post")
+        if post.author_id != requester_id:
+            raise Forbidden("only the author may delete a post")
+        await self._store.delete(post_id, post.author_id)
+        await self._store.remove_from_profile(post)
+        await self._report_post_count(post.author_id)
+        await events.publish(
+            self._events,
+            events.POST_DELETED,
+            {"post_id": post.id, "author_id": post.author_id},
+        )
+
+    async def _publish(self, post: Post) -> None:
+        await self._store.show_on_profile(post)
+        await self._report_post_count(post.author_id)
+        await events.publish(
+            self._events,
+            events.POST_PUBLISHED,
+            {"post_id": post.id, "author_id": post.author_id, "created_ms": timestamp_ms(post.id)},
+        )
+
+    async def _report_post_count(self, author_id: int) -> None:
+        count, version = await self._store.profile_count(author_id)
+        await self._clients.graph.SetPostCount(
+            graph_pb2.SetPostCountRequest(
+                user_id=author_id, post_count=count, version=max(version, 1)
+            )
+        )
+
+    async def _announce_status(self, post: Post) -> None:
+        message = {"status": status_name(post.status), "message": post.media.error}
+        await self._events.publish(events.upload_status_channel(post.id), json.dumps(message))

@@ -1,0 +1,71 @@
+"""Posts as post_svc sees them: what a caption may be, which photo types are taken,
+and which way the media lifecycle may move."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+from pictor.errors import DomainError, InvalidInput
+from pictor.post.v1 import post_pb2
+
+CAPTION_MAX = 2200
+# What a client may declare at createPost; the worker checks the real bytes later.
+ACCEPTED_CONTENT_TYPES = frozenset(
+    {"image/jpeg", "image/png", "image/webp", "image/heic", "image/heif", "image/avif"}
+)
+
+Status = post_pb2.MediaStatus.ValueType
+PENDING = post_pb2.MEDIA_STATUS_PENDING
+PROCESSING = post_pb2.MEDIA_STATUS_PROCESSING
+READY = post_pb2.MEDIA_STATUS_READY
+FAILED = post_pb2.MEDIA_STATUS_FAILED
+TERMINAL = frozenset({READY, FAILED})
+
+# The statuses a post may be in for each target status to apply.
+ALLOWED_FROM: dict[Status, tuple[Status, ...]] = {
+    PROCESSING: (PENDING,),
+    READY: (PENDING, PROCESSING),
+    FAILED: (PENDING, PROCESSING),
+}
+
+
+class InvalidTransition(DomainError):
+    """A status that would move the lifecycle backwards (FAILED_PRECONDITION)."""
+
+
+@dataclass(frozen=True)
+class Post:
+    id: int
+    author_id: int
+    caption: str
+    media: post_pb2.Media
+
+    @property
+    def status(self) -> Status:
+        return self.media.status
+
+
+def status_name(status: Status) -> str:
+    return post_pb2.MediaStatus.Name(status).removeprefix("MEDIA_STATUS_")
+
+
+def status_from_name(name: str) -> Status:
+    return post_pb2.MediaStatus.Value(f"MEDIA_STATUS_{name}")
+
+
+def normalize_caption(caption: str) -> str:
+    caption = caption.strip()
+    if len(caption) > CAPTION_MAX:
+        raise InvalidInput(f"a caption is at most {CAPTION_MAX} characters")
+    if any(unicodedata.category(char) == "Cc" and char not in "\n\t" for char in caption):
+        raise InvalidInput("a caption cannot contain control characters")
+    return caption
+
+
+def check_content_type(content_type: str) -> str:
+    declared = content_type.strip().lower()
+    if declared not in ACCEPTED_CONTENT_TYPES:
+        accepted = ", ".join(sorted(ACCEPTED_CONTENT_TYPES))
+        raise InvalidInput(f"unsupported content type {content_type!r}; use one of {accepted}")
+    return declared

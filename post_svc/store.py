@@ -1,0 +1,101 @@
+"""post_svc's CQL access: the post record and the profile grid."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from google.protobuf import json_format
+
+from pictor.counted import CountedRows, CountedTable
+from pictor.cql import CqlSession
+from pictor.post.v1 import post_pb2
+from post_svc.posts import Post, Status, status_from_name, status_name
+
+PROFILE = CountedTable("posts_by_user", "author_id", "post_id", "post_count")
+
+
+def _media_json(media: post_pb2.Media) -> str:
+    return json_format.MessageToJson(media, indent=None)
+
+
+def _post(row: Any) -> Post:
+    media = json_format.Parse(row.media or "{}", post_pb2.Media())
+    media.status = status_from_name(row.status) if hasattr(row, "status") else media.status
+    return Post(id=row.post_id, author_id=row.author_id, caption=row.caption, media=media)
+
+
+class PostStore:
+    def __init__(self, cql: CqlSession) -> None:
+        self._cql = cql
+        self._profile = CountedRows(cql, PROFILE)
+
+    async def create(self, post: Post) -> None:
+        await self._cql.write(
+            "INSERT INTO posts_by_id (post_id, author_id, caption, status, media) "
+            "VALUES (?, ?, ?, ?, ?) IF NOT EXISTS",
+            (
+                post.id,
+                post.author_id,
+                post.caption,
+                status_name(post.status),
+                _media_json(post.media),
+            ),
+        )
+
+    async def get(self, post_id: int, *, serial: bool = False) -> Post | None:
+        query = (
+            "SELECT post_id, author_id, caption, status, media FROM posts_by_id WHERE post_id = ?"
+        )
+        read = self._cql.read_serial if serial else self._cql.read
+        rows = await read(query, (post_id,))
+        return _post(rows[0]) if rows and rows[0].author_id is not None else None
+
+    async def get_many(self, post_ids: Sequence[int]) -> list[Post]:
+        """The posts that exist among post_ids, in one round of parallel reads."""
+        found = await asyncio.gather(*(self.get(post_id) for post_id in dict.fromkeys(post_ids)))
+        return [post for post in found if post is not None]
+
+    async def move(
+        self, post_id: int, media: post_pb2.Media, allowed_from: Sequence[Status]
+    ) -> bool:
+        """Sets the media (and its status) if the post is in one of allowed_from."""
+        rows = await self._cql.write(
+            "UPDATE posts_by_id SET status = ?, media = ? WHERE post_id = ? IF status IN ?",
+            (
+                status_name(media.status),
+                _media_json(media),
+                post_id,
+                [status_name(status) for status in allowed_from],
+            ),
+        )
+        return bool(rows[0].applied)
+
+    async def delete(self, post_id: int, author_id: int) -> bool:
+        rows = await self._cql.write(
+            "DELETE FROM posts_by_id WHERE post_id = ? IF author_id = ?", (post_id, author_id)
+        )
+        return bool(rows[0].applied)
+
+    async def show_on_profile(self, post: Post) -> bool:
+        return await self._profile.add(
+            post.author_id, post.id, {"caption": post.caption, "media": _media_json(post.media)}
+        )
+
+    async def remove_from_profile(self, post: Post) -> bool:
+        return await self._profile.remove(post.author_id, post.id)
+
+    async def profile_count(self, author_id: int) -> tuple[int, int]:
+        """The author's READY post count and its version (write time)."""
+        return await self._profile.count_and_version(author_id)
+
+    async def profile_page(self, author_id: int, after: int | None, limit: int) -> list[Post]:
+        columns = "SELECT author_id, post_id, caption, media FROM posts_by_user WHERE author_id = ?"
+        if after is None:
+            rows = await self._cql.read(f"{columns} LIMIT ?", (author_id, limit))
+        else:
+            rows = await self._cql.read(
+                f"{columns} AND post_id < ? LIMIT ?", (author_id, after, limit)
+            )
+        return [_post(row) for row in rows if row.post_id is not None]

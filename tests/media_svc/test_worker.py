@@ -1,0 +1,86 @@
+"""The media worker as a process: killed mid-job it loses nothing and doubles nothing;
+a message that can never succeed is dead-lettered, not retried forever."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from typing import Any
+
+import httpx
+import redis.asyncio as redis
+
+from gateway import ids
+from gateway.config import GatewaySettings
+from infra.local import stack
+from pictor import events
+from pictor.consumer import dead_letter_stream
+from pictor.s3 import open_s3
+from tests import images
+from tests.gateway.test_posts import CONFIRM, create_and_put, keys_under, settled
+from tests.harness import IsolatedStack, data, sign_up, wait_until
+
+
+async def test_a_worker_killed_mid_job_loses_nothing(
+    http: httpx.AsyncClient, test_stack: IsolatedStack, settings: GatewaySettings
+) -> None:
+    author = await sign_up(http, "patient")
+    created = await create_and_put(author, images.noisy_jpeg(6000, 4000))
+    post_id = ids.decode("Post", created["post"]["id"])
+
+    client = redis.from_url(settings.redis_url)
+    pubsub = client.pubsub()
+    await pubsub.subscribe(events.upload_status_channel(post_id))
+    try:
+        data(await author.client.execute(CONFIRM, {"id": created["post"]["id"]}))
+
+        async def worker_started() -> dict[str, Any] | None:
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
+            status = json.loads(message["data"]) if message else None
+            return status if status and "progress" in status else None
+
+        await wait_until(worker_started, within=20)
+    finally:
+        await pubsub.aclose()
+
+    # The worker holds the message: kill it without a chance to clean up.
+    worker = test_stack.parts["media_worker"]
+    pid = worker.pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+
+    async def dead() -> bool:
+        return stack.exit_code(worker) is not None
+
+    await wait_until(dead, within=10)
+    stack.stop(worker)
+    stack.start(worker)
+
+    ready = await settled(author.client, created["post"]["id"])
+    assert ready["media"]["status"] == "READY"
+    async with open_s3(settings) as s3:
+        assert len(await keys_under(s3, settings, f"media/{post_id}/")) == 8
+        assert await keys_under(s3, settings, f"uploads/{post_id}") == []
+    pending = await client.xpending(events.MEDIA_UPLOADED, "media-workers")
+    dead_letters = await client.xrange(dead_letter_stream(events.MEDIA_UPLOADED))
+    await client.aclose()
+    assert pending["pending"] == 0
+    assert not any(fields.get(b"post_id") == str(post_id).encode() for _, fields in dead_letters)
+
+
+async def test_a_message_that_can_never_succeed_is_dead_lettered(
+    test_stack: IsolatedStack, settings: GatewaySettings
+) -> None:
+    client = redis.from_url(settings.redis_url)
+    try:
+        await client.xadd(events.MEDIA_UPLOADED, {"post_id": "not-a-post-id"})
+
+        async def buried() -> list[Any]:
+            entries = await client.xrange(dead_letter_stream(events.MEDIA_UPLOADED))
+            return [f for _, f in entries if f.get(b"post_id") == b"not-a-post-id"]
+
+        dead = await wait_until(buried, within=30)
+        assert b"ValueError" in dead[0][b"error"]
+    finally:
+        await client.aclose()

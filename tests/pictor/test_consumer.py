@@ -1,0 +1,109 @@
+"""The stream consumer against the real Redis: once, retried, reclaimed, dead-lettered."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as redis
+
+from gateway.config import GatewaySettings
+from pictor.consumer import ConsumerSettings, StreamConsumer, dead_letter_stream
+from tests.harness import unique_name
+
+FAST = ConsumerSettings(batch=8, block_ms=50, claim_idle_ms=100, max_deliveries=3)
+
+
+@pytest.fixture
+async def client(settings: GatewaySettings) -> AsyncIterator[redis.Redis]:
+    connection = redis.from_url(settings.redis_url)
+    yield connection
+    await connection.aclose()
+
+
+async def drain(consumer: StreamConsumer, until: object, rounds: int = 100) -> None:
+    """Runs the consumer until ``until()`` holds (bounded, never a bare sleep)."""
+    for _ in range(rounds):
+        if until():  # type: ignore[operator]
+            return
+        await consumer.run_once()
+    raise AssertionError("the consumer did not get there")
+
+
+async def test_each_message_is_handled_once_and_acknowledged(client: redis.Redis) -> None:
+    stream = unique_name("stream")
+    seen: Counter[str] = Counter()
+
+    async def handle(message_id: str, fields: dict[str, str]) -> None:
+        seen[fields["n"]] += 1
+
+    consumer = StreamConsumer(client, stream, "workers", handle, settings=FAST)
+    await consumer.ensure_group()
+    for n in range(20):
+        await client.xadd(stream, {"n": n})
+    await drain(consumer, lambda: len(seen) == 20)
+    assert set(seen.values()) == {1}
+    assert (await client.xpending(stream, "workers"))["pending"] == 0
+
+
+async def test_a_failing_message_is_retried_until_it_succeeds(client: redis.Redis) -> None:
+    stream = unique_name("stream")
+    attempts: Counter[str] = Counter()
+
+    async def flaky(message_id: str, fields: dict[str, str]) -> None:
+        attempts[message_id] += 1
+        if attempts[message_id] < 3:
+            raise ConnectionError("the object store blinked")
+
+    consumer = StreamConsumer(client, stream, "workers", flaky, settings=FAST)
+    await consumer.ensure_group()
+    await client.xadd(stream, {"n": 1})
+    await drain(consumer, lambda: 3 in attempts.values())
+    assert (await client.xpending(stream, "workers"))["pending"] == 0
+    assert await client.xlen(dead_letter_stream(stream)) == 0
+
+
+async def test_a_message_that_keeps_failing_is_dead_lettered_with_its_error(
+    client: redis.Redis,
+) -> None:
+    stream = unique_name("stream")
+    given_up: list[str] = []
+
+    async def broken(message_id: str, fields: dict[str, str]) -> None:
+        raise ValueError("cannot decode this")
+
+    async def give_up(message_id: str, fields: dict[str, str], error: Exception) -> None:
+        given_up.append(fields["post_id"])
+
+    consumer = StreamConsumer(client, stream, "workers", broken, give_up=give_up, settings=FAST)
+    await consumer.ensure_group()
+    await client.xadd(stream, {"post_id": "42"})
+    await drain(consumer, lambda: given_up)
+
+    dead = await client.xrange(dead_letter_stream(stream))
+    assert len(dead) == 1
+    fields = dead[0][1]
+    assert fields[b"post_id"] == b"42"
+    assert fields[b"error"] == b"ValueError: cannot decode this"
+    assert (await client.xpending(stream, "workers"))["pending"] == 0
+    assert given_up == ["42"]
+
+
+async def test_a_message_left_by_a_dead_consumer_is_reclaimed(client: redis.Redis) -> None:
+    stream = unique_name("stream")
+    handled: list[str] = []
+
+    async def handle(message_id: str, fields: dict[str, str]) -> None:
+        handled.append(fields["n"])
+
+    survivor = StreamConsumer(client, stream, "workers", handle, settings=FAST, name="survivor")
+    await survivor.ensure_group()
+    await client.xadd(stream, {"n": "only"})
+    # A consumer takes the message and dies before acknowledging it.
+    taken = await client.xreadgroup("workers", "crashed", {stream: ">"}, count=1)
+    assert taken
+
+    await drain(survivor, lambda: handled)
+    assert handled == ["only"]
+    assert (await client.xpending(stream, "workers"))["pending"] == 0
