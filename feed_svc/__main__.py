@@ -1,5 +1,5 @@
+from feed_svc.config import FeedSettings
 from feed_svc.server import serve
-from pictor.config import Settings
 from pictor.service import main
 
-main("feed_svc", Settings, serve)
+main("feed_svc", FeedSettings, serve)

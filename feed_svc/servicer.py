@@ -1,13 +1,73 @@
-"""FeedService RPCs. Until timelines land, every RPC answers UNIMPLEMENTED
-(the generated base class)."""
+"""Translates FeedService RPCs to timelines and back; domain errors become statuses in
+pictor.service's interceptor."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import AsyncIterator
+
+import grpc
 import redis.asyncio as redis
 
-from pictor.feed.v1 import feed_pb2_grpc
+from feed_svc.store import Entry, author_live_channel, live_channel, live_key, pulled_key
+from feed_svc.timeline import Timelines
+from pictor.errors import InvalidInput
+from pictor.feed.v1 import feed_pb2, feed_pb2_grpc
+
+Context = grpc.aio.ServicerContext
+PAGE_DEFAULT = 12
+PAGE_MAX = 100
+# A live subscription marks the viewer as watching for this long, renewed as it runs.
+LIVE_TTL_SECONDS = 60
+
+
+def _cursor(entry: Entry) -> str:
+    return entry.member
+
+
+def _after(cursor: str) -> Entry | None:
+    if not cursor:
+        return None
+    try:
+        return Entry.parse(cursor)
+    except ValueError:
+        raise InvalidInput("malformed cursor") from None
 
 
 class FeedServicer(feed_pb2_grpc.FeedServiceServicer):
-    def __init__(self, timelines: redis.Redis) -> None:
+    def __init__(self, timelines: Timelines, client: redis.Redis) -> None:
         self._timelines = timelines
+        self._redis = client
+
+    async def GetHomeFeed(
+        self, request: feed_pb2.GetHomeFeedRequest, context: Context
+    ) -> feed_pb2.GetHomeFeedResponse:
+        size = request.page_size or PAGE_DEFAULT
+        if not 1 <= size <= PAGE_MAX:
+            raise InvalidInput(f"page size must be between 1 and {PAGE_MAX}")
+        shown, more = await self._timelines.page(request.viewer_id, size, _after(request.cursor))
+        items = [feed_pb2.FeedItem(post_id=e.post_id, cursor=_cursor(e)) for e in shown]
+        return feed_pb2.GetHomeFeedResponse(
+            items=items, next_cursor=items[-1].cursor if more and items else ""
+        )
+
+    async def WatchHomeFeed(
+        self, request: feed_pb2.WatchHomeFeedRequest, context: Context
+    ) -> AsyncIterator[feed_pb2.WatchHomeFeedResponse]:
+        viewer = request.viewer_id
+        celebrities = await self._redis.smembers(pulled_key(viewer))
+        pubsub = self._redis.pubsub()
+        await pubsub.subscribe(
+            live_channel(viewer), *(author_live_channel(int(a)) for a in celebrities)
+        )
+        try:
+            renewed = 0.0
+            while True:
+                if time.monotonic() - renewed > LIVE_TTL_SECONDS / 3:
+                    await self._redis.set(live_key(viewer), 1, ex=LIVE_TTL_SECONDS)
+                    renewed = time.monotonic()
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
+                if message is not None:
+                    yield feed_pb2.WatchHomeFeedResponse(post_id=int(message["data"]))
+        finally:
+            await pubsub.aclose()

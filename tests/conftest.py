@@ -6,17 +6,36 @@ Slow servers start once per session. Nothing here fakes a datastore or a service
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
 import redis.asyncio as redis
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from gateway.config import GatewaySettings
 from infra.local import stack
 from pictor.clients import ServiceClients
 from pictor.cql import CqlSession
 from tests.harness import GraphQLClient, IsolatedStack, isolated_settings
+
+# Examples drive the real stack: no per-example deadline, and fixtures are shared on
+# purpose (each example makes its own users). "long" is for local runs.
+hypothesis_settings.register_profile(
+    "ci",
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+hypothesis_settings.register_profile(
+    "long",
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def _reset_datastores(settings: GatewaySettings) -> None:

@@ -16,7 +16,7 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +39,8 @@ SERVICE_ENV = {
     # A worker killed mid-job has its message reclaimed after this long.
     "PICTOR_WORKER_CLAIM_IDLE_MS": "1500",
     "PICTOR_WORKER_MAX_DELIVERIES": "3",
+    # Low, so a few follows make an author a celebrity (and a few unfollows undo it).
+    "PICTOR_CELEBRITY_THRESHOLD": "3",
 }
 
 TEST_RUN_DIR = stack.STATE / "test" / "run"
@@ -191,6 +193,22 @@ async def subscribe(
                     return payloads
                 elif message["type"] == "complete":
                     return payloads
+
+
+async def settle(client: Any, streams: Sequence[str], within: float = 20.0) -> None:
+    """Waits until every consumer group of ``streams`` has read and acknowledged
+    everything: the events so far have had all their effects."""
+
+    async def quiet() -> bool:
+        for stream in streams:
+            if not await client.exists(stream):
+                continue
+            for group in await client.xinfo_groups(stream):
+                if group["pending"] or group.get("lag"):
+                    return False
+        return True
+
+    await wait_until(quiet, within=within, interval=0.05)
 
 
 @dataclass

@@ -397,11 +397,12 @@ def applications(
         address = settings.service_addr(service)
         return part(f"{service}_svc", f"{service}_svc", lambda: grpc_serving(address))
 
-    worker_addr = settings.media_worker_addr
+    media_worker, feed_worker = settings.media_worker_addr, settings.feed_worker_addr
     gateway_ready = f"{gateway_url(settings)}/readyz"
     return [
         *(service_part(service) for service in SERVICES),
-        part("media_worker", "media_svc.worker", lambda: grpc_serving(worker_addr)),
+        part("media_worker", "media_svc.worker", lambda: grpc_serving(media_worker)),
+        part("feed_worker", "feed_svc.worker", lambda: grpc_serving(feed_worker)),
         part("gateway", "gateway", lambda: http_ok(gateway_ready)),
     ]
 

@@ -1,0 +1,52 @@
+"""The fan-out worker: consumes the post and follow events and the fan-out jobs they
+create. Its own process (``python -m feed_svc.worker``), scaled apart from reads."""
+
+from __future__ import annotations
+
+import redis.asyncio as redis
+
+from feed_svc.authors import AuthorPosts
+from feed_svc.config import FeedSettings
+from feed_svc.fanout import FANOUT_JOBS, FanOut
+from feed_svc.timeline import Timelines
+from pictor import events
+from pictor.clients import ServiceClients
+from pictor.consumer import ConsumerSettings, StreamConsumer
+from pictor.service import main, run_server
+
+GROUP = "feed-fanout"
+
+
+async def run(settings: FeedSettings) -> None:
+    client = redis.from_url(settings.redis_url)
+    clients = ServiceClients.connect(settings)
+    try:
+        authors = AuthorPosts(client, clients.post, settings.recent_per_author)
+        fanout = FanOut(
+            client,
+            clients.graph,
+            authors,
+            Timelines(client, clients.graph, authors, settings),
+            settings,
+        )
+        consumer_settings = ConsumerSettings(
+            claim_idle_ms=settings.worker_claim_idle_ms,
+            max_deliveries=settings.worker_max_deliveries,
+        )
+        consumers = [
+            StreamConsumer(client, stream, GROUP, handle, settings=consumer_settings)
+            for stream, handle in (
+                (events.POST_PUBLISHED, fanout.post_published),
+                (events.POST_DELETED, fanout.post_deleted),
+                (events.FOLLOW_CHANGED, fanout.follow_changed),
+                (FANOUT_JOBS, fanout.run_job),
+            )
+        ]
+        await run_server("feed_worker", settings, [], [consumer.run for consumer in consumers])
+    finally:
+        await clients.close()
+        await client.aclose()
+
+
+if __name__ == "__main__":
+    main("feed_worker", FeedSettings, run)
