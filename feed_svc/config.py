@@ -14,9 +14,6 @@ class FeedSettings(Settings):
     inactive_days: float = 7.0
     # Followers per fan-out job: one message per page, so big fan-outs interleave.
     fanout_page_size: int = 1000
-    # The fan-out worker's consumer group: retry delay and tries before dead-lettering.
-    worker_claim_idle_ms: int = 30_000
-    worker_max_deliveries: int = 5
 
     @property
     def recent_per_author(self) -> int:

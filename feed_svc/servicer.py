@@ -13,10 +13,10 @@ from feed_svc.store import Entry, author_live_channel, live_channel, live_key, p
 from feed_svc.timeline import Timelines
 from pictor.errors import InvalidInput
 from pictor.feed.v1 import feed_pb2, feed_pb2_grpc
+from pictor.paging import page_size
 
 Context = grpc.aio.ServicerContext
 PAGE_DEFAULT = 12
-PAGE_MAX = 100
 # A live subscription marks the viewer as watching for this long, renewed as it runs.
 LIVE_TTL_SECONDS = 60
 
@@ -42,9 +42,7 @@ class FeedServicer(feed_pb2_grpc.FeedServiceServicer):
     async def GetHomeFeed(
         self, request: feed_pb2.GetHomeFeedRequest, context: Context
     ) -> feed_pb2.GetHomeFeedResponse:
-        size = request.page_size or PAGE_DEFAULT
-        if not 1 <= size <= PAGE_MAX:
-            raise InvalidInput(f"page size must be between 1 and {PAGE_MAX}")
+        size = page_size(request.page_size, PAGE_DEFAULT)
         shown, more = await self._timelines.page(request.viewer_id, size, _after(request.cursor))
         items = [feed_pb2.FeedItem(post_id=e.post_id, cursor=_cursor(e)) for e in shown]
         return feed_pb2.GetHomeFeedResponse(

@@ -29,10 +29,7 @@ async def run(settings: FeedSettings) -> None:
             Timelines(client, clients.graph, authors, settings),
             settings,
         )
-        consumer_settings = ConsumerSettings(
-            claim_idle_ms=settings.worker_claim_idle_ms,
-            max_deliveries=settings.worker_max_deliveries,
-        )
+        consumer_settings = ConsumerSettings.of(settings)
         consumers = [
             StreamConsumer(client, stream, GROUP, handle, settings=consumer_settings)
             for stream, handle in (

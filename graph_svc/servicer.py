@@ -14,11 +14,11 @@ from graph_svc.users import User, normalize_username
 from pictor.common.v1 import common_pb2
 from pictor.errors import InvalidInput, NotFound
 from pictor.graph.v1 import graph_pb2, graph_pb2_grpc
+from pictor.paging import after_id, page_size
 
 # A batch bigger than any page the gateway asks for.
 BATCH_MAX = 500
 PAGE_DEFAULT = 20
-PAGE_MAX = 100
 STREAM_PAGE_DEFAULT = 1000
 STREAM_PAGE_MAX = 5000
 
@@ -44,17 +44,6 @@ def _edge_proto(edge: Edge) -> graph_pb2.FollowEdge:
     if edge.followed_at is not None:
         proto.followed_at.FromDatetime(edge.followed_at)
     return proto
-
-
-def _page_bounds(page: common_pb2.PageRequest) -> tuple[int, int | None]:
-    size = page.page_size or PAGE_DEFAULT
-    if not 1 <= size <= PAGE_MAX:
-        raise InvalidInput(f"page size must be between 1 and {PAGE_MAX}")
-    if not page.page_token:
-        return size, None
-    if not page.page_token.isdigit():
-        raise InvalidInput("malformed page token")
-    return size, int(page.page_token)
 
 
 class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
@@ -134,7 +123,7 @@ class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
     async def _page(
         self, side: Side, user_id: int, page: common_pb2.PageRequest
     ) -> tuple[list[graph_pb2.FollowEdge], common_pb2.PageResponse]:
-        size, after = _page_bounds(page)
+        size, after = page_size(page.page_size, PAGE_DEFAULT), after_id(page.page_token)
         # One extra row says whether another page exists.
         edges = await self._edges.page(side, user_id, after, size + 1)
         shown = [_edge_proto(edge) for edge in edges[:size]]
@@ -144,9 +133,7 @@ class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
     async def StreamFollowers(
         self, request: graph_pb2.StreamFollowersRequest, context: Context
     ) -> AsyncIterator[graph_pb2.StreamFollowersResponse]:
-        size = request.page_size or STREAM_PAGE_DEFAULT
-        if not 1 <= size <= STREAM_PAGE_MAX:
-            raise InvalidInput(f"page size must be between 1 and {STREAM_PAGE_MAX}")
+        size = page_size(request.page_size, STREAM_PAGE_DEFAULT, STREAM_PAGE_MAX)
         after = None
         while True:
             edges = await self._edges.page(Side.FOLLOWERS, request.user_id, after, size)

@@ -14,9 +14,6 @@ class MediaSettings(Settings):
     upload_url_ttl_seconds: int = 900
     # How long an upload status stream waits for processing to end.
     processing_timeout_seconds: float = 120.0
-    # The media worker's consumer group: retry delay and tries before dead-lettering.
-    worker_claim_idle_ms: int = 30_000
-    worker_max_deliveries: int = 5
     # Photos processed at once by one worker process (libvips uses threads too).
     worker_concurrency: int = 2
     # Unconfirmed raw uploads expire (bucket lifecycle rule), in days.

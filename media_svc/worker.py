@@ -133,11 +133,7 @@ def _media(photo: renditions.ProcessedPhoto, keys: list[str]) -> post_pb2.Media:
 async def run(settings: MediaSettings) -> None:
     events_redis = redis.from_url(settings.redis_url)
     clients = ServiceClients.connect(settings)
-    consumer_settings = ConsumerSettings(
-        claim_idle_ms=settings.worker_claim_idle_ms,
-        max_deliveries=settings.worker_max_deliveries,
-        concurrency=settings.worker_concurrency,
-    )
+    consumer_settings = ConsumerSettings.of(settings, concurrency=settings.worker_concurrency)
     # Every upload is unique: libvips' operation cache would only hold memory.
     pyvips.cache_set_max(0)
     try:

@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     s3_access_key: str = "pictor"
     s3_secret_key: SecretStr = SecretStr("pictor-local-secret")
 
+    # Event workers: how long an unacknowledged message waits before another try, and
+    # how many tries before it is dead-lettered.
+    worker_claim_idle_ms: int = 30_000
+    worker_max_deliveries: int = 5
+
     log_level: str = "INFO"
 
     def service_addr(self, service: ServiceName) -> str:

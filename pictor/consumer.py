@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import redis.asyncio as redis
 from redis.exceptions import ResponseError
 
+from pictor.config import Settings
+
 log = logging.getLogger(__name__)
 
 Fields = Mapping[str, str]
@@ -36,6 +38,14 @@ class ConsumerSettings:
     max_deliveries: int = 5
     # Messages of one batch handled at once (the media worker overlaps two photos).
     concurrency: int = 1
+
+    @classmethod
+    def of(cls, settings: Settings, concurrency: int = 1) -> ConsumerSettings:
+        return cls(
+            claim_idle_ms=settings.worker_claim_idle_ms,
+            max_deliveries=settings.worker_max_deliveries,
+            concurrency=concurrency,
+        )
 
 
 def consumer_name() -> str:

@@ -7,6 +7,7 @@ import grpc
 
 from pictor.common.v1 import common_pb2
 from pictor.errors import InvalidInput
+from pictor.paging import after_id, page_size
 from pictor.post.v1 import post_pb2, post_pb2_grpc
 from pictor.snowflake import timestamp_ms
 from post_svc.lifecycle import PostLifecycle
@@ -15,7 +16,6 @@ from post_svc.store import PostStore
 
 BATCH_MAX = 500
 PAGE_DEFAULT = 12
-PAGE_MAX = 100
 
 Context = grpc.aio.ServicerContext
 
@@ -51,15 +51,9 @@ class PostServicer(post_pb2_grpc.PostServiceServicer):
     async def ListUserPosts(
         self, request: post_pb2.ListUserPostsRequest, context: Context
     ) -> post_pb2.ListUserPostsResponse:
-        size = request.page.page_size or PAGE_DEFAULT
-        if not 1 <= size <= PAGE_MAX:
-            raise InvalidInput(f"page size must be between 1 and {PAGE_MAX}")
-        token = request.page.page_token
-        if token and not token.isdigit():
-            raise InvalidInput("malformed page token")
-        posts = await self._store.profile_page(
-            request.user_id, int(token) if token else None, size + 1
-        )
+        size = page_size(request.page.page_size, PAGE_DEFAULT)
+        after = after_id(request.page.page_token)
+        posts = await self._store.profile_page(request.user_id, after, size + 1)
         edges = [
             post_pb2.PostEdge(post=post_proto(post), cursor=str(post.id)) for post in posts[:size]
         ]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import struct
 import time
-import zlib
 
 import pytest
 import pyvips
@@ -19,6 +18,7 @@ from media_svc.renditions import (
     process,
     sniff_format,
 )
+from tests.images import pixel_flood
 
 MAX_PIXELS = 50_000_000
 LOADER_OF = {"image/jpeg": "jpegload_buffer", "image/webp": "webpload_buffer"}
@@ -56,21 +56,6 @@ def _sizes(photo: ProcessedPhoto) -> dict[str, tuple[int, int]]:
 
 def _near(pixel: list[float], colour: list[int], tolerance: int = 30) -> bool:
     return all(abs(p - c) <= tolerance for p, c in zip(pixel, colour, strict=True))
-
-
-def _png_declaring(width: int, height: int) -> bytes:
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-        )
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", zlib.compress(b"\0" * 16))
-        + chunk(b"IEND", b"")
-    )
 
 
 def _jpeg_declaring(width: int, height: int) -> bytes:
@@ -271,7 +256,7 @@ def test_what_is_not_a_photo_we_take_is_refused(upload: bytes) -> None:
 @pytest.mark.parametrize(
     "upload",
     [
-        pytest.param(_png_declaring(50_000, 50_000), id="png"),
+        pytest.param(pixel_flood(50_000, 50_000), id="png"),
         pytest.param(_jpeg_declaring(30_000, 30_000), id="jpeg"),
     ],
 )

@@ -1,0 +1,26 @@
+"""Cursor pages over rows clustered by a numeric id, newest first: the page token is
+the id of the last row seen, and the next page starts strictly after it, so rows added
+meanwhile never shift a page (nothing skipped, nothing repeated)."""
+
+from __future__ import annotations
+
+from pictor.errors import InvalidInput
+
+# No service hands out pages bigger than this.
+PAGE_MAX = 100
+
+
+def page_size(requested: int, default: int, maximum: int = PAGE_MAX) -> int:
+    size = requested or default
+    if not 1 <= size <= maximum:
+        raise InvalidInput(f"page size must be between 1 and {maximum}")
+    return size
+
+
+def after_id(page_token: str) -> int | None:
+    """The id a page token points after; None for the first page."""
+    if not page_token:
+        return None
+    if not page_token.isdigit():
+        raise InvalidInput("malformed page token")
+    return int(page_token)
