@@ -12,7 +12,7 @@ BUF_VERSION := 1.75.0
 STACK     := $(PY) -m infra.local.stack
 
 .PHONY: help up down clean status test lint protos protos-check buf-lint buf-breaking \
-        migrate lock
+        migrate lock bench
 
 help:
 	@echo "make up      install what is missing, start the whole stack, print the GraphiQL URL"
@@ -21,6 +21,7 @@ help:
 	@echo "make clean   'down', then remove $(STATE)/ and $(VENV)/"
 	@echo "make status  what is running"
 	@echo "make protos  regenerate the Python stubs from protos/"
+	@echo "make bench   start the stack, run the benchmarks (ARGS='follows --smoke' for some)"
 
 # The virtualenv is rebuilt whenever the lock or the project metadata change.
 $(VENV)/.installed: requirements.lock pyproject.toml
@@ -71,6 +72,11 @@ lint: $(VENV)/.installed
 
 test: lint buf-lint buf-breaking protos-check
 	$(PY) -m pytest
+
+# Results go to bench/results/<UTC timestamp>.json; see bench/README.md.
+bench: $(VENV)/.installed
+	$(STACK) up
+	$(PY) -m bench $(ARGS)
 
 lock:
 	rm -rf $(STATE)/lockvenv

@@ -8,6 +8,7 @@
 - ``follow.changed``: a follow backfills the followee's recent posts (or marks a
   celebrity to be merged); an unfollow removes them. The follow graph is re-read, so
   a repeated or late event applies the current truth.
+- ``follows.imported`` (bulk follows): the follower's timeline is rebuilt on next read.
 - Crossing the celebrity threshold either way is noticed on both events: followers
   start merging the author at read time, or get the author's recent posts pushed.
 
@@ -99,6 +100,10 @@ class FanOut:
         else:
             recent = await self._authors.recent([followee], self._authors.keep)
             await self._timelines.forget_author(follower, followee, recent[followee])
+
+    async def follows_imported(self, message_id: str, fields: Fields) -> None:
+        """Many follows at once: the follower's feed is rebuilt on their next read."""
+        await self._timelines.invalidate(int(fields["follower_id"]))
 
     # ------------------------------------------------------------ jobs
 

@@ -161,6 +161,17 @@ class Timelines:
             add_entries(pipe, key, recent, self._settings.feed_max)
             await pipe.execute()
 
+    async def invalidate(self, viewer: int) -> None:
+        """Drops everything derived from whom the viewer follows; the next read
+        rebuilds it from graph_svc (after a bulk import of their follows)."""
+        await self._redis.delete(
+            following_key(viewer),
+            following_built_key(viewer),
+            pulled_key(viewer),
+            feed_key(viewer),
+            feed_built_key(viewer),
+        )
+
     async def forget_author(self, viewer: int, author: int, posts: Sequence[Entry]) -> None:
         """After an unfollow: the author's posts leave the timeline."""
         async with self._redis.pipeline(transaction=False) as pipe:

@@ -36,6 +36,7 @@ async def run(settings: FeedSettings) -> None:
                 (events.POST_PUBLISHED, fanout.post_published),
                 (events.POST_DELETED, fanout.post_deleted),
                 (events.FOLLOW_CHANGED, fanout.follow_changed),
+                (events.FOLLOWS_IMPORTED, fanout.follows_imported),
                 (FANOUT_JOBS, fanout.run_job),
             )
         ]

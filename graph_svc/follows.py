@@ -13,7 +13,9 @@ dies half-way is finished by the next follow or unfollow of that pair.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from itertools import chain
 
 import redis.asyncio as redis
 
@@ -49,6 +51,31 @@ class FollowGraph:
         if changed or repaired:
             await self._announce(follower, followee)
         return changed, await self._user(followee)
+
+    async def import_follows(self, edges: Mapping[int, Sequence[int]]) -> int:
+        """Bulk follows, follower -> followees: each partition is written once per chunk
+        (the following side first, as always), then each follower is announced once."""
+        wanted = {
+            follower: [f for f in dict.fromkeys(followees) if f != follower]
+            for follower, followees in edges.items()
+        }
+        users = {u.id for u in await self._accounts.get_many([*wanted, *chain(*wanted.values())])}
+        unknown = (set(wanted) | set(chain(*wanted.values()))) - users
+        if unknown:
+            raise NotFound(f"no such users: {sorted(unknown)[:5]}")
+        now = datetime.now(UTC)
+        added = 0
+        for follower, followees in wanted.items():
+            added += await self._edges.add_many(Side.FOLLOWING, follower, followees, now)
+        by_followee: dict[int, list[int]] = {}
+        for follower, followees in wanted.items():
+            for followee in followees:
+                by_followee.setdefault(followee, []).append(follower)
+        for followee, followers in by_followee.items():
+            await self._edges.add_many(Side.FOLLOWERS, followee, followers, now)
+        for follower in wanted:
+            await events.publish(self._events, events.FOLLOWS_IMPORTED, {"follower_id": follower})
+        return added
 
     async def _check_pair(self, follower: int, followee: int) -> None:
         if follower == followee:

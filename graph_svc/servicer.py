@@ -20,6 +20,8 @@ from pictor.paging import after_id, page_size
 BATCH_MAX = 500
 PAGE_DEFAULT = 20
 STREAM_PAGE_DEFAULT = 1000
+# Edges per ImportFollows call: held in memory while grouped by partition.
+IMPORT_MAX = 200_000
 STREAM_PAGE_MAX = 5000
 
 Context = grpc.aio.ServicerContext
@@ -144,6 +146,16 @@ class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
             if len(edges) < size:
                 return
             after = edges[-1].user_id
+
+    async def ImportFollows(
+        self, request_iterator: AsyncIterator[graph_pb2.ImportFollowsRequest], context: Context
+    ) -> graph_pb2.ImportFollowsResponse:
+        edges: dict[int, list[int]] = {}
+        async for request in request_iterator:
+            edges.setdefault(request.follower_id, []).extend(request.followee_ids)
+            if sum(len(f) for f in edges.values()) > IMPORT_MAX:
+                raise InvalidInput(f"at most {IMPORT_MAX} edges per import")
+        return graph_pb2.ImportFollowsResponse(added=await self._graph.import_follows(edges))
 
     async def SetPostCount(
         self, request: graph_pb2.SetPostCountRequest, context: Context

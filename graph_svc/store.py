@@ -133,6 +133,13 @@ class EdgeStore:
         """Adds the edge and counts it; False if it was already there."""
         return await self._rows[side].add(owner, other, {"followed_at": followed_at})
 
+    async def add_many(
+        self, side: Side, owner: int, others: Sequence[int], followed_at: datetime
+    ) -> int:
+        """Adds many edges to one owner's partition; returns how many were new."""
+        values = {"followed_at": followed_at}
+        return await self._rows[side].add_many(owner, dict.fromkeys(others, values))
+
     async def remove(self, side: Side, owner: int, other: int) -> bool:
         """Removes the edge and uncounts it; False if it was not there."""
         return await self._rows[side].remove(owner, other)

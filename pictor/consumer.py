@@ -85,43 +85,56 @@ class StreamConsumer:
                 raise
 
     async def run(self, stopping: asyncio.Event) -> None:
-        """Consumes until ``stopping`` is set; the message in hand is always finished."""
+        """Consumes until ``stopping`` is set, keeping up to ``concurrency`` messages in
+        hand (a slot is refilled as soon as it frees); those are always finished."""
         await self.ensure_group()
         log.info("consuming %s as %s/%s", self._stream, self._group, self.name)
-        while not stopping.is_set():
-            await self.run_once()
+        in_hand: set[asyncio.Task[None]] = set()
+        try:
+            while not stopping.is_set():
+                free = self._settings.concurrency - len(in_hand)
+                if free <= 0:
+                    _, in_hand = await asyncio.wait(in_hand, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                for message_id, fields in await self._next(free):
+                    in_hand.add(asyncio.create_task(self._deliver(message_id, fields)))
+        finally:
+            if in_hand:
+                await asyncio.wait(in_hand)
 
     async def run_once(self) -> int:
-        """Reclaims orphaned messages, then reads new ones; returns how many it handled."""
-        entries = await self._claim_orphans()
+        """Reclaims orphaned messages or reads new ones, and handles them; returns how
+        many it handled."""
+        entries = await self._next(self._settings.batch)
+        for message_id, fields in entries:
+            await self._deliver(message_id, fields)
+        return len(entries)
+
+    async def _next(self, count: int) -> list[tuple[str, dict[str, str]]]:
+        """Up to ``count`` messages: orphans first, else new ones (waits up to block_ms)."""
+        entries = await self._claim_orphans(count)
         if not entries:
             response = await self._redis.xreadgroup(
                 self._group,
                 self.name,
                 {self._stream: ">"},
-                count=self._settings.batch,
+                count=count,
                 block=self._settings.block_ms,
             )
             entries = [entry for _, stream_entries in response for entry in stream_entries]
-        slots = asyncio.Semaphore(self._settings.concurrency)
+        return [
+            (_text(message_id), {_text(k): _text(v) for k, v in fields.items()})
+            for message_id, fields in entries
+        ]
 
-        async def deliver(message_id: bytes, fields: dict[bytes, bytes]) -> None:
-            async with slots:
-                await self._deliver(
-                    _text(message_id), {_text(k): _text(v) for k, v in fields.items()}
-                )
-
-        await asyncio.gather(*(deliver(message_id, fields) for message_id, fields in entries))
-        return len(entries)
-
-    async def _claim_orphans(self) -> list[tuple[bytes, dict[bytes, bytes]]]:
+    async def _claim_orphans(self, count: int) -> list[tuple[bytes, dict[bytes, bytes]]]:
         _, claimed, _deleted = await self._redis.xautoclaim(
             self._stream,
             self._group,
             self.name,
             min_idle_time=self._settings.claim_idle_ms,
             start_id="0-0",
-            count=self._settings.batch,
+            count=count,
         )
         # Entries trimmed from the stream while pending come back without fields.
         return [(message_id, fields) for message_id, fields in claimed if fields]

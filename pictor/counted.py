@@ -16,6 +16,8 @@ from pictor.cql import CqlSession
 
 # Attempts before giving up when other writers keep moving the count in between.
 _CAS_ATTEMPTS = 64
+# Rows per conditional batch in bulk inserts (under Cassandra's batch size warning).
+_BULK_CHUNK = 50
 
 
 class CountContention(Exception):
@@ -44,6 +46,55 @@ class CountedRows:
             f"VALUES ({', '.join('?' * len(columns))}) IF NOT EXISTS"
         )
         return await self._change(owner, item, (insert, (owner, item, *values.values())), +1)
+
+    async def add_many(self, owner: int, items: Mapping[int, Mapping[str, Any]]) -> int:
+        """Inserts many rows into one partition, counted, in conditional batches of
+        ``_BULK_CHUNK``; rows already there are skipped. Returns how many were added."""
+        t = self._t
+        present = set()
+        wanted = list(items)
+        for start in range(0, len(wanted), _BULK_CHUNK):
+            chunk = wanted[start : start + _BULK_CHUNK]
+            rows = await self._cql.read(
+                f"SELECT {t.item} FROM {t.table} WHERE {t.owner} = ? AND {t.item} IN ?",
+                (owner, chunk),
+            )
+            present.update(getattr(row, t.item) for row in rows)
+        missing = [item for item in wanted if item not in present]
+        added = 0
+        for start in range(0, len(missing), _BULK_CHUNK):
+            added += await self._add_chunk(
+                owner, {i: items[i] for i in missing[start : start + _BULK_CHUNK]}
+            )
+        return added
+
+    async def _add_chunk(self, owner: int, items: dict[int, Mapping[str, Any]]) -> int:
+        t = self._t
+        recount = f"UPDATE {t.table} SET {t.count} = ? WHERE {t.owner} = ? IF {t.count} = ?"
+        count = await self._current(owner)
+        for _ in range(_CAS_ATTEMPTS):
+            if not items:
+                return 0
+            inserts = []
+            for item, values in items.items():
+                columns = [t.owner, t.item, *values]
+                inserts.append(
+                    (
+                        f"INSERT INTO {t.table} ({', '.join(columns)}) "
+                        f"VALUES ({', '.join('?' * len(columns))}) IF NOT EXISTS",
+                        (owner, item, *values.values()),
+                    )
+                )
+            rows = await self._cql.write_batch(
+                [(recount, ((count or 0) + len(items), owner, count)), *inserts]
+            )
+            if rows[0].applied:
+                return len(items)
+            # Drop rows someone else added meanwhile; retry with the count as it is now.
+            for row in rows:
+                items.pop(getattr(row, t.item, None), None)  # type: ignore[arg-type]
+            count = next(getattr(row, t.count) for row in rows)
+        raise CountContention(f"the {t.count} of {t.table} {owner} kept moving")
 
     async def remove(self, owner: int, item: int) -> bool:
         """Deletes the row and uncounts it; False (and no change) if it was not there."""

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 import redis.asyncio as redis
 
 FOLLOW_CHANGED = "events:follow.changed"
+FOLLOWS_IMPORTED = "events:follows.imported"
 MEDIA_UPLOADED = "events:media.uploaded"
 POST_PUBLISHED = "events:post.published"
 POST_DELETED = "events:post.deleted"

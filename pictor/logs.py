@@ -52,5 +52,7 @@ def configure_logging(service: str, level: str) -> None:
     handler.setFormatter(JsonFormatter(service))
     handler.addFilter(_DropKeyspaceAdvice())
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
-    # The CQL driver logs every connection hiccup at WARNING; keep them, drop its INFO.
-    logging.getLogger("cassandra").setLevel(max(logging.WARNING, logging.getLogger().level))
+    # The CQL driver logs every connection hiccup at WARNING, and libvips reports each
+    # step of every photo at INFO: keep their warnings, drop the chatter.
+    for chatty in ("cassandra", "pyvips"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLogger().level))

@@ -6,6 +6,7 @@ Slow servers start once per session. Nothing here fakes a datastore or a service
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 from collections.abc import AsyncIterator, Iterator
 
@@ -67,7 +68,22 @@ def _reset_datastores(settings: GatewaySettings) -> None:
 
 
 @pytest.fixture(scope="session")
-def datastores() -> Iterator[None]:
+def one_session_at_a_time() -> Iterator[None]:
+    """Test sessions share the test keyspace, Redis database and bucket, and reset them
+    when they start: a second session waits for the first instead of wiping its data."""
+    lock_path = stack.STATE / "test" / "session.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print("another test session is running; waiting for it to finish")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+@pytest.fixture(scope="session")
+def datastores(one_session_at_a_time: None) -> Iterator[None]:
     """Cassandra, Redis and MinIO, running; stopped at the end only if started here."""
     shared = GatewaySettings()
     started = stack.up_backends(shared)

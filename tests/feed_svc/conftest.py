@@ -17,7 +17,13 @@ from pictor.clients import ServiceClients
 from pictor.post.v1 import post_pb2
 from tests.harness import GraphQLClient, data, settle
 
-FEED_STREAMS = [events.POST_PUBLISHED, events.POST_DELETED, events.FOLLOW_CHANGED, FANOUT_JOBS]
+FEED_STREAMS = [
+    events.POST_PUBLISHED,
+    events.POST_DELETED,
+    events.FOLLOW_CHANGED,
+    events.FOLLOWS_IMPORTED,
+    FANOUT_JOBS,
+]
 HOME_FEED = """
 query($first: Int, $after: String) {
   homeFeed(first: $first, after: $after) {

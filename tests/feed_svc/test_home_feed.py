@@ -293,3 +293,26 @@ async def test_a_fanout_worker_killed_mid_burst_loses_and_doubles_nothing(
         mine = [post for author in followed[reader.id] for post in by_author[author.id]]
         expected = sorted(mine, key=lambda global_id: ids.decode("Post", global_id), reverse=True)
         assert await feeds.read_all(reader.client, page_size=5) == expected
+
+
+async def test_follows_imported_in_bulk_show_up_on_the_next_read(
+    http: httpx.AsyncClient, feeds: Feeds
+) -> None:
+    from pictor.graph.v1 import graph_pb2
+
+    reader = await sign_up(http, "importer")
+    authors = [await sign_up(http, "imported") for _ in range(2)]
+    await feeds.read_all(reader.client)  # an active reader with a built timeline
+    posts = [await feeds.publish(author.id) for author in authors]
+    await feeds.settle()
+    assert await feeds.read_all(reader.client) == []
+
+    async def edges():  # type: ignore[no-untyped-def]
+        yield graph_pb2.ImportFollowsRequest(
+            follower_id=ids.decode("User", reader.id),
+            followee_ids=[ids.decode("User", author.id) for author in authors],
+        )
+
+    await feeds.clients.graph.ImportFollows(edges())
+    await feeds.settle()
+    assert await feeds.read_all(reader.client) == list(reversed(posts))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import AsyncIterator
 
 import grpc
 import pytest
@@ -147,3 +148,28 @@ async def test_the_newest_post_count_report_wins_whatever_the_order(
         )
     response = await clients.graph.BatchGetUsers(graph_pb2.BatchGetUsersRequest(user_ids=[author]))
     assert response.users[0].post_count == 5
+
+
+async def test_a_bulk_import_counts_exactly_and_skips_what_exists(clients: ServiceClients) -> None:
+    fans = await asyncio.gather(*(new_user(clients, "bulkfan") for _ in range(6)))
+    stars = await asyncio.gather(*(new_user(clients, "bulkstar") for _ in range(3)))
+    # One edge exists already, one is repeated, one is a self-follow (ignored).
+    await clients.graph.Follow(graph_pb2.FollowRequest(follower_id=fans[0], followee_id=stars[0]))
+
+    async def requests() -> AsyncIterator[graph_pb2.ImportFollowsRequest]:
+        for fan in fans:
+            yield graph_pb2.ImportFollowsRequest(
+                follower_id=fan, followee_ids=[*stars, stars[0], fan]
+            )
+
+    imported = await clients.graph.ImportFollows(requests())
+    assert imported.added == 6 * 3 - 1
+    for star in stars:
+        assert await counts(clients, star) == (6, 0)
+        assert sorted(await listed(clients, star, followers=True)) == sorted(fans)
+    for fan in fans:
+        assert await counts(clients, fan) == (0, 3)
+
+    again = await clients.graph.ImportFollows(requests())
+    assert again.added == 0
+    assert await counts(clients, stars[1]) == (6, 0)

@@ -526,6 +526,49 @@ class StreamFollowersResponse(_message.Message):
 Global___StreamFollowersResponse: _TypeAlias = StreamFollowersResponse  # noqa: Y015
 
 @_typing.final
+class ImportFollowsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FOLLOWER_ID_FIELD_NUMBER: _builtins.int
+    FOLLOWEE_IDS_FIELD_NUMBER: _builtins.int
+    follower_id: _builtins.int
+    @_builtins.property
+    def followee_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]: ...
+    def __init__(
+        self,
+        *,
+        follower_id: _builtins.int = ...,
+        followee_ids: _abc.Iterable[_builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["followee_ids", b"followee_ids", "follower_id", b"follower_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportFollowsRequest: _TypeAlias = ImportFollowsRequest  # noqa: Y015
+
+@_typing.final
+class ImportFollowsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ADDED_FIELD_NUMBER: _builtins.int
+    added: _builtins.int
+    """Edges that did not exist before."""
+    def __init__(
+        self,
+        *,
+        added: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["added", b"added"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportFollowsResponse: _TypeAlias = ImportFollowsResponse  # noqa: Y015
+
+@_typing.final
 class SetPostCountRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -86,6 +86,11 @@ class GraphServiceStub:
                 request_serializer=pictor_dot_graph_dot_v1_dot_graph__pb2.StreamFollowersRequest.SerializeToString,
                 response_deserializer=pictor_dot_graph_dot_v1_dot_graph__pb2.StreamFollowersResponse.FromString,
                 _registered_method=True)
+        self.ImportFollows = channel.stream_unary(
+                '/pictor.graph.v1.GraphService/ImportFollows',
+                request_serializer=pictor_dot_graph_dot_v1_dot_graph__pb2.ImportFollowsRequest.SerializeToString,
+                response_deserializer=pictor_dot_graph_dot_v1_dot_graph__pb2.ImportFollowsResponse.FromString,
+                _registered_method=True)
         self.SetPostCount = channel.unary_unary(
                 '/pictor.graph.v1.GraphService/SetPostCount',
                 request_serializer=pictor_dot_graph_dot_v1_dot_graph__pb2.SetPostCountRequest.SerializeToString,
@@ -164,6 +169,16 @@ class GraphServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ImportFollows(self, request_iterator, context):
+        """Bulk follows (imports, demo data, benchmarks): edges are grouped by partition and
+        written in chunks, counts kept exact. Idempotent. Instead of one follow.changed
+        per edge it announces follows.imported per follower, whose feed state is then
+        rebuilt on the next read.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SetPostCount(self, request, context):
         """post_svc reports a user's post count as an absolute, versioned value, so retries
         and reports that arrive out of order are harmless.
@@ -224,6 +239,11 @@ def add_GraphServiceServicer_to_server(servicer, server):
                     servicer.StreamFollowers,
                     request_deserializer=pictor_dot_graph_dot_v1_dot_graph__pb2.StreamFollowersRequest.FromString,
                     response_serializer=pictor_dot_graph_dot_v1_dot_graph__pb2.StreamFollowersResponse.SerializeToString,
+            ),
+            'ImportFollows': grpc.stream_unary_rpc_method_handler(
+                    servicer.ImportFollows,
+                    request_deserializer=pictor_dot_graph_dot_v1_dot_graph__pb2.ImportFollowsRequest.FromString,
+                    response_serializer=pictor_dot_graph_dot_v1_dot_graph__pb2.ImportFollowsResponse.SerializeToString,
             ),
             'SetPostCount': grpc.unary_unary_rpc_method_handler(
                     servicer.SetPostCount,
@@ -503,6 +523,33 @@ class GraphService:
             '/pictor.graph.v1.GraphService/StreamFollowers',
             pictor_dot_graph_dot_v1_dot_graph__pb2.StreamFollowersRequest.SerializeToString,
             pictor_dot_graph_dot_v1_dot_graph__pb2.StreamFollowersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportFollows(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/pictor.graph.v1.GraphService/ImportFollows',
+            pictor_dot_graph_dot_v1_dot_graph__pb2.ImportFollowsRequest.SerializeToString,
+            pictor_dot_graph_dot_v1_dot_graph__pb2.ImportFollowsResponse.FromString,
             options,
             channel_credentials,
             insecure,

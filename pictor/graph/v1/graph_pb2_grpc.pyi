@@ -52,6 +52,12 @@ class GraphServiceStub:
     """Every follower of a user, page by page, for feed fan-out. Never holds the
     whole list in memory on either side.
     """
+    ImportFollows: _grpc.StreamUnaryMultiCallable[_graph_pb2.ImportFollowsRequest, _graph_pb2.ImportFollowsResponse]
+    """Bulk follows (imports, demo data, benchmarks): edges are grouped by partition and
+    written in chunks, counts kept exact. Idempotent. Instead of one follow.changed
+    per edge it announces follows.imported per follower, whose feed state is then
+    rebuilt on the next read.
+    """
     SetPostCount: _grpc.UnaryUnaryMultiCallable[_graph_pb2.SetPostCountRequest, _graph_pb2.SetPostCountResponse]
     """post_svc reports a user's post count as an absolute, versioned value, so retries
     and reports that arrive out of order are harmless.
@@ -80,6 +86,12 @@ class GraphServiceAsyncStub(GraphServiceStub):
     StreamFollowers: _aio.UnaryStreamMultiCallable[_graph_pb2.StreamFollowersRequest, _graph_pb2.StreamFollowersResponse]  # type: ignore[assignment]
     """Every follower of a user, page by page, for feed fan-out. Never holds the
     whole list in memory on either side.
+    """
+    ImportFollows: _aio.StreamUnaryMultiCallable[_graph_pb2.ImportFollowsRequest, _graph_pb2.ImportFollowsResponse]  # type: ignore[assignment]
+    """Bulk follows (imports, demo data, benchmarks): edges are grouped by partition and
+    written in chunks, counts kept exact. Idempotent. Instead of one follow.changed
+    per edge it announces follows.imported per follower, whose feed state is then
+    rebuilt on the next read.
     """
     SetPostCount: _aio.UnaryUnaryMultiCallable[_graph_pb2.SetPostCountRequest, _graph_pb2.SetPostCountResponse]  # type: ignore[assignment]
     """post_svc reports a user's post count as an absolute, versioned value, so retries
@@ -166,6 +178,18 @@ class GraphServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_abc.Iterator[_graph_pb2.StreamFollowersResponse], _abc.AsyncIterator[_graph_pb2.StreamFollowersResponse]]:
         """Every follower of a user, page by page, for feed fan-out. Never holds the
         whole list in memory on either side.
+        """
+
+    @_abc_1.abstractmethod
+    def ImportFollows(
+        self,
+        request_iterator: _MaybeAsyncIterator[_graph_pb2.ImportFollowsRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_graph_pb2.ImportFollowsResponse, _abc.Awaitable[_graph_pb2.ImportFollowsResponse]]:
+        """Bulk follows (imports, demo data, benchmarks): edges are grouped by partition and
+        written in chunks, counts kept exact. Idempotent. Instead of one follow.changed
+        per edge it announces follows.imported per follower, whose feed state is then
+        rebuilt on the next read.
         """
 
     @_abc_1.abstractmethod

@@ -1,0 +1,349 @@
+"""Renditions per second for 12 MP JPEGs, three ways, on the same files:
+
+(a) the media worker end to end: createPost, PUT, confirmUpload for every photo, then
+    the time from the first confirm until the last READY arrives over uploadStatus;
+(b) ``renditions.process`` in this process, on as many threads as the worker takes
+    photos at once: libvips through pyvips, with no I/O, queue or database;
+(c) native libvips with no Python at all: the ``vipsthumbnail`` CLI making the same
+    four sizes in JPEG and WebP, two processes at once, in two ways: one decode per
+    photo (shrunk once to 1080 wide into a .v file, every rendition made from that, as
+    ``renditions.process`` does in memory), which is the ceiling (a) and (b) are
+    judged against; and a decode per rendition, as plain vipsthumbnail use would be.
+
+Each photo makes 8 renditions (thumb, small, medium, large; JPEG and WebP).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pyvips
+
+from bench import machine, photos
+from bench.graphql import Account, UploadWatch, sign_up_many
+from bench.report import Figure
+from bench.run import BenchRun
+from bench.stats import CpuMeter, children_cpu_seconds, describe_cpu, percentile
+from media_svc import renditions
+
+NAME = "pipeline"
+RENDITIONS_PER_PHOTO = 8
+CREATE_POST = """
+mutation { createPost(caption: "bench pipeline", contentType: "image/jpeg") {
+  post { id } uploadUrl uploadHeaders { name value } } }
+"""
+CONFIRM = "mutation($id: ID!) { confirmUpload(postId: $id) { id } }"
+RENDITIONS = "query($id: ID!) { post(id: $id) { media { status renditions { name } } } }"
+PUT_CONCURRENCY = 4
+CLI_PROCESSES = 2
+PROCESSES = ("media_worker", "media_svc", "post_svc", "gateway", "minio", "cassandra")
+
+
+@dataclass(frozen=True)
+class Photos:
+    count: int
+    width: int
+    height: int
+
+
+FULL = Photos(count=20, width=4000, height=3000)
+SMOKE = Photos(count=1, width=1200, height=900)
+
+
+@dataclass(frozen=True)
+class Rate:
+    renditions: int
+    seconds: float
+    cpu: dict[str, float]
+
+    @property
+    def per_second(self) -> float:
+        return self.renditions / self.seconds
+
+
+async def run(bench: BenchRun) -> list[Figure]:
+    wanted = SMOKE if bench.smoke else FULL
+    bench.say(f"{NAME}: {wanted.count} photos of {wanted.width}x{wanted.height}")
+    files = await asyncio.to_thread(photos.photo_files, wanted.count, wanted.width, wanted.height)
+    originals = await asyncio.to_thread(lambda: [path.read_bytes() for path in files])
+    average_mb = sum(map(len, originals)) / len(originals) / 1e6
+    threads = bench.target.media.worker_concurrency
+
+    bench.say(f"{NAME}: (a) through the media worker")
+    worker, photo_seconds = await _through_worker(bench, originals)
+    bench.say(f"{NAME}: (b) renditions.process in-process on {threads} threads")
+    in_process = await asyncio.to_thread(
+        _in_process, originals, threads, bench.target.media.max_pixels
+    )
+    bench.say(f"{NAME}: (c) vipsthumbnail, {CLI_PROCESSES} processes")
+    cli, cli_note = await _vipsthumbnail(bench, files)
+
+    ceiling = cli.decoded_once.per_second if cli else None
+    photo_notes = (
+        f"{wanted.count} x {wanted.width}x{wanted.height} Q{photos.PHOTO_QUALITY}, "
+        f"avg {average_mb:.1f} MB"
+    )
+    figures = [
+        Figure(
+            scenario=NAME,
+            metric="media worker, end to end (renditions/s)",
+            value=worker.per_second,
+            unit="/s",
+            baseline=ceiling,
+            concurrency=threads,
+            notes=(
+                f"{photo_notes}; first confirm to last READY {worker.seconds:.1f}s; "
+                f"confirm to READY p50 {percentile(photo_seconds, 0.5):.2f}s, "
+                f"max {max(photo_seconds):.2f}s; {describe_cpu(worker.cpu)}"
+            ),
+            details=_details(worker, {"confirm_to_ready_seconds": photo_seconds}),
+        ),
+        Figure(
+            scenario=NAME,
+            metric="renditions.process in-process (renditions/s)",
+            value=in_process.per_second,
+            unit="/s",
+            baseline=ceiling,
+            concurrency=threads,
+            notes=(
+                f"worker/in-process {worker.per_second / in_process.per_second:.2f}x; "
+                f"{describe_cpu(in_process.cpu)}"
+            ),
+            details=_details(in_process),
+        ),
+    ]
+    if cli is None:
+        return [
+            *figures,
+            Figure(NAME, "vipsthumbnail CLI (renditions/s)", None, "/s", notes=cli_note),
+        ]
+    versions = f"libvips {cli_note} (Debian) here, {machine.pyvips_libvips()} in pyvips-binary"
+    return [
+        *figures,
+        Figure(
+            scenario=NAME,
+            metric="vipsthumbnail CLI, one decode per photo (renditions/s)",
+            value=cli.decoded_once.per_second,
+            unit="/s",
+            concurrency=CLI_PROCESSES,
+            notes=f"{versions}; {describe_cpu(cli.decoded_once.cpu)}",
+            details=_details(cli.decoded_once, {"libvips": cli_note}),
+        ),
+        Figure(
+            scenario=NAME,
+            metric="vipsthumbnail CLI, a decode per rendition (renditions/s)",
+            value=cli.decoded_each.per_second,
+            unit="/s",
+            baseline=ceiling,
+            concurrency=CLI_PROCESSES,
+            notes=(
+                f"8 shrink-on-load JPEG decodes per photo; {describe_cpu(cli.decoded_each.cpu)}"
+            ),
+            details=_details(cli.decoded_each, {"libvips": cli_note}),
+        ),
+    ]
+
+
+def _details(rate: Rate, extra: dict[str, object] | None = None) -> dict[str, object]:
+    return {
+        "renditions": rate.renditions,
+        "seconds": round(rate.seconds, 4),
+        "cpu_cores": {name: round(share, 3) for name, share in rate.cpu.items()},
+        **(extra or {}),
+    }
+
+
+# ---------------------------------------------------------------- (a) the worker
+
+
+async def _through_worker(bench: BenchRun, originals: list[bytes]) -> tuple[Rate, list[float]]:
+    async with bench.graphql() as anonymous, httpx.AsyncClient(timeout=60) as storage:
+        (author,) = await sign_up_many(anonymous, bench.allowance, "bench.pipeline", 1)
+        slots = asyncio.Semaphore(PUT_CONCURRENCY)
+
+        async def uploaded(original: bytes) -> str:
+            async with slots:
+                created = (await author.client.execute(CREATE_POST))["createPost"]
+                headers = {header["name"]: header["value"] for header in created["uploadHeaders"]}
+                put = await storage.put(created["uploadUrl"], content=original, headers=headers)
+                put.raise_for_status()
+                post_id: str = created["post"]["id"]
+                return post_id
+
+        post_ids = list(await asyncio.gather(*(uploaded(original) for original in originals)))
+        assert author.client.token is not None
+        watches = [
+            UploadWatch(bench.target.gateway_url, author.client.token, id_) for id_ in post_ids
+        ]
+        await asyncio.gather(*(watch.open() for watch in watches))
+        try:
+            return await _confirm_and_wait(bench, author, post_ids, watches)
+        finally:
+            await asyncio.gather(*(watch.close() for watch in watches))
+
+
+async def _confirm_and_wait(
+    bench: BenchRun, author: Account, post_ids: list[str], watches: list[UploadWatch]
+) -> tuple[Rate, list[float]]:
+    meter = CpuMeter(bench.target.pids(*PROCESSES))
+    confirmed_at: dict[str, float] = {}
+
+    async def confirm(post_id: str) -> None:
+        confirmed_at[post_id] = time.perf_counter()
+        await author.client.execute(CONFIRM, {"id": post_id})
+
+    meter.start()
+    first_confirm = time.perf_counter()
+    await asyncio.gather(*(confirm(post_id) for post_id in post_ids))
+    within = 120 + 10 * len(post_ids)
+    statuses = await asyncio.gather(*(watch.finished(within) for watch in watches))
+    last_ready = max(watch.finished_at or 0.0 for watch in watches)
+    cpu = meter.stop()
+    failed = [
+        watch.message for watch, status in zip(watches, statuses, strict=True) if status != "READY"
+    ]
+    if failed:
+        raise RuntimeError(f"{len(failed)} photos FAILED, first because: {failed[0]}")
+    made = 0
+    for post_id in post_ids:
+        media = (await author.client.execute(RENDITIONS, {"id": post_id}))["post"]["media"]
+        made += len(media["renditions"])
+    photo_seconds = [
+        round((watch.finished_at or 0.0) - confirmed_at[post_id], 4)
+        for watch, post_id in zip(watches, post_ids, strict=True)
+    ]
+    return Rate(made, last_ready - first_confirm, cpu), photo_seconds
+
+
+# ---------------------------------------------------------------- (b) in-process
+
+
+def _in_process(originals: list[bytes], threads: int, max_pixels: int) -> Rate:
+    # As the worker does: every upload is unique, libvips' cache would only hold memory.
+    cache_max = pyvips.cache_get_max()
+    pyvips.cache_set_max(0)
+    meter = CpuMeter()
+    try:
+        meter.start()
+        began = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            processed = list(pool.map(lambda data: renditions.process(data, max_pixels), originals))
+        seconds = time.perf_counter() - began
+        cpu = meter.stop()
+    finally:
+        pyvips.cache_set_max(cache_max)
+    made = sum(len(photo.renditions) for photo in processed)
+    return Rate(made, seconds, cpu)
+
+
+# ---------------------------------------------------------------- (c) vipsthumbnail
+
+
+def _cli_outputs(libvips: str) -> list[tuple[str, str]]:
+    """(size, output format) per rendition, with the service's encoder settings."""
+    major, minor = (int(part) for part in libvips.split(".")[:2])
+    # libvips 8.15 replaced `strip` with `keep`.
+    no_metadata = "keep=none" if (major, minor) >= (8, 15) else "strip"
+    jpeg = f"jpg[Q={renditions.JPEG_QUALITY},optimize_coding,{no_metadata}]"
+    webp = f"webp[Q={renditions.WEBP_QUALITY},effort={renditions.WEBP_EFFORT},{no_metadata}]"
+    side = renditions.THUMB_SIZE
+    sizes = [("thumb", f"{side}x{side}")] + [
+        (name, f"{width}x>") for name, width in renditions.WIDTHS.items()
+    ]
+    return [(size, f"%s_{name}.{encoding}") for name, size in sizes for encoding in (jpeg, webp)]
+
+
+def install_vipsthumbnail() -> None:
+    """Debian's libvips-tools, as root or through sudo; `apt-get update` only if needed."""
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = [*sudo, "apt-get", "install", "-y", "-q", "--no-install-recommends", "libvips-tools"]
+    if subprocess.run(install, env=env, check=False, capture_output=True).returncode != 0:
+        subprocess.run([*sudo, "apt-get", "update", "-q"], env=env, check=True, capture_output=True)
+        subprocess.run(install, env=env, check=True, capture_output=True)
+
+
+async def _vipsthumbnail(bench: BenchRun, files: list[Path]) -> tuple[CliRates | None, str]:
+    """The CLI's rates and its libvips version; None and why when it is not here."""
+    if shutil.which("vipsthumbnail") is None:
+        if bench.smoke:
+            return None, "vipsthumbnail not installed (smoke runs never install it)"
+        bench.say(f"{NAME}: installing vipsthumbnail (apt-get install libvips-tools)")
+        await asyncio.to_thread(install_vipsthumbnail)
+    libvips = await asyncio.to_thread(machine.vipsthumbnail_libvips)
+    if libvips is None:
+        raise RuntimeError("vipsthumbnail is on PATH but does not report its libvips version")
+    outputs = _cli_outputs(libvips)
+    decoded_once = await asyncio.to_thread(_thumbnail_all, files, outputs, True)
+    decoded_each = await asyncio.to_thread(_thumbnail_all, files, outputs, False)
+    return CliRates(decoded_once, decoded_each), libvips
+
+
+@dataclass(frozen=True)
+class CliRates:
+    # JPEG decoded once per photo to 1080 wide (as renditions.process does), every
+    # rendition made from that.
+    decoded_once: Rate
+    # Every rendition from the JPEG, with shrink-on-load: 8 decodes per photo.
+    decoded_each: Rate
+
+
+def _thumbnail_all(files: list[Path], outputs: list[tuple[str, str]], decode_once: bool) -> Rate:
+    lanes = [lane for lane in (files[i::CLI_PROCESSES] for i in range(CLI_PROCESSES)) if lane]
+    with (
+        tempfile.TemporaryDirectory(prefix="pictor-bench-cli-") as folder,
+        tempfile.TemporaryDirectory(prefix="pictor-bench-decoded-") as decoded,
+    ):
+        in_folder = [(size, f"{folder}/{name}") for size, name in outputs]
+        meter = CpuMeter()
+        meter.start()
+        children_before = children_cpu_seconds()
+        began = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=len(lanes)) as pool:
+            list(
+                pool.map(
+                    lambda lane: _thumbnail_lane(
+                        lane, in_folder, Path(decoded) if decode_once else None
+                    ),
+                    lanes,
+                )
+            )
+        seconds = time.perf_counter() - began
+        cpu = meter.stop()
+        cpu["vipsthumbnail"] = (children_cpu_seconds() - children_before) / seconds
+        made = len(list(Path(folder).iterdir()))
+    expected = len(files) * RENDITIONS_PER_PHOTO
+    if made != expected:
+        raise RuntimeError(f"vipsthumbnail wrote {made} files, not {expected}")
+    return Rate(made, seconds, cpu)
+
+
+def _thumbnail_lane(
+    files: list[Path], outputs: list[tuple[str, str]], decoded: Path | None
+) -> None:
+    """One process at a time, each making one size and format of every file in the lane
+    (vipsthumbnail makes one output per input per run). With ``decoded``, the photos
+    are first shrunk once to 1080 wide into uncompressed .v files there, which the
+    renditions are then made from."""
+    if decoded is not None:
+        large = f"{renditions.WIDTHS['large']}x>"
+        _vipsthumbnail_run(large, f"{decoded}/%s.v", files)
+        files = [decoded / f"{path.stem}.v" for path in files]
+    for size, output in outputs:
+        _vipsthumbnail_run(size, output, files)
+
+
+def _vipsthumbnail_run(size: str, output: str, files: list[Path]) -> None:
+    command = ["vipsthumbnail", "--size", size, "--output", output, *map(str, files)]
+    if not size.endswith(">"):
+        command += ["--smartcrop", "centre"]
+    subprocess.run(command, check=True, capture_output=True)

@@ -1,0 +1,301 @@
+"""Latency percentiles, throughput, CPU shares, and the load generator that makes them.
+
+The load generator keeps a fixed number of operations in flight (its concurrency)
+until a count or a time runs out. It also meters its own CPU: on a small machine the
+generator shares cores with the servers, and a generator near a whole core is a
+sign that the figures measure the client as much as the stack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+import threading
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# What this process is called among the processes a CPU meter watches.
+GENERATOR = "bench"
+# Every process on the machine, ours or not: well above the sum of the watched ones
+# means something else (a test suite, a compaction) competed for the cores.
+MACHINE = "machine"
+
+
+def percentile(samples: Sequence[float], fraction: float) -> float:
+    """The value below which ``fraction`` (0..1) of the samples fall, interpolating
+    linearly between neighbours as numpy's default does."""
+    if not samples:
+        raise ValueError("no samples")
+    ordered = sorted(samples)
+    position = (len(ordered) - 1) * fraction
+    below = int(position)
+    above = min(below + 1, len(ordered) - 1)
+    return ordered[below] + (ordered[above] - ordered[below]) * (position - below)
+
+
+@dataclass(frozen=True)
+class Latencies:
+    """Durations of successful operations, in seconds."""
+
+    samples: tuple[float, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.samples)
+
+    def p(self, percent: float) -> float | None:
+        return percentile(self.samples, percent / 100) if self.samples else None
+
+    @property
+    def p50(self) -> float | None:
+        return self.p(50)
+
+    @property
+    def p95(self) -> float | None:
+        return self.p(95)
+
+    @property
+    def p99(self) -> float | None:
+        return self.p(99)
+
+
+def own_cpu_seconds() -> float:
+    """CPU time of this process, every thread included."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def children_cpu_seconds() -> float:
+    """CPU time of the child processes this one has waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """CPU time of another process (all its threads), or None once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    # The command name may hold spaces; fields after it are space separated.
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+def machine_cpu_seconds() -> float:
+    """CPU time every core of the machine has worked since boot (not idle, not waiting
+    on I/O, not stolen by the hypervisor)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq = (int(f) for f in fields[:7])
+    return (user + nice + system + irq + softirq) / _CLOCK_TICKS
+
+
+@dataclass
+class CpuMeter:
+    """Cores used over an interval: CPU seconds per wall second, for this process
+    (``bench``) and for each watched process."""
+
+    processes: Mapping[str, int] = field(default_factory=dict)
+    _wall: float = 0.0
+    _start: dict[str, float] = field(default_factory=dict)
+
+    def start(self) -> None:
+        self._wall = time.perf_counter()
+        self._start = {GENERATOR: own_cpu_seconds(), MACHINE: machine_cpu_seconds()}
+        for name, pid in self.processes.items():
+            seconds = process_cpu_seconds(pid)
+            if seconds is not None:
+                self._start[name] = seconds
+
+    def stop(self) -> dict[str, float]:
+        wall = time.perf_counter() - self._wall
+        now = {GENERATOR: own_cpu_seconds(), MACHINE: machine_cpu_seconds()}
+        for name, pid in self.processes.items():
+            seconds = process_cpu_seconds(pid)
+            if seconds is not None:
+                now[name] = seconds
+        return {
+            name: (now[name] - began) / wall
+            for name, began in self._start.items()
+            if name in now and wall > 0
+        }
+
+
+def describe_cpu(cores: Mapping[str, float]) -> str:
+    """``cpu bench 0.31, gateway 0.95, graph_svc 0.40 of machine 1.80`` (in cores:
+    the generator first, then busiest first, then the whole machine)."""
+    ordered = sorted(
+        ((name, share) for name, share in cores.items() if name != MACHINE),
+        key=lambda item: (item[0] != GENERATOR, -item[1]),
+    )
+    text = "cpu " + ", ".join(f"{name} {share:.2f}" for name, share in ordered)
+    return f"{text} of machine {cores[MACHINE]:.2f}" if MACHINE in cores else text
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    latencies: Latencies
+    errors: int
+    first_error: str | None
+    wall_seconds: float
+    concurrency: int
+    # Cores used during the run, by the generator (``bench``) and each watched process.
+    cpu: dict[str, float]
+
+    @property
+    def throughput(self) -> float:
+        """Successful operations per second."""
+        return self.latencies.count / self.wall_seconds if self.wall_seconds > 0 else 0.0
+
+    @property
+    def generator_cpu(self) -> float:
+        return self.cpu.get(GENERATOR, 0.0)
+
+    @property
+    def machine_cpu_per_operation(self) -> float | None:
+        """CPU seconds the whole machine spent per successful operation: on a saturated
+        machine, what an operation costs, wherever it ran."""
+        if MACHINE not in self.cpu or not self.latencies.count:
+            return None
+        return self.cpu[MACHINE] * self.wall_seconds / self.latencies.count
+
+    def summary(self) -> str:
+        parts = [f"{self.latencies.count} ops", f"{self.throughput:.1f} ops/s"]
+        per_operation = self.machine_cpu_per_operation
+        if per_operation is not None:
+            parts.append(f"{per_operation * 1000:.1f} ms machine CPU/op")
+        if self.errors:
+            parts.append(f"{self.errors} errors (first: {self.first_error})")
+        parts.append(describe_cpu(self.cpu))
+        return "; ".join(parts)
+
+    def details(self) -> dict[str, object]:
+        """What the JSON result keeps of a run beyond its headline figures."""
+        return {
+            "operations": self.latencies.count,
+            "errors": self.errors,
+            "first_error": self.first_error,
+            "wall_seconds": round(self.wall_seconds, 4),
+            "throughput_per_second": round(self.throughput, 3),
+            "concurrency": self.concurrency,
+            "p50_ms": _ms(self.latencies.p50),
+            "p95_ms": _ms(self.latencies.p95),
+            "p99_ms": _ms(self.latencies.p99),
+            "cpu_cores": {name: round(share, 3) for name, share in self.cpu.items()},
+            "machine_cpu_ms_per_operation": _ms(self.machine_cpu_per_operation),
+        }
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 3)
+
+
+Operation = Callable[[int], Awaitable[object]]
+
+
+async def run_load(
+    operation: Operation,
+    *,
+    concurrency: int,
+    count: int | None = None,
+    duration: float | None = None,
+    processes: Mapping[str, int] | None = None,
+) -> LoadResult:
+    """Runs ``operation(i)`` for i = 0, 1, ... with ``concurrency`` in flight, until
+    ``count`` operations have started or ``duration`` seconds have passed.
+
+    An operation that raises counts as an error and is left out of the latencies.
+    ``processes`` (name -> pid) have their CPU metered alongside this process's.
+    """
+    if count is None and duration is None:
+        raise ValueError("a load needs a count, a duration, or both")
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    samples: list[float] = []
+    errors: list[BaseException] = []
+    started = 0
+    meter = CpuMeter(dict(processes or {}))
+    deadline = None if duration is None else time.perf_counter() + duration
+
+    def more() -> bool:
+        within_count = count is None or started < count
+        within_time = deadline is None or time.perf_counter() < deadline
+        return within_count and within_time
+
+    async def lane() -> None:
+        nonlocal started
+        while more():
+            index = started
+            started += 1
+            began = time.perf_counter()
+            try:
+                await operation(index)
+            except Exception as error:
+                errors.append(error)
+            else:
+                samples.append(time.perf_counter() - began)
+
+    meter.start()
+    began = time.perf_counter()
+    await asyncio.gather(*(lane() for _ in range(concurrency)))
+    wall = time.perf_counter() - began
+    return LoadResult(
+        latencies=Latencies(tuple(samples)),
+        errors=len(errors),
+        first_error=f"{type(errors[0]).__name__}: {errors[0]}" if errors else None,
+        wall_seconds=wall,
+        concurrency=concurrency,
+        cpu=meter.stop(),
+    )
+
+
+def resident_kib(pid: int) -> int | None:
+    """VmRSS of a process in KiB, or None once it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return None
+
+
+class ResidentMemorySampler:
+    """Samples the resident memory of some processes every ``interval`` seconds on a
+    thread of its own, so an event loop busy with an upload does not skew the timing.
+
+    Use as a context manager; ``marks`` name moments (perf_counter) to slice by.
+    """
+
+    def __init__(self, processes: Mapping[str, int], interval: float = 0.01) -> None:
+        self._processes = dict(processes)
+        self._interval = interval
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="rss-sampler", daemon=True)
+        # (perf_counter, KiB) per process name.
+        self.samples: dict[str, list[tuple[float, int]]] = {name: [] for name in processes}
+
+    def __enter__(self) -> ResidentMemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stopping.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while True:
+            for name, pid in self._processes.items():
+                kib = resident_kib(pid)
+                if kib is not None:
+                    self.samples[name].append((time.perf_counter(), kib))
+            if self._stopping.wait(self._interval):
+                return
+
+    def between(self, name: str, start: float, end: float) -> list[int]:
+        return [kib for moment, kib in self.samples[name] if start <= moment <= end]
