@@ -34,6 +34,11 @@ class Context:
     signed_urls: DataLoader[str, str] = field(init=False)
 
     def __post_init__(self) -> None:
+        self.fresh_loaders()
+
+    def fresh_loaders(self) -> None:
+        """New, empty DataLoaders. A subscription's context lives as long as its
+        connection, so it takes fresh ones for each event rather than serve stale data."""
         self.users = DataLoader(self._load_users)
         self.posts = DataLoader(self._load_posts)
         self.viewer_follows = DataLoader(self._load_viewer_follows)
@@ -66,10 +71,10 @@ class Context:
         """A connection's ``first``, defaulted when null and capped at max_page_size."""
         if first is None:
             return default
-        if not 0 <= first <= self.settings.max_page_size:
+        if not 1 <= first <= self.settings.max_page_size:
             raise GatewayError(
                 ErrorCode.BAD_USER_INPUT,
-                f"first must be between 0 and {self.settings.max_page_size}",
+                f"first must be between 1 and {self.settings.max_page_size}",
             )
         return first
 

@@ -30,6 +30,7 @@ class Subscription:
             media_pb2.WatchUploadRequest(post_id=number, requester_id=context.require_viewer())
         )
         async for response in call:
+            context.fresh_loaders()
             ready = response.status.status == post_pb2.MEDIA_STATUS_READY
             post = await Post.fetch(context, number) if ready else None
             event = UploadEvent.from_proto(response.status, post)
@@ -44,4 +45,5 @@ class Subscription:
             feed_pb2.WatchHomeFeedRequest(viewer_id=context.require_viewer())
         )
         async for response in call:
+            context.fresh_loaders()
             yield await Post.fetch(context, response.post_id)

@@ -50,10 +50,6 @@ def status_name(status: Status) -> str:
     return post_pb2.MediaStatus.Name(status).removeprefix("MEDIA_STATUS_")
 
 
-def status_from_name(name: str) -> Status:
-    return post_pb2.MediaStatus.Value(f"MEDIA_STATUS_{name}")
-
-
 def normalize_caption(caption: str) -> str:
     caption = caption.strip()
     if len(caption) > CAPTION_MAX:

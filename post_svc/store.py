@@ -11,7 +11,7 @@ from google.protobuf import json_format
 from pictor.counted import CountedRows, CountedTable
 from pictor.cql import CqlSession
 from pictor.post.v1 import post_pb2
-from post_svc.posts import Post, Status, status_from_name, status_name
+from post_svc.posts import Post, Status, status_name
 
 PROFILE = CountedTable("posts_by_user", "author_id", "post_id", "post_count")
 
@@ -21,8 +21,9 @@ def _media_json(media: post_pb2.Media) -> str:
 
 
 def _post(row: Any) -> Post:
+    # The media JSON carries the status too; the status column exists for the
+    # lightweight transactions' conditions.
     media = json_format.Parse(row.media or "{}", post_pb2.Media())
-    media.status = status_from_name(row.status) if hasattr(row, "status") else media.status
     return Post(id=row.post_id, author_id=row.author_id, caption=row.caption, media=media)
 
 

@@ -140,10 +140,11 @@ async def test_pages_neither_repeat_nor_skip_while_followers_arrive(
     assert {fan.username for fan in first_fans} <= set(seen), "a follower was skipped"
 
 
-async def test_first_is_capped(http: httpx.AsyncClient) -> None:
+async def test_first_is_between_one_and_a_hundred(http: httpx.AsyncClient) -> None:
     star = await sign_up(http, "capped")
-    result = await star.client.execute(FOLLOWERS_PAGE, {"u": star.username, "first": 101})
-    assert error_codes(result) == ["BAD_USER_INPUT"]
+    for first in (0, -1, 101):
+        result = await star.client.execute(FOLLOWERS_PAGE, {"u": star.username, "first": first})
+        assert error_codes(result) == ["BAD_USER_INPUT"], first
 
 
 async def test_a_followers_page_costs_the_same_calls_whatever_its_size(
