@@ -42,6 +42,30 @@ class Accounts:
             raise Conflict(f"the username {user.username!r} is taken")
         return user
 
+    async def import_account(
+        self, username: str, display_name: str, password_hash: str
+    ) -> tuple[int, bool]:
+        """An account whose password was hashed elsewhere; returns its id and whether it
+        was created (an existing username is left alone)."""
+        if not password_hash.startswith("$argon2id$"):
+            raise InvalidInput("password_hash must be an argon2id hash in PHC format")
+        user = User(
+            id=self._ids.next_id(),
+            username=normalize_username(username),
+            display_name=normalize_display_name(display_name),
+            bio="",
+            created_at=datetime.now(UTC),
+        )
+        existing = await self._store.find_id(user.username)
+        if existing is not None:
+            return existing, False
+        if await self._store.create(Account(user=user, password_hash=password_hash)):
+            return user.id, True
+        claimed = await self._store.find_id(user.username)
+        if claimed is None:
+            raise Conflict(f"the username {user.username!r} is being claimed; retry")
+        return claimed, False
+
     async def log_in(self, username: str, password: str) -> User:
         try:
             normalized = normalize_username(username)

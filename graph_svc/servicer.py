@@ -3,6 +3,7 @@ in pictor.service's interceptor."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import grpc
@@ -20,6 +21,8 @@ from pictor.paging import after_id, page_size
 BATCH_MAX = 500
 PAGE_DEFAULT = 20
 STREAM_PAGE_DEFAULT = 1000
+# Accounts ImportUsers creates at once.
+IMPORT_USERS_IN_FLIGHT = 64
 # Edges per ImportFollows call: held in memory while grouped by partition.
 IMPORT_MAX = 200_000
 STREAM_PAGE_MAX = 5000
@@ -146,6 +149,34 @@ class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
             if len(edges) < size:
                 return
             after = edges[-1].user_id
+
+    async def ImportUsers(
+        self, request_iterator: AsyncIterator[graph_pb2.ImportUsersRequest], context: Context
+    ) -> AsyncIterator[graph_pb2.ImportUsersResponse]:
+        chunk: list[graph_pb2.ImportUsersRequest] = []
+        async for request in request_iterator:
+            chunk.append(request)
+            if len(chunk) == IMPORT_USERS_IN_FLIGHT:
+                for response in await self._import_users(chunk):
+                    yield response
+                chunk = []
+        for response in await self._import_users(chunk):
+            yield response
+
+    async def _import_users(
+        self, chunk: list[graph_pb2.ImportUsersRequest]
+    ) -> list[graph_pb2.ImportUsersResponse]:
+        """A chunk of accounts at once (each is a lightweight transaction), in order."""
+        results = await asyncio.gather(
+            *(
+                self._accounts.import_account(r.username, r.display_name, r.password_hash)
+                for r in chunk
+            )
+        )
+        return [
+            graph_pb2.ImportUsersResponse(user_id=user_id, created=created)
+            for user_id, created in results
+        ]
 
     async def ImportFollows(
         self, request_iterator: AsyncIterator[graph_pb2.ImportFollowsRequest], context: Context

@@ -173,3 +173,31 @@ async def test_a_bulk_import_counts_exactly_and_skips_what_exists(clients: Servi
     again = await clients.graph.ImportFollows(requests())
     assert again.added == 0
     assert await counts(clients, stars[1]) == (6, 0)
+
+
+async def test_imported_accounts_log_in_with_their_hashed_password(clients: ServiceClients) -> None:
+    from argon2 import PasswordHasher
+
+    hashed = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash("imported secret")
+    names = [unique_name("imported") for _ in range(3)]
+
+    async def requests() -> AsyncIterator[graph_pb2.ImportUsersRequest]:
+        for name in [*names, names[0]]:
+            yield graph_pb2.ImportUsersRequest(username=name, password_hash=hashed)
+
+    first = [r async for r in clients.graph.ImportUsers(requests())]
+    assert [r.created for r in first] == [True, True, True, False]
+    assert first[3].user_id == first[0].user_id
+    again = [r async for r in clients.graph.ImportUsers(requests())]
+    assert [r.created for r in again] == [False] * 4
+    assert [r.user_id for r in again] == [r.user_id for r in first]
+
+    logged_in = await clients.graph.Authenticate(
+        graph_pb2.AuthenticateRequest(username=names[1], password="imported secret")
+    )
+    assert logged_in.user.id == first[1].user_id
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await clients.graph.ImportUsers(
+            iter([graph_pb2.ImportUsersRequest(username=unique_name("x"), password_hash="plain")])
+        ).read()
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT

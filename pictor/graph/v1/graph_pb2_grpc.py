@@ -86,6 +86,11 @@ class GraphServiceStub:
                 request_serializer=pictor_dot_graph_dot_v1_dot_graph__pb2.StreamFollowersRequest.SerializeToString,
                 response_deserializer=pictor_dot_graph_dot_v1_dot_graph__pb2.StreamFollowersResponse.FromString,
                 _registered_method=True)
+        self.ImportUsers = channel.stream_stream(
+                '/pictor.graph.v1.GraphService/ImportUsers',
+                request_serializer=pictor_dot_graph_dot_v1_dot_graph__pb2.ImportUsersRequest.SerializeToString,
+                response_deserializer=pictor_dot_graph_dot_v1_dot_graph__pb2.ImportUsersResponse.FromString,
+                _registered_method=True)
         self.ImportFollows = channel.stream_unary(
                 '/pictor.graph.v1.GraphService/ImportFollows',
                 request_serializer=pictor_dot_graph_dot_v1_dot_graph__pb2.ImportFollowsRequest.SerializeToString,
@@ -169,6 +174,15 @@ class GraphServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ImportUsers(self, request_iterator, context):
+        """Bulk accounts (migrations, demo data, benchmarks): each with a password hash made
+        elsewhere (argon2id, PHC string), so importing costs no hashing. Idempotent by
+        username: an existing name is left as it is and its user returned.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ImportFollows(self, request_iterator, context):
         """Bulk follows (imports, demo data, benchmarks): edges are grouped by partition and
         written in chunks, counts kept exact. Idempotent. Instead of one follow.changed
@@ -239,6 +253,11 @@ def add_GraphServiceServicer_to_server(servicer, server):
                     servicer.StreamFollowers,
                     request_deserializer=pictor_dot_graph_dot_v1_dot_graph__pb2.StreamFollowersRequest.FromString,
                     response_serializer=pictor_dot_graph_dot_v1_dot_graph__pb2.StreamFollowersResponse.SerializeToString,
+            ),
+            'ImportUsers': grpc.stream_stream_rpc_method_handler(
+                    servicer.ImportUsers,
+                    request_deserializer=pictor_dot_graph_dot_v1_dot_graph__pb2.ImportUsersRequest.FromString,
+                    response_serializer=pictor_dot_graph_dot_v1_dot_graph__pb2.ImportUsersResponse.SerializeToString,
             ),
             'ImportFollows': grpc.stream_unary_rpc_method_handler(
                     servicer.ImportFollows,
@@ -523,6 +542,33 @@ class GraphService:
             '/pictor.graph.v1.GraphService/StreamFollowers',
             pictor_dot_graph_dot_v1_dot_graph__pb2.StreamFollowersRequest.SerializeToString,
             pictor_dot_graph_dot_v1_dot_graph__pb2.StreamFollowersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportUsers(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/pictor.graph.v1.GraphService/ImportUsers',
+            pictor_dot_graph_dot_v1_dot_graph__pb2.ImportUsersRequest.SerializeToString,
+            pictor_dot_graph_dot_v1_dot_graph__pb2.ImportUsersResponse.FromString,
             options,
             channel_credentials,
             insecure,

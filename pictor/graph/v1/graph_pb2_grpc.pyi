@@ -52,6 +52,11 @@ class GraphServiceStub:
     """Every follower of a user, page by page, for feed fan-out. Never holds the
     whole list in memory on either side.
     """
+    ImportUsers: _grpc.StreamStreamMultiCallable[_graph_pb2.ImportUsersRequest, _graph_pb2.ImportUsersResponse]
+    """Bulk accounts (migrations, demo data, benchmarks): each with a password hash made
+    elsewhere (argon2id, PHC string), so importing costs no hashing. Idempotent by
+    username: an existing name is left as it is and its user returned.
+    """
     ImportFollows: _grpc.StreamUnaryMultiCallable[_graph_pb2.ImportFollowsRequest, _graph_pb2.ImportFollowsResponse]
     """Bulk follows (imports, demo data, benchmarks): edges are grouped by partition and
     written in chunks, counts kept exact. Idempotent. Instead of one follow.changed
@@ -86,6 +91,11 @@ class GraphServiceAsyncStub(GraphServiceStub):
     StreamFollowers: _aio.UnaryStreamMultiCallable[_graph_pb2.StreamFollowersRequest, _graph_pb2.StreamFollowersResponse]  # type: ignore[assignment]
     """Every follower of a user, page by page, for feed fan-out. Never holds the
     whole list in memory on either side.
+    """
+    ImportUsers: _aio.StreamStreamMultiCallable[_graph_pb2.ImportUsersRequest, _graph_pb2.ImportUsersResponse]  # type: ignore[assignment]
+    """Bulk accounts (migrations, demo data, benchmarks): each with a password hash made
+    elsewhere (argon2id, PHC string), so importing costs no hashing. Idempotent by
+    username: an existing name is left as it is and its user returned.
     """
     ImportFollows: _aio.StreamUnaryMultiCallable[_graph_pb2.ImportFollowsRequest, _graph_pb2.ImportFollowsResponse]  # type: ignore[assignment]
     """Bulk follows (imports, demo data, benchmarks): edges are grouped by partition and
@@ -178,6 +188,17 @@ class GraphServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_abc.Iterator[_graph_pb2.StreamFollowersResponse], _abc.AsyncIterator[_graph_pb2.StreamFollowersResponse]]:
         """Every follower of a user, page by page, for feed fan-out. Never holds the
         whole list in memory on either side.
+        """
+
+    @_abc_1.abstractmethod
+    def ImportUsers(
+        self,
+        request_iterator: _MaybeAsyncIterator[_graph_pb2.ImportUsersRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_graph_pb2.ImportUsersResponse], _abc.AsyncIterator[_graph_pb2.ImportUsersResponse]]:
+        """Bulk accounts (migrations, demo data, benchmarks): each with a password hash made
+        elsewhere (argon2id, PHC string), so importing costs no hashing. Idempotent by
+        username: an existing name is left as it is and its user returned.
         """
 
     @_abc_1.abstractmethod
