@@ -11,6 +11,7 @@ from gateway.types.post import Post, PostConnection, PostEdge
 from gateway.types.user import User
 from pictor.feed.v1 import feed_pb2
 from pictor.graph.v1 import graph_pb2
+from pictor.post.v1 import post_pb2
 
 Info = strawberry.Info[Context, None]
 
@@ -21,8 +22,14 @@ async def load_user(context: Context, user_id: int) -> User | None:
 
 
 async def load_post(context: Context, post_id: int) -> Post | None:
+    """The post, if the viewer may see it: everyone once it is READY, only its author
+    before (or after a failure)."""
     post = await context.posts.load(post_id)
-    return Post.from_proto(post) if post is not None else None
+    if post is None:
+        return None
+    if post.media.status != post_pb2.MEDIA_STATUS_READY and post.author_id != context.viewer_id:
+        return None
+    return Post.from_proto(post)
 
 
 @strawberry.type

@@ -320,6 +320,22 @@ async def test_only_the_author_may_confirm_watch_or_delete(
     ]
 
 
+async def test_others_see_a_post_only_once_it_is_ready(http: httpx.AsyncClient) -> None:
+    author, stranger = await sign_up(http, "shy"), await sign_up(http, "curious")
+    created = await create_and_put(author, images.text_named_jpg())
+    post_id = created["post"]["id"]
+    assert data(await stranger.client.execute(GET_POST, {"id": post_id})) == {"post": None}
+    data(await author.client.execute(CONFIRM, {"id": post_id}))
+    failed = await settled(author.client, post_id)
+    assert failed["media"]["status"] == "FAILED"
+    assert data(await stranger.client.execute(GET_POST, {"id": post_id})) == {"post": None}
+
+    shown = data(await upload_one_shot(author, images.jpeg(300, 200)))["uploadPost"]
+    await settled(author.client, shown["id"])
+    seen = data(await stranger.client.execute(GET_POST, {"id": shown["id"]}))["post"]
+    assert seen["media"]["status"] == "READY"
+
+
 async def test_a_late_subscriber_gets_the_final_status_and_completes(
     http: httpx.AsyncClient, test_stack: IsolatedStack
 ) -> None:
