@@ -12,7 +12,7 @@ BUF_VERSION := 1.75.0
 STACK     := $(PY) -m infra.local.stack
 
 .PHONY: help up down clean status test lint protos protos-check buf-lint buf-breaking \
-        migrate lock bench
+        migrate lock bench seed
 
 help:
 	@echo "make up      install what is missing, start the whole stack, print the GraphiQL URL"
@@ -22,6 +22,7 @@ help:
 	@echo "make status  what is running"
 	@echo "make protos  regenerate the Python stubs from protos/"
 	@echo "make bench   start the stack, run the benchmarks (ARGS='follows --smoke' for some)"
+	@echo "make seed    start the stack, fill it with demo data (ARGS='--users 200' for fewer)"
 
 # The virtualenv is rebuilt whenever the lock or the project metadata change.
 $(VENV)/.installed: requirements.lock pyproject.toml
@@ -77,6 +78,11 @@ test: lint buf-lint buf-breaking protos-check
 bench: $(VENV)/.installed
 	$(STACK) up
 	$(PY) -m bench $(ARGS)
+
+# Demo users, follows and photos through the public APIs; re-running adds nothing twice.
+seed: $(VENV)/.installed
+	$(STACK) up
+	$(PY) -m bench.seed $(ARGS)
 
 lock:
 	rm -rf $(STATE)/lockvenv

@@ -182,9 +182,11 @@ class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
         self, request_iterator: AsyncIterator[graph_pb2.ImportFollowsRequest], context: Context
     ) -> graph_pb2.ImportFollowsResponse:
         edges: dict[int, list[int]] = {}
+        total = 0
         async for request in request_iterator:
             edges.setdefault(request.follower_id, []).extend(request.followee_ids)
-            if sum(len(f) for f in edges.values()) > IMPORT_MAX:
+            total += len(request.followee_ids)
+            if total > IMPORT_MAX:
                 raise InvalidInput(f"at most {IMPORT_MAX} edges per import")
         return graph_pb2.ImportFollowsResponse(added=await self._graph.import_follows(edges))
 

@@ -45,6 +45,14 @@ CASSANDRA_DIR = Path(__file__).with_name("cassandra")
 MINIO_MODULE = "github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c"
 MINIO_CONSOLE_PORT = 9001
 SERVICES: tuple[ServiceName, ...] = ("graph", "post", "feed", "media")
+# Where the local stack differs from the code's (production) defaults, unless the
+# environment says otherwise: with 2,000 demo users (`make seed`) nobody could pass
+# 10,000 followers, so the demo would show no celebrity being merged at read time.
+LOCAL_DEFAULTS = {
+    name: value
+    for name, value in {"PICTOR_CELEBRITY_THRESHOLD": "1000"}.items()
+    if name not in os.environ
+}
 
 
 class StackError(Exception):
@@ -388,7 +396,7 @@ def applications(
             command=lambda: [sys.executable, "-m", module],
             ready=ready,
             start_timeout=60,
-            env=env or {},
+            env={**LOCAL_DEFAULTS, **(env or {})},
             run_dir=run_dir,
             log_dir=log_dir,
         )

@@ -187,7 +187,8 @@ class GraphServiceServicer:
         """Bulk follows (imports, demo data, benchmarks): edges are grouped by partition and
         written in chunks, counts kept exact. Idempotent. Instead of one follow.changed
         per edge it announces follows.imported per follower, whose feed state is then
-        rebuilt on the next read.
+        rebuilt on the next read. Every followee's partition is written once per call, so
+        few large calls beat many small ones.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

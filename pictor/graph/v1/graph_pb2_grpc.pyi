@@ -61,7 +61,8 @@ class GraphServiceStub:
     """Bulk follows (imports, demo data, benchmarks): edges are grouped by partition and
     written in chunks, counts kept exact. Idempotent. Instead of one follow.changed
     per edge it announces follows.imported per follower, whose feed state is then
-    rebuilt on the next read.
+    rebuilt on the next read. Every followee's partition is written once per call, so
+    few large calls beat many small ones.
     """
     SetPostCount: _grpc.UnaryUnaryMultiCallable[_graph_pb2.SetPostCountRequest, _graph_pb2.SetPostCountResponse]
     """post_svc reports a user's post count as an absolute, versioned value, so retries
@@ -101,7 +102,8 @@ class GraphServiceAsyncStub(GraphServiceStub):
     """Bulk follows (imports, demo data, benchmarks): edges are grouped by partition and
     written in chunks, counts kept exact. Idempotent. Instead of one follow.changed
     per edge it announces follows.imported per follower, whose feed state is then
-    rebuilt on the next read.
+    rebuilt on the next read. Every followee's partition is written once per call, so
+    few large calls beat many small ones.
     """
     SetPostCount: _aio.UnaryUnaryMultiCallable[_graph_pb2.SetPostCountRequest, _graph_pb2.SetPostCountResponse]  # type: ignore[assignment]
     """post_svc reports a user's post count as an absolute, versioned value, so retries
@@ -210,7 +212,8 @@ class GraphServiceServicer(metaclass=_abc_1.ABCMeta):
         """Bulk follows (imports, demo data, benchmarks): edges are grouped by partition and
         written in chunks, counts kept exact. Idempotent. Instead of one follow.changed
         per edge it announces follows.imported per follower, whose feed state is then
-        rebuilt on the next read.
+        rebuilt on the next read. Every followee's partition is written once per call, so
+        few large calls beat many small ones.
         """
 
     @_abc_1.abstractmethod

@@ -1,0 +1,606 @@
+"""``python -m bench.seed [--users N] [--gateway URL]``
+
+Fills a running stack (``make up``) with demo data through the services' public gRPC
+APIs, never by writing tables: N users (default 2,000) with a power-law follow graph,
+photos posted through the real upload pipeline (the media worker makes every
+rendition), and a full home feed for everyone. Prints an account to log in with in
+GraphiQL. Re-running adds nothing twice: users are looked up by name, follows are
+imported only for users who follow fewer accounts than planned, and each user uploads
+only the posts their profile does not show yet.
+
+The plan (who follows whom, who posts what) is in ``bench.demo_plan``; the photos
+in ``bench.demo_photos``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import math
+import random
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+import grpc
+import httpx
+import redis.asyncio as redis
+import uvloop
+
+from bench import demo_photos
+from bench.demo_plan import DemoPlan, PlannedPost, plan
+from bench.target import Target
+from feed_svc.config import FeedSettings
+from feed_svc.fanout import FANOUT_JOBS
+from pictor import events
+from pictor.clients import ServiceClients
+from pictor.config import Settings
+from pictor.feed.v1 import feed_pb2
+from pictor.graph.v1 import graph_pb2
+from pictor.media.v1 import media_pb2
+from pictor.post.v1 import post_pb2
+
+T = TypeVar("T")
+
+DEFAULT_USERS = 2000
+# Every seeded account has it; at least 8 characters (graph_svc's rule).
+PASSWORD = "pictor-demo"
+# argon2id keeps both cores busy for about 0.1 s a hash: more at once only queues.
+CREATE_CONCURRENCY = 2
+LOOKUP_CONCURRENCY = 16
+# The media worker takes 2 photos at once; two more uploading keeps it fed.
+UPLOAD_CONCURRENCY = 4
+FEED_CHECK_CONCURRENCY = 8
+# Edges per ImportFollows call, under graph_svc's 200,000 with room for one more
+# follower's (at most FOLLOWING_MAX).
+IMPORT_EDGES_MAX = 190_000
+# Home feeds read at the end to check them (every one in a small graph).
+FEED_SAMPLE = 250
+BATCH_USERS = 500
+CHUNK_BYTES = 256 * 1024
+CONTENT_TYPE = "image/jpeg"
+PROGRESS_EVERY_SECONDS = 3.0
+SETTLE_SECONDS = 120.0
+FEED_STREAMS = (events.FOLLOWS_IMPORTED, events.POST_PUBLISHED, FANOUT_JOBS)
+LOGIN_CHECK = """
+mutation($username: String!, $password: String!) {
+  logIn(username: $username, password: $password) { token }
+}
+"""
+FEED_CHECK = "{ viewer { username } homeFeed(first: 12) { edges { node { id } } } }"
+
+Say = Callable[[str], None]
+
+
+def _to_stderr(message: str) -> None:
+    print(f"seed: {message}", file=sys.stderr, flush=True)
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+class Progress:
+    """A step's progress on stderr: a line every few seconds while it runs (done/total,
+    rate, time so far and left), and one when it ends. ``async with`` it."""
+
+    def __init__(self, say: Say, step: str, total: int, unit: str) -> None:
+        self._say = say
+        self.step = step
+        self.total = total
+        self.unit = unit
+        self.done = 0
+        # Added to the last line.
+        self.note = ""
+        self.seconds = 0.0
+        self._began = time.monotonic()
+        self._ticker: asyncio.Task[None] | None = None
+
+    def advance(self, count: int = 1) -> None:
+        self.done += count
+
+    async def __aenter__(self) -> Progress:
+        self._began = time.monotonic()
+        self._ticker = asyncio.create_task(self._tick())
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        self.seconds = time.monotonic() - self._began
+        if kind is None:
+            self._say(self._line(finished=True) + (f"; {self.note}" if self.note else ""))
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(PROGRESS_EVERY_SECONDS)
+            self._say(self._line())
+
+    def _line(self, finished: bool = False) -> str:
+        elapsed = max(time.monotonic() - self._began, 1e-6)
+        rate = self.done / elapsed
+        line = f"{self.step}: {self.done}/{self.total} {self.unit}"
+        if self.total:
+            line += f" ({100 * self.done // self.total}%)"
+        line += f", {rate:.1f}/s, {_duration(elapsed)}"
+        if not finished and 0 < self.done < self.total:
+            line += f", about {_duration((self.total - self.done) / rate)} left"
+        return line
+
+
+async def _bounded(
+    concurrency: int, items: Iterable[T], work: Callable[[T], Awaitable[None]]
+) -> None:
+    """Runs ``work`` on every item, at most ``concurrency`` at a time."""
+    queue = list(items)
+    queue.reverse()
+
+    async def worker() -> None:
+        while queue:
+            await work(queue.pop())
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+def celebrity_threshold(feed_worker_pid: int | None) -> tuple[int, str]:
+    """The running feed worker's PICTOR_CELEBRITY_THRESHOLD, and where it came from."""
+    default = int(FeedSettings.model_fields["celebrity_threshold"].default)
+    if feed_worker_pid is None:
+        return default, "the default; no feed_worker found"
+    try:
+        environ = Path(f"/proc/{feed_worker_pid}/environ").read_bytes()
+    except OSError:
+        return default, "the default; the feed_worker's environment is unreadable"
+    for entry in environ.split(b"\0"):
+        name, _, value = entry.decode(errors="replace").partition("=")
+        if name.upper() == "PICTOR_CELEBRITY_THRESHOLD":
+            return int(value), "the feed_worker's PICTOR_CELEBRITY_THRESHOLD"
+    return default, "the feed_worker's default"
+
+
+@dataclass
+class SeedReport:
+    users: int = 0
+    users_created: int = 0
+    follow_edges: int = 0
+    edges_added: int = 0
+    posts: int = 0
+    posts_uploaded: int = 0
+    uploads_failed: int = 0
+    celebrities: list[str] = field(default_factory=list)
+    feeds_read: int = 0
+    full_feeds: int = 0
+    # username, posts on their first GraphQL feed page (None: not checked)
+    login: tuple[str, int | None] | None = None
+    login_note: str = ""
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+class Seeder:
+    def __init__(
+        self,
+        clients: ServiceClients,
+        demo: DemoPlan,
+        threshold: int,
+        say: Say = _to_stderr,
+        photos: int = demo_photos.POOL_SIZE,
+    ) -> None:
+        self._clients = clients
+        self._plan = demo
+        self._threshold = threshold
+        self._say = say
+        self._photos = photos
+        self.report = SeedReport()
+        self.ids: list[int] = []
+        self.users: list[graph_pb2.User] = []
+
+    # ------------------------------------------------------------ users
+
+    async def ensure_users(self) -> None:
+        """Finds the planned usernames; creates those missing (argon2id each)."""
+        names = self._plan.usernames
+        found: dict[int, int] = {}
+
+        async with Progress(self._say, "users: looking up", len(names), "names") as lookup:
+
+            async def look_up(index: int) -> None:
+                user_id = await self._find(names[index])
+                if user_id is not None:
+                    found[index] = user_id
+                lookup.advance()
+
+            await _bounded(LOOKUP_CONCURRENCY, range(len(names)), look_up)
+            lookup.note = f"{len(found)} exist"
+        self.report.seconds["users"] = lookup.seconds
+
+        missing = [index for index in range(len(names)) if index not in found]
+        if missing:
+            async with Progress(self._say, "users: creating", len(missing), "users") as creating:
+
+                async def create(index: int) -> None:
+                    found[index] = await self._create(index)
+                    creating.advance()
+
+                await _bounded(CREATE_CONCURRENCY, missing, create)
+            self.report.seconds["users"] += creating.seconds
+        self.ids = [found[index] for index in range(len(names))]
+        self.report.users = len(self.ids)
+
+    async def _create(self, index: int) -> int:
+        request = graph_pb2.CreateUserRequest(
+            username=self._plan.usernames[index],
+            password=PASSWORD,
+            display_name=self._plan.display_names[index],
+        )
+        try:
+            user_id = int((await self._clients.graph.CreateUser(request)).user.id)
+        except grpc.aio.AioRpcError as error:
+            # Unless someone else created it since the look-up.
+            taken = error.code() == grpc.StatusCode.ALREADY_EXISTS
+            existing = await self._find(request.username) if taken else None
+            if existing is None:
+                raise
+            return existing
+        self.report.users_created += 1
+        return user_id
+
+    async def _find(self, username: str) -> int | None:
+        try:
+            response = await self._clients.graph.GetUserByUsername(
+                graph_pb2.GetUserByUsernameRequest(username=username)
+            )
+        except grpc.aio.AioRpcError as error:
+            if error.code() == grpc.StatusCode.NOT_FOUND:
+                return None
+            raise
+        return int(response.user.id)
+
+    async def refresh(self) -> None:
+        """The seeded users as graph_svc counts them now (followers, following, posts)."""
+        by_id: dict[int, graph_pb2.User] = {}
+        for start in range(0, len(self.ids), BATCH_USERS):
+            response = await self._clients.graph.BatchGetUsers(
+                graph_pb2.BatchGetUsersRequest(user_ids=self.ids[start : start + BATCH_USERS])
+            )
+            by_id.update((user.id, user) for user in response.users)
+        self.users = [by_id[user_id] for user_id in self.ids]
+
+    # ------------------------------------------------------------ follows
+
+    async def ensure_follows(self) -> None:
+        """Imports the planned follows of every user who follows fewer accounts than
+        planned. ImportFollows is idempotent; the others are left out so that their
+        feeds are not invalidated for nothing."""
+        await self.refresh()
+        following = self._plan.following
+        short = [
+            index
+            for index, user in enumerate(self.users)
+            if user.following_count < len(following[index])
+        ]
+        edges = sum(len(following[index]) for index in short)
+        async with Progress(self._say, "follows", edges, "edges") as progress:
+            for call in import_calls(short, following):
+                response = await self._clients.graph.ImportFollows(self._import_requests(call))
+                self.report.edges_added += response.added
+                progress.advance(sum(len(following[index]) for index in call))
+            already = len(self.users) - len(short)
+            progress.note = f"{self.report.edges_added} new; {already} users had all theirs"
+        self.report.seconds["follows"] = progress.seconds
+
+    async def _import_requests(
+        self, followers: Sequence[int]
+    ) -> AsyncIterator[graph_pb2.ImportFollowsRequest]:
+        for index in followers:
+            yield graph_pb2.ImportFollowsRequest(
+                follower_id=self.ids[index],
+                followee_ids=[self.ids[f] for f in self._plan.following[index]],
+            )
+
+    # ------------------------------------------------------------ posts
+
+    async def ensure_posts(self) -> None:
+        """Uploads each user's planned posts beyond those their profile shows."""
+        await self.refresh()
+        have = [user.post_count for user in self.users]
+        todo = [
+            post
+            for post in self._plan.upload_order(self._photos)
+            if post.number >= have[post.author]
+        ]
+        pool: list[bytes] = []
+        if todo:
+            async with Progress(self._say, "photos: generating", self._photos, "photos") as making:
+                # On a thread, so the progress line keeps coming.
+                pool = await asyncio.to_thread(demo_photos.pool, self._photos, making.advance)
+                making.note = f"kept in {demo_photos.FOLDER} for later runs"
+            self.report.seconds["photos"] = making.seconds
+
+        async with Progress(self._say, "posts: uploading", len(todo), "photos") as progress:
+
+            async def upload(post: PlannedPost) -> None:
+                try:
+                    status, message = await self._upload(post, pool[post.photo])
+                except grpc.aio.AioRpcError as error:
+                    status, message = post_pb2.MEDIA_STATUS_FAILED, str(error.details())
+                if status == post_pb2.MEDIA_STATUS_READY:
+                    self.report.posts_uploaded += 1
+                else:
+                    self.report.uploads_failed += 1
+                    if self.report.uploads_failed == 1:
+                        self._say(f"posts: an upload failed: {message}")
+                progress.advance()
+
+            await _bounded(UPLOAD_CONCURRENCY, todo, upload)
+            failed = self.report.uploads_failed
+            progress.note = f"{failed} failed" if todo else "every profile was complete"
+        self.report.seconds["posts"] = progress.seconds
+
+    async def _upload(self, post: PlannedPost, photo: bytes) -> tuple[int, str]:
+        """CreatePost, then the bytes through StreamUpload, following processing to the
+        end; returns the final status and its message."""
+        author = self.ids[post.author]
+        created = await self._clients.post.CreatePost(
+            post_pb2.CreatePostRequest(
+                author_id=author, caption=post.caption, content_type=CONTENT_TYPE
+            )
+        )
+
+        async def requests() -> AsyncIterator[media_pb2.StreamUploadRequest]:
+            start = media_pb2.UploadStart(
+                post_id=created.post.id, requester_id=author, content_type=CONTENT_TYPE
+            )
+            yield media_pb2.StreamUploadRequest(start=start)
+            for offset in range(0, len(photo), CHUNK_BYTES):
+                yield media_pb2.StreamUploadRequest(chunk=photo[offset : offset + CHUNK_BYTES])
+
+        final = (post_pb2.MEDIA_STATUS_PENDING, "the upload stream ended before READY")
+        async for response in self._clients.media.StreamUpload(requests()):
+            if response.HasField("status"):
+                final = (response.status.status, response.status.message)
+        return final
+
+    # ------------------------------------------------------------ feeds
+
+    def feed_sample(self) -> list[int]:
+        """The users whose feeds are read at the end: up to FEED_SAMPLE, always the same."""
+        everyone = range(len(self.ids))
+        if len(everyone) <= FEED_SAMPLE:
+            return list(everyone)
+        return sorted(random.Random(self._plan.seed).sample(everyone, FEED_SAMPLE))
+
+    async def check_feeds(self, sample: Sequence[int]) -> dict[int, int]:
+        """Reads the first ``feed_target`` posts of each sampled user's home feed (the
+        first read builds it); returns how many each got."""
+        sizes: dict[int, int] = {}
+        target = self._plan.feed_target
+        async with Progress(self._say, "feeds: reading", len(sample), "feeds") as progress:
+
+            async def read(index: int) -> None:
+                response = await self._clients.feed.GetHomeFeed(
+                    feed_pb2.GetHomeFeedRequest(viewer_id=self.ids[index], page_size=target)
+                )
+                sizes[index] = len(response.items)
+                progress.advance()
+
+            await _bounded(FEED_CHECK_CONCURRENCY, sample, read)
+            self.report.feeds_read = len(sizes)
+            self.report.full_feeds = sum(size >= target for size in sizes.values())
+            progress.note = f"{self.report.full_feeds} hold at least {target} posts"
+        return sizes
+
+    def tally(self) -> list[int]:
+        """Fills the report's totals from the latest counts; returns the celebrities."""
+        self.report.follow_edges = sum(user.following_count for user in self.users)
+        self.report.posts = sum(user.post_count for user in self.users)
+        celebrities = [
+            index for index, user in enumerate(self.users) if user.follower_count > self._threshold
+        ]
+        self.report.celebrities = [self._plan.usernames[index] for index in celebrities]
+        return celebrities
+
+    def login_candidates(self, feed_sizes: dict[int, int], celebrities: Sequence[int]) -> list[int]:
+        """Users seen with a full feed, best first: those who follow a celebrity and are
+        not one, then the others, each by index."""
+        famous = set(celebrities)
+        full = [i for i, size in feed_sizes.items() if size >= self._plan.feed_target]
+
+        def rank(index: int) -> tuple[bool, int]:
+            follows_one = bool(famous.intersection(self._plan.following[index]))
+            return (not follows_one or index in famous, index)
+
+        return sorted(full, key=rank)
+
+
+def import_calls(followers: Sequence[int], following: Sequence[Sequence[int]]) -> list[list[int]]:
+    """Followers cut into as few ImportFollows calls as graph_svc takes, of even size:
+    each call writes every followee's partition once, so fewer calls write less."""
+    edges = sum(len(following[index]) for index in followers)
+    per_call = edges / max(1, math.ceil(edges / IMPORT_EDGES_MAX))
+    calls: list[list[int]] = []
+    before = 0
+    for index in followers:
+        number = int(before // per_call) if per_call else 0
+        if number == len(calls):
+            calls.append([])
+        calls[-1].append(index)
+        before += len(following[index])
+    return calls
+
+
+async def settle_feed_worker(redis_url: str, within: float = SETTLE_SECONDS) -> bool:
+    """Waits until the feed worker has handled every follow import, publication and
+    fan-out job so far (its consumer groups have nothing pending or unread)."""
+    client = redis.from_url(redis_url)
+    deadline = time.monotonic() + within
+    try:
+        while time.monotonic() < deadline:
+            busy = False
+            for stream in FEED_STREAMS:
+                if await client.exists(stream):
+                    groups = await client.xinfo_groups(stream)
+                    busy = busy or any(g["pending"] or g.get("lag") for g in groups)
+            if not busy:
+                return True
+            await asyncio.sleep(0.5)
+        return False
+    finally:
+        await client.aclose()
+
+
+async def check_login(gateway_url: str, username: str) -> tuple[int | None, str]:
+    """Logs in through GraphQL as a client app would and reads the first feed page;
+    returns its size (None if that failed) and what went wrong."""
+    async with httpx.AsyncClient(base_url=gateway_url, timeout=30) as http:
+        variables = {"username": username, "password": PASSWORD}
+        body = (
+            await http.post("/graphql", json={"query": LOGIN_CHECK, "variables": variables})
+        ).json()
+        if body.get("errors"):
+            return None, f"logIn failed: {body['errors'][0].get('message')}"
+        token = body["data"]["logIn"]["token"]
+        body = (
+            await http.post(
+                "/graphql",
+                json={"query": FEED_CHECK},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        ).json()
+        if body.get("errors"):
+            return None, f"homeFeed failed: {body['errors'][0].get('message')}"
+        return len(body["data"]["homeFeed"]["edges"]), ""
+
+
+async def seed(
+    settings: Settings,
+    demo: DemoPlan,
+    gateway_url: str,
+    threshold: int,
+    say: Say = _to_stderr,
+    photos: int = demo_photos.POOL_SIZE,
+) -> SeedReport:
+    """Puts the plan into the stack, adding only what is missing; ``photos`` is the
+    size of the pool of distinct photos the posts share."""
+    clients = ServiceClients.connect(settings)
+    try:
+        seeder = Seeder(clients, demo, threshold, say, photos)
+        await seeder.ensure_users()
+        await seeder.ensure_follows()
+        await seeder.ensure_posts()
+        began = time.monotonic()
+        if not await settle_feed_worker(settings.redis_url):
+            say("feeds: the feed worker is still busy; reading the feeds anyway")
+        await seeder.refresh()
+        celebrities = seeder.tally()
+        sizes = await seeder.check_feeds(seeder.feed_sample())
+        seeder.report.seconds["feeds"] = time.monotonic() - began
+        for index in seeder.login_candidates(sizes, celebrities)[:3]:
+            username = demo.usernames[index]
+            page, problem = await check_login(gateway_url, username)
+            seeder.report.login = (username, page)
+            seeder.report.login_note = problem
+            if page:
+                break
+        return seeder.report
+    finally:
+        await clients.close()
+
+
+def summary(report: SeedReport, demo: DemoPlan, gateway_url: str, threshold: int) -> str:
+    steps = ", ".join(f"{step} {_duration(s)}" for step, s in report.seconds.items())
+    celebrities = len(report.celebrities)
+    lines = [
+        "",
+        f"users          {report.users} ({report.users_created} created this run)",
+        f"follow edges   {report.follow_edges} ({report.edges_added} added this run)",
+        f"posts          {report.posts} READY ({report.posts_uploaded} uploaded this run"
+        + (f", {report.uploads_failed} failed)" if report.uploads_failed else ")"),
+        f"celebrities    {celebrities} above the threshold of {threshold} followers"
+        + (f": {', '.join(report.celebrities[:5])}" if celebrities else "")
+        + (" ..." if celebrities > 5 else ""),
+        f"home feeds     {report.full_feeds} of {report.feeds_read} read hold "
+        f"{demo.feed_target}+ posts (by plan, every user's holds {min(demo.feed_sizes())}+)",
+        f"time           {steps}, {_duration(sum(report.seconds.values()))} in all",
+        "",
+        f"GraphiQL       {gateway_url}/graphql",
+    ]
+    if report.login is not None:
+        username, page = report.login
+        lines.append(f"log in as      username {username!r}, password {PASSWORD!r}")
+        if page is None:
+            lines.append(f"               (checking it through GraphQL: {report.login_note})")
+        else:
+            lines.append(f"               (checked: logIn works, homeFeed's first page has {page})")
+        lines.append(
+            f'               mutation {{ logIn(username: "{username}", password: "{PASSWORD}") '
+            "{ token } }"
+        )
+        lines.append(
+            '               then header {"Authorization": "Bearer <token>"} and '
+            "{ homeFeed { edges { node { caption author { username } } } } }"
+        )
+    return "\n".join(lines)
+
+
+def threshold_note(demo: DemoPlan, threshold: int) -> str | None:
+    """Says so when no seeded account can pass the celebrity threshold, and what a
+    threshold would make a few of them (about 1%) celebrities."""
+    most = len(demo.usernames) - 1
+    if most > threshold:
+        return None
+    counts = sorted(demo.followers, reverse=True)
+    suggested = counts[max(1, len(counts) // 100) - 1]
+    suggested = suggested // 100 * 100 if suggested >= 200 else max(suggested - 1, 1)
+    above = sum(count > suggested for count in counts)
+    return (
+        f"note: the feed worker's celebrity threshold is {threshold} followers, and "
+        f"{len(demo.usernames)} users can give an account at most {most}: nobody becomes a "
+        "celebrity, so every post is pushed and none is merged at read time. To see the "
+        f"hybrid fan-out, restart the stack with PICTOR_CELEBRITY_THRESHOLD={suggested} "
+        f"(`make down && PICTOR_CELEBRITY_THRESHOLD={suggested} make seed`): {above} seeded "
+        "accounts are above it. Set it before seeding: the feed worker notices that an "
+        "author crossed the threshold only at their next post or follow."
+    )
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.seed", description=__doc__.split("\n\n")[1]
+    )
+    parser.add_argument("--users", type=int, default=DEFAULT_USERS, help="default %(default)s")
+    parser.add_argument("--gateway", metavar="URL", help="the gateway (default: the local stack's)")
+    args = parser.parse_args(argv)
+    if args.users < 2:
+        parser.error("--users must be at least 2")
+
+    target = Target.local(args.gateway.rstrip("/") if args.gateway else None)
+    if not target.ready():
+        _to_stderr(f"no ready gateway at {target.gateway_url}; start the stack with `make up`")
+        return 1
+    threshold, source = celebrity_threshold(target.pid("feed_worker"))
+    demo = plan(args.users)
+    _to_stderr(
+        f"plan: {args.users} users, {demo.edges} follow edges, {sum(demo.posts)} posts; "
+        f"celebrity threshold {threshold} ({source})"
+    )
+    note = threshold_note(demo, threshold)
+    if note:
+        _to_stderr(note)
+    report = uvloop.run(seed(target.settings, demo, target.gateway_url, threshold))
+    print(summary(report, demo, target.gateway_url, threshold))
+    if note:
+        print(f"\n{note}")
+    logged_in = report.login is not None and report.login[1]
+    problems = report.uploads_failed or report.full_feeds < report.feeds_read or not logged_in
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
