@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import redis.asyncio as redis
-
 from feed_svc.authors import AuthorPosts
 from feed_svc.config import FeedSettings
 from feed_svc.servicer import FeedServicer
 from feed_svc.timeline import Timelines
+from pictor.cache import open_redis
 from pictor.clients import ServiceClients
 from pictor.feed.v1 import feed_pb2, feed_pb2_grpc
 from pictor.service import Servicer, run_server
 
 
 async def serve(settings: FeedSettings) -> None:
-    client = redis.from_url(settings.redis_url)
+    client = open_redis(settings)
     clients = ServiceClients.connect(settings)
     try:
         authors = AuthorPosts(client, clients.post, settings.recent_per_author)

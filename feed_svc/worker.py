@@ -3,13 +3,12 @@ create. Its own process (``python -m feed_svc.worker``), scaled apart from reads
 
 from __future__ import annotations
 
-import redis.asyncio as redis
-
 from feed_svc.authors import AuthorPosts
 from feed_svc.config import FeedSettings
 from feed_svc.fanout import FANOUT_JOBS, FanOut
 from feed_svc.timeline import Timelines
 from pictor import events
+from pictor.cache import open_redis
 from pictor.clients import ServiceClients
 from pictor.consumer import ConsumerSettings, StreamConsumer
 from pictor.service import main, run_server
@@ -18,7 +17,7 @@ GROUP = "feed-fanout"
 
 
 async def run(settings: FeedSettings) -> None:
-    client = redis.from_url(settings.redis_url)
+    client = open_redis(settings)
     clients = ServiceClients.connect(settings)
     try:
         authors = AuthorPosts(client, clients.post, settings.recent_per_author)

@@ -24,6 +24,7 @@ from gateway.context import Context
 from gateway.limits import BodySizeLimit
 from gateway.ratelimit import AuthRateLimiter
 from gateway.schema import build_schema
+from pictor.cache import open_redis
 from pictor.clients import ServiceClients
 from pictor.config import ServiceName
 
@@ -91,7 +92,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
         counting = [CallCounter()] if settings.report_backend_calls else []
         clients = ServiceClients.connect(settings, counting)
-        client = redis.from_url(settings.redis_url)
+        client = open_redis(settings)
         limiter = AuthRateLimiter(
             client,
             attempts_per_minute=settings.auth_rate_limit,

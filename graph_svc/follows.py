@@ -12,6 +12,7 @@ dies half-way is finished by the next follow or unfollow of that pair.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -27,6 +28,8 @@ from pictor.errors import InvalidInput, NotFound
 log = logging.getLogger(__name__)
 
 _CONVERGE_ATTEMPTS = 16
+# Partitions a bulk import writes at once.
+_IMPORT_PARTITIONS_IN_FLIGHT = 32
 
 
 class FollowGraph:
@@ -64,18 +67,33 @@ class FollowGraph:
         if unknown:
             raise NotFound(f"no such users: {sorted(unknown)[:5]}")
         now = datetime.now(UTC)
-        added = 0
-        for follower, followees in wanted.items():
-            added += await self._edges.add_many(Side.FOLLOWING, follower, followees, now)
+        slots = asyncio.Semaphore(_IMPORT_PARTITIONS_IN_FLIGHT)
+
+        async def add(side: Side, owner: int, others: Sequence[int]) -> int:
+            # Different partitions: no contention between them.
+            async with slots:
+                return await self._edges.add_many(side, owner, others, now)
+
+        added = await asyncio.gather(
+            *(add(Side.FOLLOWING, follower, followees) for follower, followees in wanted.items())
+        )
         by_followee: dict[int, list[int]] = {}
         for follower, followees in wanted.items():
             for followee in followees:
                 by_followee.setdefault(followee, []).append(follower)
-        for followee, followers in by_followee.items():
-            await self._edges.add_many(Side.FOLLOWERS, followee, followers, now)
-        for follower in wanted:
-            await events.publish(self._events, events.FOLLOWS_IMPORTED, {"follower_id": follower})
-        return added
+        await asyncio.gather(
+            *(
+                add(Side.FOLLOWERS, followee, followers)
+                for followee, followers in by_followee.items()
+            )
+        )
+        # Only followers who gained an edge have feed state to rebuild.
+        for follower, gained in zip(wanted, added, strict=True):
+            if gained:
+                await events.publish(
+                    self._events, events.FOLLOWS_IMPORTED, {"follower_id": follower}
+                )
+        return sum(added)
 
     async def _check_pair(self, follower: int, followee: int) -> None:
         if follower == followee:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import redis.asyncio as redis
-
 from graph_svc.accounts import Accounts
 from graph_svc.config import GraphSettings
 from graph_svc.follows import FollowGraph
 from graph_svc.passwords import Passwords
 from graph_svc.servicer import GraphServicer
 from graph_svc.store import AccountStore, EdgeStore
+from pictor.cache import open_redis
 from pictor.cql import CqlSession
 from pictor.graph.v1 import graph_pb2, graph_pb2_grpc
 from pictor.service import Servicer, run_server
@@ -18,7 +17,7 @@ from pictor.snowflake import SnowflakeGenerator
 
 async def serve(settings: GraphSettings) -> None:
     cql = await CqlSession.connect(settings)
-    events = redis.from_url(settings.redis_url)
+    events = open_redis(settings)
     try:
         users, edges = AccountStore(cql), EdgeStore(cql)
         servicer = GraphServicer(

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import redis.asyncio as redis
-
 from media_svc.config import MediaSettings
 from media_svc.objects import ObjectStore
 from media_svc.post_status import PostStatus
 from media_svc.servicer import MediaServicer
 from media_svc.uploads import RAW_UPLOAD_PREFIX, Uploads
+from pictor.cache import open_redis
 from pictor.clients import ServiceClients
 from pictor.media.v1 import media_pb2, media_pb2_grpc
 from pictor.s3 import open_s3
@@ -16,7 +15,7 @@ from pictor.service import Servicer, run_server
 
 
 async def serve(settings: MediaSettings) -> None:
-    events = redis.from_url(settings.redis_url)
+    events = open_redis(settings)
     clients = ServiceClients.connect(settings)
     try:
         async with open_s3(settings) as s3:

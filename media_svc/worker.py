@@ -22,6 +22,7 @@ from media_svc.objects import ObjectStore, rendition_key
 from media_svc.post_status import TERMINAL, PostStatus
 from media_svc.uploads import upload_key
 from pictor import events
+from pictor.cache import open_redis
 from pictor.clients import ServiceClients
 from pictor.consumer import ConsumerSettings, Fields, StreamConsumer
 from pictor.errors import InvalidInput
@@ -131,7 +132,7 @@ def _media(photo: renditions.ProcessedPhoto, keys: list[str]) -> post_pb2.Media:
 
 
 async def run(settings: MediaSettings) -> None:
-    events_redis = redis.from_url(settings.redis_url)
+    events_redis = open_redis(settings)
     clients = ServiceClients.connect(settings)
     consumer_settings = ConsumerSettings.of(settings, concurrency=settings.worker_concurrency)
     # Every upload is unique: libvips' operation cache would only hold memory.

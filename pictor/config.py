@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     cql_read_consistency: Consistency = "LOCAL_ONE"
 
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # Connections per process; a caller waits this long for one before giving up.
+    redis_max_connections: int = 64
+    redis_pool_timeout_seconds: float = 5.0
 
     s3_endpoint: str = "http://127.0.0.1:9000"
     s3_region: str = "us-east-1"

@@ -11,10 +11,16 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import grpc
+from cassandra import OperationTimedOut as CassandraOperationTimedOut
+from cassandra import Timeout as CassandraTimeout
+from cassandra import Unavailable as CassandraUnavailable
+from cassandra.cluster import NoHostAvailable as CassandraNoHostAvailable
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from pictor.config import ServiceName, Settings
 from pictor.errors import REASON_METADATA_KEY, DomainError
@@ -44,13 +50,29 @@ class Servicer:
     full_name: str
 
 
-async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: DomainError) -> None:
-    metadata = ((REASON_METADATA_KEY, error.reason),) if error.reason else ()
-    await context.abort(error.status, str(error), trailing_metadata=metadata)
+# A datastore that is down, overloaded or timing out: the caller may retry.
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    CassandraUnavailable,
+    CassandraTimeout,
+    CassandraOperationTimedOut,
+    CassandraNoHostAvailable,
+)
+
+
+async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: Exception) -> None:
+    if isinstance(error, DomainError):
+        metadata = ((REASON_METADATA_KEY, error.reason),) if error.reason else ()
+        await context.abort(error.status, str(error), trailing_metadata=metadata)
+    else:
+        log.warning("a datastore is unavailable: %s", error)
+        await context.abort(grpc.StatusCode.UNAVAILABLE, "a datastore is unavailable; retry")
 
 
 class DomainErrorInterceptor(grpc.aio.ServerInterceptor):
-    """Turns a :class:`DomainError` raised by a Pictor handler into its gRPC status.
+    """Turns a :class:`DomainError` raised by a Pictor handler into its gRPC status,
+    and a transient datastore failure into UNAVAILABLE.
 
     Pictor's streaming handlers are async generators; health and reflection (which
     use ``context.write``) raise no domain errors and pass through untouched.
@@ -74,7 +96,7 @@ class DomainErrorInterceptor(grpc.aio.ServerInterceptor):
             async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
                 try:
                     return await unary_inner(request, context)
-                except DomainError as error:
+                except (DomainError, *TRANSIENT_ERRORS) as error:
                     await _abort(context, error)
 
             wrap_unary = (
@@ -92,7 +114,7 @@ class DomainErrorInterceptor(grpc.aio.ServerInterceptor):
             try:
                 async for response in stream_inner(request, context):
                     yield response
-            except DomainError as error:
+            except (DomainError, *TRANSIENT_ERRORS) as error:
                 await _abort(context, error)
 
         wrap_stream = (

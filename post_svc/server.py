@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import redis.asyncio as redis
-
+from pictor.cache import open_redis
 from pictor.clients import ServiceClients
 from pictor.cql import CqlSession
 from pictor.post.v1 import post_pb2, post_pb2_grpc
@@ -17,7 +16,7 @@ from post_svc.store import PostStore
 
 async def serve(settings: PostSettings) -> None:
     cql = await CqlSession.connect(settings)
-    events = redis.from_url(settings.redis_url)
+    events = open_redis(settings)
     clients = ServiceClients.connect(settings)
     try:
         store = PostStore(cql)

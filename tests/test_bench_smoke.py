@@ -4,16 +4,21 @@ paths with tiny counts. Nothing about speed is asserted, and nothing is written.
 from __future__ import annotations
 
 import shutil
+import sys
+import time
 
 import pytest
 
+from bench.peers import PeerUnavailable, Server, free_port, process_tree
+from bench.peers import mesh as mesh_peer
+from bench.peers import thumbor as thumbor_peer
 from bench.report import RESULTS_DIR, table
 from bench.run import BenchRun
 from bench.scenarios import SCENARIOS, run_scenarios
 from bench.target import Target
 from gateway.config import GatewaySettings
 from media_svc.config import MediaSettings
-from tests.harness import IsolatedStack
+from tests.harness import SERVICE_ENV, IsolatedStack
 
 
 def results_on_disk() -> set[str]:
@@ -29,22 +34,86 @@ def target(test_stack: IsolatedStack, settings: GatewaySettings) -> Target:
     return Target(test_stack.gateway_url, settings, MediaSettings(), part_pid)
 
 
+def installed_peers() -> dict[str, bool]:
+    """What a smoke run may find missing and must never install, by the words that
+    name its figures."""
+    return {
+        "vipsthumbnail": shutil.which("vipsthumbnail") is not None,
+        "thumbor": thumbor_peer.installed() is not None,
+        "GraphQL Mesh": mesh_peer.installed() is not None,
+    }
+
+
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 async def test_a_scenario_runs_in_smoke_mode(target: Target, scenario: str) -> None:
-    had_vipsthumbnail = shutil.which("vipsthumbnail") is not None
+    installed_before = installed_peers()
     written_before = results_on_disk()
 
     figures = await run_scenarios(BenchRun(target, smoke=True, say=lambda _: None), [scenario])
 
     assert figures
     assert {figure.scenario for figure in figures} == {scenario}
-    not_taken = [figure.metric for figure in figures if figure.value is None]
-    if had_vipsthumbnail:
-        assert not_taken == []
-    else:
-        # Smoke runs never install the CLI; only its baseline is missing.
-        assert all("vipsthumbnail" in metric for metric in not_taken)
-        assert shutil.which("vipsthumbnail") is None
+    # Smoke runs never install a baseline or a peer; only the figures of missing ones
+    # are n/a, and they say so.
+    missing = [name for name, present in installed_before.items() if not present]
+    not_taken = [figure for figure in figures if figure.value is None]
+    for figure in not_taken:
+        assert any(name in figure.metric for name in missing), figure
+        assert figure.notes
+    assert installed_peers() == installed_before
     assert all(figure.value is None or figure.value > 0 for figure in figures)
     assert scenario in table(figures)
     assert results_on_disk() == written_before
+
+
+def test_a_peer_server_stops_with_every_process_it_forked() -> None:
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    parent = f"import subprocess, time; subprocess.Popen({sleeper!r}); time.sleep(60)"
+    server = Server.start("bench-smoke-peer", [sys.executable, "-c", parent], "http://127.0.0.1:1")
+    try:
+        deadline = time.monotonic() + 10
+        while len(process_tree(server.process.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        pids = list(server.pids().values())
+        assert len(pids) == 2
+    finally:
+        server.stop()
+    assert all(_gone(pid) for pid in pids)
+
+
+def _gone(pid: int) -> bool:
+    """Exited: no such process, or a zombie its parent has not reaped yet."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+async def test_a_peer_that_will_not_start_is_unavailable_with_its_error() -> None:
+    command = [sys.executable, "-c", "import sys; sys.exit('no such config')"]
+    server = Server.start("bench-smoke-peer", command, f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(PeerUnavailable, match="no such config"):
+        await server.ready("/", within=10)
+
+
+async def test_fanout_in_smoke_mode_pushes_every_write_into_a_timeline(target: Target) -> None:
+    # The test stack makes authors with more than 3 followers celebrities (pulled, not
+    # pushed); the smoke population stays at 3, so the burst takes the push path.
+    threshold = int(SERVICE_ENV["PICTOR_CELEBRITY_THRESHOLD"])
+
+    figures = await run_scenarios(BenchRun(target, smoke=True, say=lambda _: None), ["fanout"])
+
+    burst = figures[0].details
+    assert burst["celebrity_threshold"] == threshold
+    assert 0 < burst["followers"] <= threshold
+    assert burst["writes"] == burst["posts"] * burst["active_followers"] > 0
+    assert burst["landed"] == burst["writes"]
+
+
+async def test_feed_read_baselines_serve_the_same_page_as_the_home_feed(target: Target) -> None:
+    figures = await run_scenarios(BenchRun(target, smoke=True, say=lambda _: None), ["feed_read"])
+
+    described = [figure for figure in figures if figure.details]
+    assert described
+    assert all(figure.details["same_page"] for figure in described)

@@ -10,12 +10,29 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from bench.report import Figure
 from bench.run import BenchRun
-from bench.scenarios import create_post, follows, pipeline, upload_memory
+from bench.scenarios import (
+    create_post,
+    fanout,
+    feed_read,
+    follows,
+    gateway_overhead,
+    pipeline,
+    upload_memory,
+)
 
 Scenario = Callable[[BenchRun], Awaitable[list[Figure]]]
 
 SCENARIOS: dict[str, Scenario] = {
-    module.NAME: module.run for module in (follows, create_post, pipeline, upload_memory)
+    module.NAME: module.run
+    for module in (
+        follows,
+        create_post,
+        gateway_overhead,
+        pipeline,
+        upload_memory,
+        fanout,
+        feed_read,
+    )
 }
 
 

@@ -8,7 +8,9 @@
     four sizes in JPEG and WebP, two processes at once, in two ways: one decode per
     photo (shrunk once to 1080 wide into a .v file, every rendition made from that, as
     ``renditions.process`` does in memory), which is the ceiling (a) and (b) are
-    judged against; and a decode per rendition, as plain vipsthumbnail use would be.
+    judged against; and a decode per rendition, as plain vipsthumbnail use would be;
+(d) thumbor, the Python image server (Pillow), as a peer: the same eight renditions of
+    the same files over HTTP, one request each, from two clients at once.
 
 Each photo makes 8 renditions (thumb, small, medium, large; JPEG and WebP).
 """
@@ -30,6 +32,8 @@ import pyvips
 
 from bench import machine, photos
 from bench.graphql import Account, UploadWatch, sign_up_many
+from bench.peers import PeerUnavailable, Server
+from bench.peers import thumbor as thumbor_peer
 from bench.report import Figure
 from bench.run import BenchRun
 from bench.stats import CpuMeter, children_cpu_seconds, describe_cpu, percentile
@@ -46,6 +50,11 @@ RENDITIONS = "query($id: ID!) { post(id: $id) { media { status renditions { name
 PUT_CONCURRENCY = 4
 CLI_PROCESSES = 2
 PROCESSES = ("media_worker", "media_svc", "post_svc", "gateway", "minio", "cassandra")
+# thumbor: two clients, each a request at a time, against two forked thumbor processes
+# (one per core) that each work on one image at a time (no engine thread pool: Pillow
+# holds the GIL for much of the work, so threads in one process do not add up).
+THUMBOR_CLIENTS = 2
+THUMBOR_PROCESSES = 2
 
 
 @dataclass(frozen=True)
@@ -86,6 +95,8 @@ async def run(bench: BenchRun) -> list[Figure]:
     )
     bench.say(f"{NAME}: (c) vipsthumbnail, {CLI_PROCESSES} processes")
     cli, cli_note = await _vipsthumbnail(bench, files)
+    bench.say(f"{NAME}: (d) thumbor, {THUMBOR_CLIENTS} clients")
+    thumbor = await _thumbor(bench, files)
 
     ceiling = cli.decoded_once.per_second if cli else None
     photo_notes = (
@@ -121,10 +132,12 @@ async def run(bench: BenchRun) -> list[Figure]:
             details=_details(in_process),
         ),
     ]
+    peer = _thumbor_figure(thumbor, worker, in_process, ceiling)
     if cli is None:
         return [
             *figures,
             Figure(NAME, "vipsthumbnail CLI (renditions/s)", None, "/s", notes=cli_note),
+            peer,
         ]
     versions = f"libvips {cli_note} (Debian) here, {machine.pyvips_libvips()} in pyvips-binary"
     return [
@@ -150,6 +163,7 @@ async def run(bench: BenchRun) -> list[Figure]:
             ),
             details=_details(cli.decoded_each, {"libvips": cli_note}),
         ),
+        peer,
     ]
 
 
@@ -347,3 +361,129 @@ def _vipsthumbnail_run(size: str, output: str, files: list[Path]) -> None:
     if not size.endswith(">"):
         command += ["--smartcrop", "centre"]
     subprocess.run(command, check=True, capture_output=True)
+
+
+# ---------------------------------------------------------------- (d) thumbor
+
+
+@dataclass(frozen=True)
+class ThumborRun:
+    rate: Rate | None
+    # The versions when measured, else why not.
+    note: str
+    versions: dict[str, str]
+
+
+def _thumbor_paths(files: list[Path]) -> list[tuple[str, str, int, int | None]]:
+    """(URL path, content type, width, height or None) of every rendition: thumbor's
+    default crop is centred (no /smart/), a 0 height keeps the aspect ratio."""
+    side = renditions.THUMB_SIZE
+    sizes = [(f"{side}x{side}", side, side)] + [
+        (f"{width}x0", width, None) for width in renditions.WIDTHS.values()
+    ]
+    formats = [("", "image/jpeg"), ("filters:format(webp)/", "image/webp")]
+    return [
+        (f"/unsafe/{size}/{filters}{path.name}", content_type, width, height)
+        for path in files
+        for size, width, height in sizes
+        for filters, content_type in formats
+    ]
+
+
+async def _thumbor(bench: BenchRun, files: list[Path]) -> ThumborRun:
+    """thumbor's rate on the same files, installing it first on a full run."""
+    done = thumbor_peer.installed()
+    if done is None:
+        if bench.smoke:
+            return ThumborRun(
+                None,
+                f"thumbor not installed in {thumbor_peer.VENV} (smoke runs never install peers)",
+                {},
+            )
+        bench.say(f"{NAME}: installing thumbor {thumbor_peer.VERSION} into {thumbor_peer.VENV}")
+        try:
+            done = await asyncio.to_thread(thumbor_peer.install)
+        except PeerUnavailable as error:
+            return ThumborRun(None, f"thumbor could not be installed: {error}", {})
+    versions = {"thumbor": done.thumbor, "Pillow": done.pillow}
+    try:
+        async with thumbor_peer.serving(files[0].parent, THUMBOR_PROCESSES) as server:
+            rate = await _through_thumbor(server, files)
+    except PeerUnavailable as error:
+        return ThumborRun(None, str(error), versions)
+    except (httpx.HTTPError, RuntimeError, pyvips.Error) as error:
+        # thumbor answered, but not as asked: its figure is missing, ours stand.
+        return ThumborRun(None, f"thumbor failed: {type(error).__name__}: {error}", versions)
+    return ThumborRun(rate, f"thumbor {done.thumbor}, Pillow {done.pillow}", versions)
+
+
+async def _through_thumbor(server: Server, files: list[Path]) -> Rate:
+    wanted = _thumbor_paths(files)
+    queue = list(enumerate(wanted))
+    bodies: dict[int, tuple[str, bytes]] = {}
+    # A connection per request: a kept-alive one stays with the forked process that
+    # accepted it, and both clients' often land on the same one, leaving the other idle.
+    limits = httpx.Limits(max_connections=THUMBOR_CLIENTS, max_keepalive_connections=0)
+    async with httpx.AsyncClient(base_url=server.url, timeout=120, limits=limits) as http:
+
+        async def client() -> None:
+            while queue:
+                index, (path, _, _, _) = queue.pop(0)
+                response = await http.get(path, headers={"Connection": "close"})
+                if response.status_code != 200:
+                    raise RuntimeError(f"thumbor answered {response.status_code} to {path}")
+                bodies[index] = (response.headers.get("content-type", ""), response.content)
+
+        meter = CpuMeter(server.pids())
+        meter.start()
+        began = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(THUMBOR_CLIENTS)))
+        seconds = time.perf_counter() - began
+        cpu = meter.stop()
+    for index, (path, content_type, width, height) in enumerate(wanted):
+        got_type, body = bodies[index]
+        image = pyvips.Image.new_from_buffer(body, "", access="sequential")
+        if got_type != content_type or image.width != width or height not in (None, image.height):
+            raise RuntimeError(
+                f"thumbor made {got_type} {image.width}x{image.height} for {path}, "
+                f"not {content_type} {width}x{height or '?'}"
+            )
+    return Rate(len(wanted), seconds, cpu)
+
+
+def _thumbor_figure(
+    thumbor: ThumborRun, worker: Rate, in_process: Rate, ceiling: float | None
+) -> Figure:
+    metric = "thumbor, a decode per rendition (renditions/s)"
+    if thumbor.rate is None:
+        return Figure(NAME, metric, None, "/s", notes=thumbor.note)
+    rate = thumbor.rate
+    ours = (
+        f"ours/thumbor: renditions.process {in_process.per_second / rate.per_second:.2f}x, "
+        f"media worker {worker.per_second / rate.per_second:.2f}x"
+    )
+    setup = (
+        f"{thumbor.note}; {THUMBOR_CLIENTS} clients, {THUMBOR_PROCESSES} forked processes, "
+        "no thread pool, a connection per request; file loader, no storage, result storage "
+        "or detectors; JPEG Q82 optimized, WebP Q80 at Pillow's method 4 (ours: effort 2)"
+    )
+    return Figure(
+        scenario=NAME,
+        metric=metric,
+        value=rate.per_second,
+        unit="/s",
+        baseline=ceiling,
+        concurrency=THUMBOR_CLIENTS,
+        notes=f"{ours}; {setup}; {describe_cpu(rate.cpu)}",
+        details=_details(
+            rate,
+            {
+                "versions": thumbor.versions,
+                "processes": THUMBOR_PROCESSES,
+                "ours_over_thumbor": {
+                    "renditions_process": round(in_process.per_second / rate.per_second, 4),
+                    "media_worker": round(worker.per_second / rate.per_second, 4),
+                },
+            },
+        ),
+    )
