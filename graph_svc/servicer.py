@@ -166,17 +166,34 @@ class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
     async def _import_users(
         self, chunk: list[graph_pb2.ImportUsersRequest]
     ) -> list[graph_pb2.ImportUsersResponse]:
-        """A chunk of accounts at once (each is a lightweight transaction), in order."""
-        results = await asyncio.gather(
-            *(
-                self._accounts.import_account(r.username, r.display_name, r.password_hash)
-                for r in chunk
+        """A chunk of accounts at once (each is a lightweight transaction), answered in
+        order; a name repeated within the chunk is imported once, by its first request."""
+        first_of: dict[str, int] = {}
+        for index, request in enumerate(chunk):
+            first_of.setdefault(request.username.strip().lower(), index)
+        firsts = sorted(set(first_of.values()))
+        results = dict(
+            zip(
+                firsts,
+                await asyncio.gather(
+                    *(
+                        self._accounts.import_account(
+                            chunk[i].username, chunk[i].display_name, chunk[i].password_hash
+                        )
+                        for i in firsts
+                    )
+                ),
+                strict=True,
             )
         )
-        return [
-            graph_pb2.ImportUsersResponse(user_id=user_id, created=created)
-            for user_id, created in results
-        ]
+        responses = []
+        for index, request in enumerate(chunk):
+            first = first_of[request.username.strip().lower()]
+            user_id, created = results[first]
+            responses.append(
+                graph_pb2.ImportUsersResponse(user_id=user_id, created=created and first == index)
+            )
+        return responses
 
     async def ImportFollows(
         self, request_iterator: AsyncIterator[graph_pb2.ImportFollowsRequest], context: Context
