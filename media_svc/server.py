@@ -6,6 +6,7 @@ from media_svc.config import MediaSettings
 from media_svc.objects import ObjectStore
 from media_svc.post_status import PostStatus
 from media_svc.servicer import MediaServicer
+from media_svc.signing import UrlSigner
 from media_svc.uploads import RAW_UPLOAD_PREFIX, Uploads
 from pictor.cache import open_redis
 from pictor.clients import ServiceClients
@@ -27,7 +28,7 @@ async def serve(settings: MediaSettings) -> None:
                 settings,
                 [
                     Servicer(
-                        MediaServicer(uploads, objects, settings),
+                        MediaServicer(uploads, UrlSigner(objects, settings.media_url_ttl_seconds)),
                         media_pb2_grpc.add_MediaServiceServicer_to_server,
                         media_pb2.DESCRIPTOR.services_by_name["MediaService"].full_name,
                     )

@@ -7,8 +7,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 
-from media_svc.config import MediaSettings
-from media_svc.objects import ObjectStore
+from media_svc.signing import UrlSigner
 from media_svc.uploads import Uploads
 from pictor.errors import InvalidInput
 from pictor.media.v1 import media_pb2, media_pb2_grpc
@@ -20,10 +19,9 @@ SIGNABLE_PREFIX = "media/"
 
 
 class MediaServicer(media_pb2_grpc.MediaServiceServicer):
-    def __init__(self, uploads: Uploads, objects: ObjectStore, settings: MediaSettings) -> None:
+    def __init__(self, uploads: Uploads, signer: UrlSigner) -> None:
         self._uploads = uploads
-        self._objects = objects
-        self._settings = settings
+        self._signer = signer
 
     async def CreateUpload(
         self, request: media_pb2.CreateUploadRequest, context: Context
@@ -65,8 +63,7 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
             raise InvalidInput(f"at most {SIGN_MAX} keys per call")
         if any(not key.startswith(SIGNABLE_PREFIX) for key in keys):
             raise InvalidInput("only rendition keys can be signed")
-        ttl = self._settings.media_url_ttl_seconds
-        response = media_pb2.SignUrlsResponse(urls=await self._objects.presign_get(keys, ttl))
-        response.expires_at.GetCurrentTime()
-        response.expires_at.seconds += ttl
+        urls, expires_at = await self._signer.sign(keys)
+        response = media_pb2.SignUrlsResponse(urls=urls)
+        response.expires_at.FromDatetime(expires_at)
         return response
