@@ -21,6 +21,10 @@ class Side(Enum):
     FOLLOWERS = CountedTable("followers", "followee_id", "follower_id", "follower_count")
 
 
+# Users read at once (four queries each), well under the driver's per-connection limit.
+_USERS_IN_FLIGHT = 128
+
+
 @dataclass(frozen=True)
 class Edge:
     user_id: int
@@ -92,9 +96,15 @@ class AccountStore:
         )
 
     async def get_many(self, user_ids: Sequence[int]) -> list[User]:
-        """The users that exist among user_ids, with their counts, in one round of reads."""
-        unique = list(dict.fromkeys(user_ids))
-        found = await asyncio.gather(*(self._get(user_id) for user_id in unique))
+        """The users that exist among user_ids, with their counts, read in parallel but
+        never more than ``_USERS_IN_FLIGHT`` at once (a bulk import asks for 100k)."""
+        slots = asyncio.Semaphore(_USERS_IN_FLIGHT)
+
+        async def get(user_id: int) -> User | None:
+            async with slots:
+                return await self._get(user_id)
+
+        found = await asyncio.gather(*(get(user_id) for user_id in dict.fromkeys(user_ids)))
         return [user for user in found if user is not None]
 
     async def _get(self, user_id: int) -> User | None:

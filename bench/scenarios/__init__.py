@@ -16,6 +16,7 @@ from bench.scenarios import (
     feed_read,
     follows,
     gateway_overhead,
+    growth,
     pipeline,
     upload_memory,
 )
@@ -32,6 +33,7 @@ SCENARIOS: dict[str, Scenario] = {
         upload_memory,
         fanout,
         feed_read,
+        growth,
     )
 }
 

@@ -1,0 +1,451 @@
+"""How cost grows with the graph: home feed read latency for readers following 10, 100
+and 1,000 accounts, and how long one post takes to fan out to 100, 1k, 10k and 100k
+followers.
+
+Every account is made in bulk through graph_svc ``ImportUsers`` (one argon2id hash,
+made once here, shared by all) and every edge through ``ImportFollows``; both are
+idempotent and the usernames deterministic, so later runs reuse the population.
+
+Fan-out is timed only for pushed authors: when the running feed worker's
+``PICTOR_CELEBRITY_THRESHOLD`` is below the largest size, a full run restarts the dev
+stack's feed_svc and feed_worker with ``PICTOR_CELEBRITY_THRESHOLD=10000000`` and
+restores them with their own environment afterwards. Smoke runs never restart
+anything and keep every author at or below the threshold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import statistics
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import grpc
+import redis.asyncio as redis
+from argon2 import PasswordHasher
+
+from bench.graphql import PASSWORD, GraphQLClient
+from bench.report import Figure, milliseconds
+from bench.run import BenchRun
+from bench.scenarios.fanout import (
+    _active,
+    _landed,
+    bounded,
+    create_post,
+    feed_worker_pid,
+    followers_of,
+    following_of,
+    import_follows,
+    make_ready,
+    users,
+    wait_drained,
+    worker_setting,
+)
+from bench.scenarios.feed_read import HOME_FEED, PAGE, _signed_in
+from bench.stats import LoadResult, run_load
+from feed_svc.store import Entry
+from infra.local import stack
+from pictor.clients import ServiceClients
+from pictor.feed.v1 import feed_pb2
+from pictor.graph.v1 import graph_pb2
+
+NAME = "growth"
+CONCURRENCY = 8
+PUBLISH_CONCURRENCY = 8
+# Followers made active (GetHomeFeed builds their timeline) at once.
+ACTIVATE_CONCURRENCY = 32
+# graph_svc accepts up to 200,000 edges per ImportFollows call, but 100,000 edges into
+# one followee's partition at once overran the Cassandra driver (client request
+# timeouts, UNAVAILABLE) on the dev stack: calls of 20,000, retried (it is idempotent).
+IMPORT_EDGES = 20_000
+IMPORT_ATTEMPTS = 3
+IMPORT_USERS = 10_000
+# During the fan-out rows every author is pushed.
+PUSH_EVERYONE = "10000000"
+THRESHOLD_ENV = "PICTOR_CELEBRITY_THRESHOLD"
+# Caps the fan-out sizes of a full run (e.g. 10000 skips the 100k author); unset: all.
+MAX_FOLLOWERS_ENV = "BENCH_GROWTH_MAX_FOLLOWERS"
+T = TypeVar("T")
+PROCESSES = ("gateway", "feed_svc", "post_svc", "graph_svc", "media_svc", "redis", "cassandra")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    prefix: str
+    # Readers following this many authors (1 READY post each).
+    following: tuple[int, ...]
+    reads: int
+    # Authors with this many followers, and posts fanned out one at a time by each.
+    followers: tuple[int, ...]
+    posts_per_author: int
+
+
+FULL = Sizes(
+    "bench.grow",
+    following=(10, 100, 1_000),
+    reads=200,
+    followers=(100, 1_000, 10_000, 100_000),
+    posts_per_author=3,
+)
+# The test stack's celebrity threshold is 3: nobody here has more followers.
+SMOKE = Sizes("bench.grow.smoke", following=(2, 3), reads=8, followers=(2, 3), posts_per_author=1)
+
+
+def _sizes(smoke: bool) -> Sizes:
+    if smoke:
+        return SMOKE
+    cap = os.environ.get(MAX_FOLLOWERS_ENV)
+    if not cap:
+        return FULL
+    kept = tuple(size for size in FULL.followers if size <= int(cap))
+    return Sizes(FULL.prefix, FULL.following, FULL.reads, kept, FULL.posts_per_author)
+
+
+async def _retried(call: Callable[[], Awaitable[T]]) -> T:
+    """A bulk call, made again when graph_svc answers UNAVAILABLE (imports are
+    idempotent): on the dev stack the largest imports can overrun its Cassandra driver."""
+    for attempt in range(1, IMPORT_ATTEMPTS + 1):
+        try:
+            return await call()
+        except grpc.aio.AioRpcError as error:
+            if error.code() != grpc.StatusCode.UNAVAILABLE or attempt == IMPORT_ATTEMPTS:
+                raise
+            await asyncio.sleep(5 * attempt)
+    raise AssertionError("unreachable")
+
+
+async def import_users(
+    clients: ServiceClients, usernames: Sequence[str], password_hash: str
+) -> list[int]:
+    """The ids of these users, made through ImportUsers (idempotent by username), in
+    streams of IMPORT_USERS accounts."""
+
+    async def stream(names: Sequence[str]) -> list[int]:
+        async def requests() -> AsyncIterator[graph_pb2.ImportUsersRequest]:
+            for name in names:
+                yield graph_pb2.ImportUsersRequest(
+                    username=name,
+                    display_name=name.replace(".", " ").title(),
+                    password_hash=password_hash,
+                )
+
+        return [int(r.user_id) async for r in clients.graph.ImportUsers(requests(), timeout=600)]
+
+    ids: list[int] = []
+    for start in range(0, len(usernames), IMPORT_USERS):
+        names = usernames[start : start + IMPORT_USERS]
+        ids += await _retried(lambda names=names: stream(names))
+    if len(ids) != len(usernames) or not all(ids):
+        raise RuntimeError("ImportUsers did not answer every account")
+    return ids
+
+
+async def import_in_calls(clients: ServiceClients, edges: Mapping[int, Sequence[int]]) -> int:
+    """ImportFollows in calls of up to IMPORT_EDGES edges, each retried."""
+    added = 0
+    batch: dict[int, Sequence[int]] = {}
+    size = 0
+    for follower, followees in edges.items():
+        if size + len(followees) > IMPORT_EDGES and batch:
+            added += await _retried(lambda batch=batch: import_follows(clients, batch))
+            batch, size = {}, 0
+        batch[follower] = followees
+        size += len(followees)
+    if batch:
+        added += await _retried(lambda batch=batch: import_follows(clients, batch))
+    return added
+
+
+# ---------------------------------------------------------------- feed reads
+
+
+@dataclass(frozen=True)
+class ReadRow:
+    following: int
+    page: int
+    result: LoadResult
+
+
+async def _feed_reads(
+    bench: BenchRun,
+    clients: ServiceClients,
+    client: redis.Redis,
+    anonymous: GraphQLClient,
+    sizes: Sizes,
+    password_hash: str,
+) -> list[ReadRow]:
+    most = max(sizes.following)
+    bench.say(f"{NAME}: {most} authors with a READY post, readers of {sizes.following}")
+    names = [f"{sizes.prefix}.a{number:04d}" for number in range(1, most + 1)]
+    authors = await import_users(clients, names, password_hash)
+    counts = {user.id: user.post_count for user in (await users(clients, authors)).values()}
+    wanted = [author for author in authors if counts.get(author, 0) < 1]
+    if wanted:
+        bench.say(f"{NAME}: publishing {len(wanted)} posts")
+
+        async def publish(author: int) -> None:
+            await make_ready(clients, await create_post(clients, author, f"bench growth {author}"))
+
+        await bounded(PUBLISH_CONCURRENCY, publish, wanted)
+
+    readers: list[tuple[int, int, GraphQLClient]] = []
+    for following in sizes.following:
+        name = f"{sizes.prefix}.r{following}"
+        signed_in = await _signed_in(bench, clients, anonymous, name)
+        (reader_id,) = await import_users(clients, [name], password_hash)
+        missing = sorted(set(authors[:following]) - await following_of(clients, reader_id))
+        if missing:
+            await import_follows(clients, {reader_id: missing})
+        readers.append((following, reader_id, signed_in))
+    await wait_drained(client)
+
+    processes = bench.target.pids(*PROCESSES)
+    rows = []
+    for following, _, signed_in in readers:
+        page = min(PAGE, following)
+
+        async def read(index: int, signed_in: GraphQLClient = signed_in, page: int = page) -> None:
+            found = (await signed_in.execute(HOME_FEED, {"first": PAGE}))["homeFeed"]["edges"]
+            if len(found) != page:
+                raise AssertionError(f"a page of {len(found)} posts, not {page}")
+
+        bench.say(f"{NAME}: {sizes.reads} homeFeed reads following {following}")
+        await read(0)  # rebuilds the timeline
+        await run_load(read, concurrency=CONCURRENCY, count=2 * CONCURRENCY)
+        result = await run_load(
+            read, concurrency=CONCURRENCY, count=sizes.reads, processes=processes
+        )
+        rows.append(ReadRow(following, page, result))
+    return rows
+
+
+# ---------------------------------------------------------------- fan-out
+
+
+@dataclass(frozen=True)
+class FanoutRow:
+    followers: int
+    active: int
+    # Seconds from the UpdateMedia call: until it returned, and until drained.
+    published: list[float]
+    fanned_out: list[float]
+    landed: int
+    writes: int
+
+
+def _environ(pid: int) -> dict[str, str]:
+    found = {}
+    for entry in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+        key, sep, value = entry.decode(errors="replace").partition("=")
+        if sep:
+            found[key] = value
+    return found
+
+
+async def _restart(part: stack.Part) -> None:
+    await asyncio.to_thread(stack.stop, part)
+    await asyncio.to_thread(stack.start, part)
+
+
+@asynccontextmanager
+async def _pushing_everyone(bench: BenchRun) -> AsyncIterator[None]:
+    """feed_svc and feed_worker of the dev stack restarted with a threshold nobody
+    passes; restored with their own environment at the end."""
+    originals: dict[str, dict[str, str]] = {}
+    for name in ("feed_svc", "feed_worker"):
+        pid = bench.target.pid(name)
+        if pid is None:
+            raise RuntimeError(f"no running {name} to restart")
+        originals[name] = _environ(pid)
+    settings = bench.target.settings
+
+    def part(name: str, env: Mapping[str, str]) -> stack.Part:
+        return next(p for p in stack.applications(settings, env) if p.name == name)
+
+    bench.say(f"{NAME}: restarting feed_svc, feed_worker with {THRESHOLD_ENV}={PUSH_EVERYONE}")
+    try:
+        for name, env in originals.items():
+            await _restart(part(name, {**env, THRESHOLD_ENV: PUSH_EVERYONE}))
+        yield
+    finally:
+        bench.say(f"{NAME}: restoring feed_svc and feed_worker")
+        for name, env in originals.items():
+            restored = part(name, env)
+            if THRESHOLD_ENV not in env:
+                # Started without it, so with the code's default, not the stack's.
+                restored = dataclasses.replace(restored, env=env)
+            await _restart(restored)
+
+
+async def _fanouts(
+    bench: BenchRun,
+    clients: ServiceClients,
+    client: redis.Redis,
+    sizes: Sizes,
+    password_hash: str,
+    inactive_days: float,
+) -> list[FanoutRow]:
+    most = max(sizes.followers)
+    bench.say(f"{NAME}: {most} followers, authors followed by {sizes.followers}")
+    names = [f"{sizes.prefix}.f{number:06d}" for number in range(1, most + 1)]
+    followers = await import_users(clients, names, password_hash)
+    author_names = [f"{sizes.prefix}.fan{size}" for size in sizes.followers]
+    authors = await import_users(clients, author_names, password_hash)
+
+    missing: dict[int, list[int]] = {}
+    for author, size in zip(authors, sizes.followers, strict=True):
+        present = await followers_of(clients, author)
+        for follower in followers[:size]:
+            if follower not in present:
+                missing.setdefault(follower, []).append(author)
+    if missing:
+        bench.say(f"{NAME}: importing {sum(map(len, missing.values()))} follows")
+        await import_in_calls(clients, missing)
+    await wait_drained(client, within=600)
+
+    active = set(await _active(client, followers, inactive_days))
+    idle = [follower for follower in followers if follower not in active]
+    if idle:
+        bench.say(f"{NAME}: {len(idle)} followers read their home feed once")
+
+        async def activate(follower: int) -> None:
+            await clients.feed.GetHomeFeed(feed_pb2.GetHomeFeedRequest(viewer_id=follower))
+
+        await bounded(ACTIVATE_CONCURRENCY, activate, idle)
+    active = set(await _active(client, followers, inactive_days))
+
+    rows = []
+    for author, size in zip(authors, sizes.followers, strict=True):
+        reached = [follower for follower in followers[:size] if follower in active]
+        bench.say(f"{NAME}: {sizes.posts_per_author} posts fanned out to {size} followers")
+        published, fanned_out, members = [], [], []
+        for number in range(sizes.posts_per_author):
+            post_id = await create_post(clients, author, f"bench growth fan-out {number}")
+            members.append(Entry(post_id, author).member)
+            await wait_drained(client)
+            began = time.perf_counter()
+            await make_ready(clients, post_id)
+            published.append(time.perf_counter() - began)
+            await wait_drained(client, within=1800, interval=0.002)
+            fanned_out.append(time.perf_counter() - began)
+        landed = await _landed(client, reached, members)
+        rows.append(
+            FanoutRow(
+                size, len(reached), published, fanned_out, landed, len(reached) * len(members)
+            )
+        )
+    return rows
+
+
+# ---------------------------------------------------------------- the scenario
+
+
+async def run(bench: BenchRun) -> list[Figure]:
+    sizes = _sizes(bench.smoke)
+    pid = feed_worker_pid(bench)
+    threshold = int(worker_setting(pid, "celebrity_threshold"))
+    inactive_days = float(worker_setting(pid, "inactive_days"))
+    restart = max(sizes.followers) > threshold
+    if restart and bench.smoke:
+        raise RuntimeError(
+            f"smoke sizes exceed the feed worker's {THRESHOLD_ENV}={threshold}; "
+            "smoke runs restart nothing"
+        )
+    password_hash = await asyncio.to_thread(PasswordHasher().hash, PASSWORD)
+    settings = bench.target.settings
+    clients = ServiceClients.connect(settings)
+    client = redis.from_url(settings.redis_url)
+    try:
+        async with bench.graphql() as anonymous:
+            reads = await _feed_reads(bench, clients, client, anonymous, sizes, password_hash)
+        if restart:
+            async with _pushing_everyone(bench):
+                fanouts = await _fanouts(
+                    bench, clients, client, sizes, password_hash, inactive_days
+                )
+        else:
+            fanouts = await _fanouts(bench, clients, client, sizes, password_hash, inactive_days)
+    finally:
+        await clients.close()
+        await client.aclose()
+    return _figures(reads, fanouts, threshold, restart)
+
+
+def _figures(
+    reads: list[ReadRow], fanouts: list[FanoutRow], threshold: int, restarted: bool
+) -> list[Figure]:
+    figures = []
+    smallest = reads[0].result
+    for row in reads:
+        for percent in (50, 99):
+            baseline = None if row is reads[0] else milliseconds(smallest.latencies.p(percent))
+            figures.append(
+                Figure(
+                    scenario=NAME,
+                    metric=f"homeFeed(first: 12) following {row.following} p{percent}",
+                    value=milliseconds(row.result.latencies.p(percent)),
+                    unit="ms",
+                    baseline=baseline,
+                    concurrency=row.result.concurrency,
+                    notes=(
+                        f"{row.page} posts a page; baseline: following {reads[0].following}; "
+                        f"{row.result.summary()}"
+                        if percent == 50
+                        else ""
+                    ),
+                    details=(
+                        {**row.result.details(), "following": row.following}
+                        if percent == 50
+                        else {}
+                    ),
+                )
+            )
+    pushed = (
+        f"feed_svc and feed_worker restarted with {THRESHOLD_ENV}={PUSH_EVERYONE} "
+        f"(was {threshold}), restored after"
+        if restarted
+        else f"{THRESHOLD_ENV}={threshold}, every author pushed"
+    )
+    first = statistics.median(fanouts[0].fanned_out) * 1000
+    for row in fanouts:
+        median = statistics.median(row.fanned_out) * 1000
+        landed = "all landed" if row.landed == row.writes else f"ONLY {row.landed} of {row.writes}"
+        figures.append(
+            Figure(
+                scenario=NAME,
+                metric=f"fan-out of one post to {row.followers} followers",
+                value=median,
+                unit="ms",
+                baseline=None if row is fanouts[0] else first,
+                concurrency=1,
+                notes=(
+                    f"UpdateMedia call to feed worker drained, median of {len(row.fanned_out)} "
+                    f"(max {max(row.fanned_out) * 1000:.0f} ms), {row.active} active; "
+                    f"{landed}; UpdateMedia p50 "
+                    f"{statistics.median(row.published) * 1000:.0f} ms; "
+                    f"{median * 1000 / max(row.active, 1):.1f} us/follower; "
+                    f"baseline: {fanouts[0].followers} followers; {pushed}"
+                ),
+                details=_fanout_details(row, threshold, restarted),
+            )
+        )
+    return figures
+
+
+def _fanout_details(row: FanoutRow, threshold: int, restarted: bool) -> dict[str, Any]:
+    return {
+        "followers": row.followers,
+        "active_followers": row.active,
+        "writes": row.writes,
+        "landed": row.landed,
+        "fanned_out_ms": [round(s * 1000, 2) for s in row.fanned_out],
+        "published_ms": [round(s * 1000, 2) for s in row.published],
+        "celebrity_threshold": threshold,
+        "restarted_with_threshold": PUSH_EVERYONE if restarted else None,
+    }
