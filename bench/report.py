@@ -7,7 +7,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bench.stats import LoadResult
 
 RESULTS_DIR = Path(__file__).with_name("results")
 COLUMNS = ("scenario", "metric", "value", "baseline", "ratio", "concurrency", "notes")
@@ -48,6 +51,33 @@ class Figure:
             "notes": self.notes,
             "details": dict(self.details),
         }
+
+
+def latency_figures(
+    scenario: str,
+    metric: str,
+    result: LoadResult,
+    baseline: LoadResult | None = None,
+    percents: Sequence[int] = (50, 99),
+    notes: str = "",
+    details: Mapping[str, Any] | None = None,
+) -> list[Figure]:
+    """One figure per percentile of a load run against the baseline's same percentile;
+    the summary (with the generator's CPU) and details go on the first."""
+    first = percents[0]
+    return [
+        Figure(
+            scenario=scenario,
+            metric=f"{metric} p{percent}",
+            value=milliseconds(result.latencies.p(percent)),
+            unit="ms",
+            baseline=milliseconds(baseline.latencies.p(percent)) if baseline else None,
+            concurrency=result.concurrency,
+            notes=f"{notes}{result.summary()}" if percent == first else "",
+            details={**result.details(), **(details or {})} if percent == first else {},
+        )
+        for percent in percents
+    ]
 
 
 def milliseconds(seconds: float | None) -> float | None:

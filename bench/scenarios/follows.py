@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from itertools import permutations
 
 from bench.graphql import Account, log_in, sign_up_many
-from bench.report import Figure, milliseconds
+from bench.report import Figure, latency_figures
 from bench.run import BenchRun
 from bench.scenarios.floor import TYPENAME, viewer_floor, warm_up
 from bench.stats import LoadResult, Operation, run_load
@@ -44,21 +44,7 @@ def _percentile_figures(
     baseline: LoadResult | None,
     notes: str = "",
 ) -> list[Figure]:
-    figures = []
-    for percent in (50, 99):
-        figures.append(
-            Figure(
-                scenario=NAME,
-                metric=f"{metric} p{percent}",
-                value=milliseconds(result.latencies.p(percent)),
-                unit="ms",
-                baseline=milliseconds(baseline.latencies.p(percent)) if baseline else None,
-                concurrency=result.concurrency,
-                notes=f"{notes}{result.summary()}" if percent == 50 else "",
-                details=result.details() if percent == 50 else {},
-            )
-        )
-    return figures
+    return latency_figures(NAME, metric, result, baseline, notes=notes)
 
 
 async def run(bench: BenchRun) -> list[Figure]:

@@ -21,7 +21,7 @@ import httpx
 from bench.graphql import GraphQLClient, GraphQLError, sign_up_many
 from bench.peers import PeerUnavailable, Server
 from bench.peers import mesh as mesh_peer
-from bench.report import Figure, milliseconds
+from bench.report import Figure, latency_figures
 from bench.run import HTTP_TIMEOUT_SECONDS, BenchRun
 from bench.stats import LoadResult, Operation, run_load
 from pictor.graph.v1 import graph_pb2, graph_pb2_grpc
@@ -253,19 +253,9 @@ def _figures(
     details: Mapping[str, Any] | None = None,
 ) -> list[Figure]:
     """p50, p95, p99 and throughput; the summary (with the generator's CPU) on p50."""
-    figures = [
-        Figure(
-            scenario=NAME,
-            metric=f"{metric} p{percent}",
-            value=milliseconds(result.latencies.p(percent)),
-            unit="ms",
-            baseline=milliseconds(baseline.latencies.p(percent)) if baseline else None,
-            concurrency=result.concurrency,
-            notes=f"{notes}{result.summary()}" if percent == 50 else "",
-            details={**result.details(), **(details or {})} if percent == 50 else {},
-        )
-        for percent in (50, 95, 99)
-    ]
+    figures = latency_figures(
+        NAME, metric, result, baseline, percents=(50, 95, 99), notes=notes, details=details
+    )
     figures.append(
         Figure(
             scenario=NAME,
