@@ -15,10 +15,8 @@ from graph_svc.users import User, normalize_username
 from pictor.common.v1 import common_pb2
 from pictor.errors import InvalidInput, NotFound
 from pictor.graph.v1 import graph_pb2, graph_pb2_grpc
-from pictor.paging import after_id, page_size
+from pictor.paging import after_id, check_batch, page_size
 
-# A batch bigger than any page the gateway asks for.
-BATCH_MAX = 500
 PAGE_DEFAULT = 20
 STREAM_PAGE_DEFAULT = 1000
 # Accounts ImportUsers creates at once.
@@ -86,8 +84,7 @@ class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
     async def BatchGetUsers(
         self, request: graph_pb2.BatchGetUsersRequest, context: Context
     ) -> graph_pb2.BatchGetUsersResponse:
-        if len(request.user_ids) > BATCH_MAX:
-            raise InvalidInput(f"at most {BATCH_MAX} ids per batch")
+        check_batch(len(request.user_ids))
         users = await self._users.get_many(request.user_ids)
         return graph_pb2.BatchGetUsersResponse(users=[_user_proto(user) for user in users])
 
@@ -106,8 +103,7 @@ class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
     async def BatchCheckFollows(
         self, request: graph_pb2.BatchCheckFollowsRequest, context: Context
     ) -> graph_pb2.BatchCheckFollowsResponse:
-        if len(request.target_ids) > BATCH_MAX:
-            raise InvalidInput(f"at most {BATCH_MAX} ids per batch")
+        check_batch(len(request.target_ids))
         followed = await self._edges.following_among(request.viewer_id, request.target_ids)
         return graph_pb2.BatchCheckFollowsResponse(
             follows=[target in followed for target in request.target_ids]

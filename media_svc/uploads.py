@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -176,10 +175,10 @@ class Uploads:
 
 
 def _status_from_message(post_id: int, data: bytes | str) -> media_pb2.UploadStatus:
-    fields = json.loads(data)
+    update = events.read_upload_status(data)
     return media_pb2.UploadStatus(
         post_id=post_id,
-        status=post_pb2.MediaStatus.Value(f"MEDIA_STATUS_{fields['status']}"),
-        progress=float(fields.get("progress", UNKNOWN_PROGRESS)),
-        message=fields.get("message") or "",
+        status=post_pb2.MediaStatus.Value(f"MEDIA_STATUS_{update.status}"),
+        progress=update.progress if update.progress is not None else UNKNOWN_PROGRESS,
+        message=update.message,
     )

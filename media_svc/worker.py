@@ -10,7 +10,6 @@ is acknowledged without work; a post deleted mid-job has its fresh renditions re
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 
 import pyvips
@@ -109,8 +108,9 @@ class MediaWorker:
         await self._objects.delete([upload_key(post_id)])
 
     async def _progress(self, post_id: int, progress: float) -> None:
-        message = {"status": "PROCESSING", "progress": progress}
-        await self._events.publish(events.upload_status_channel(post_id), json.dumps(message))
+        await events.announce_upload_status(
+            self._events, post_id, events.UploadStatusMessage("PROCESSING", progress)
+        )
 
 
 def _media(photo: renditions.ProcessedPhoto, keys: list[str]) -> post_pb2.Media:

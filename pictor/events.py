@@ -6,7 +6,9 @@ through consumer groups, at least once, and must be idempotent.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import redis.asyncio as redis
 
@@ -27,6 +29,34 @@ def upload_status_channel(post_id: int) -> str:
     it never misses the end.
     """
     return f"upload-status:{{{post_id}}}"
+
+
+@dataclass(frozen=True)
+class UploadStatusMessage:
+    """One message on a post's upload-status channel."""
+
+    status: str  # PENDING, PROCESSING, READY or FAILED
+    progress: float | None = None  # 0..1 when known
+    message: str = ""
+
+
+async def announce_upload_status(
+    client: redis.Redis, post_id: int, update: UploadStatusMessage
+) -> None:
+    fields: dict[str, str | float] = {"status": update.status, "message": update.message}
+    if update.progress is not None:
+        fields["progress"] = update.progress
+    await client.publish(upload_status_channel(post_id), json.dumps(fields))
+
+
+def read_upload_status(data: bytes | str) -> UploadStatusMessage:
+    fields = json.loads(data)
+    progress = fields.get("progress")
+    return UploadStatusMessage(
+        status=fields["status"],
+        progress=float(progress) if progress is not None else None,
+        message=fields.get("message") or "",
+    )
 
 
 async def publish(client: redis.Redis, stream: str, fields: Mapping[str, str | int]) -> str:

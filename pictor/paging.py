@@ -8,6 +8,13 @@ from pictor.errors import InvalidInput
 
 # No service hands out pages bigger than this.
 PAGE_MAX = 100
+# Ids per batch read: more than any page the gateway asks for.
+BATCH_MAX = 500
+
+
+def check_batch(size: int) -> None:
+    if size > BATCH_MAX:
+        raise InvalidInput(f"at most {BATCH_MAX} ids per batch")
 
 
 def page_size(requested: int, default: int, maximum: int = PAGE_MAX) -> int:

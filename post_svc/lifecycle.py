@@ -10,7 +10,6 @@ crash between the status change and the event still ends with the event sent.
 
 from __future__ import annotations
 
-import json
 import logging
 
 import redis.asyncio as redis
@@ -125,5 +124,8 @@ class PostLifecycle:
         )
 
     async def _announce_status(self, post: Post) -> None:
-        message = {"status": status_name(post.status), "message": post.media.error}
-        await self._events.publish(events.upload_status_channel(post.id), json.dumps(message))
+        await events.announce_upload_status(
+            self._events,
+            post.id,
+            events.UploadStatusMessage(status=status_name(post.status), message=post.media.error),
+        )

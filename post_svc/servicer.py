@@ -6,15 +6,13 @@ from __future__ import annotations
 import grpc
 
 from pictor.common.v1 import common_pb2
-from pictor.errors import InvalidInput
-from pictor.paging import after_id, page_size
+from pictor.paging import after_id, check_batch, page_size
 from pictor.post.v1 import post_pb2, post_pb2_grpc
 from pictor.snowflake import timestamp_ms
 from post_svc.lifecycle import PostLifecycle
 from post_svc.posts import Post
 from post_svc.store import PostStore
 
-BATCH_MAX = 500
 PAGE_DEFAULT = 12
 
 Context = grpc.aio.ServicerContext
@@ -43,8 +41,7 @@ class PostServicer(post_pb2_grpc.PostServiceServicer):
     async def BatchGetPosts(
         self, request: post_pb2.BatchGetPostsRequest, context: Context
     ) -> post_pb2.BatchGetPostsResponse:
-        if len(request.post_ids) > BATCH_MAX:
-            raise InvalidInput(f"at most {BATCH_MAX} ids per batch")
+        check_batch(len(request.post_ids))
         posts = await self._store.get_many(request.post_ids)
         return post_pb2.BatchGetPostsResponse(posts=[post_proto(post) for post in posts])
 
