@@ -1,4 +1,4 @@
-"""``python -m bench [scenario ...] [--smoke] [--gateway URL]``
+"""``python -m bench [scenario ...] [--smoke] [--profile] [--gateway URL]``
 
 Runs the scenarios against a running stack (``make up``), prints a table and, unless
 ``--smoke``, writes ``bench/results/<UTC timestamp>.json`` with the machine's facts.
@@ -10,11 +10,13 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import uvloop
 
 from bench import machine
-from bench.report import table, write_results
+from bench.profile import Profiler, ProfilerUnavailable
+from bench.report import RESULTS_DIR, table, write_results
 from bench.run import BenchRun
 from bench.scenarios import SCENARIOS, run_scenarios
 from bench.stats import MACHINE, CpuMeter
@@ -48,6 +50,11 @@ def main(argv: Sequence[str]) -> int:
         "--smoke", action="store_true", help="tiny counts: checks the code paths in seconds"
     )
     parser.add_argument("--gateway", metavar="URL", help="the gateway (default: the local stack's)")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample the services with py-spy during each timed part (slows the figures)",
+    )
     args = parser.parse_args(argv)
     unknown = [name for name in args.scenarios if name not in SCENARIOS]
     if unknown:
@@ -60,11 +67,22 @@ def main(argv: Sequence[str]) -> int:
             file=sys.stderr,
         )
         return 1
+    profiler = Profiler(
+        RESULTS_DIR / f"profile-{datetime.now(UTC):%Y%m%dT%H%M%SZ}" if args.profile else None
+    )
+    try:
+        profiler.check()
+    except ProfilerUnavailable as error:
+        print(f"bench: --profile: {error}", file=sys.stderr)
+        return 1
     busy = idle_machine_check()
-    bench = BenchRun(target, smoke=args.smoke)
+    bench = BenchRun(target, smoke=args.smoke, profiler=profiler)
     began = time.time()
     figures = uvloop.run(run_scenarios(bench, args.scenarios))
     print(table(figures))
+    if profiler.summaries:
+        print(f"\nprofiles (py-spy, {profiler.rate} samples/s; the figures above are slowed by it)")
+        print(profiler.report())
     if args.smoke:
         print("smoke run: the figures mean nothing and nothing was written")
         return 0
@@ -77,6 +95,8 @@ def main(argv: Sequence[str]) -> int:
             "seconds": round(time.time() - began, 1),
             "waited_for_auth_rate_limit_seconds": round(bench.allowance.waited_seconds, 1),
             "machine_busy_cores_before": round(busy, 2),
+            "profiled": args.profile,
+            "profiles": [summary.as_json() for summary in profiler.summaries],
         },
     )
     print(f"written: {path.relative_to(machine.ROOT)}")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from bench.graphql import AuthAllowance, GraphQLClient
+from bench.profile import Profiler
 from bench.target import Target
 
 # Generous: a 20 MiB upload or a queue of photos may take a while on a busy machine.
@@ -27,6 +28,8 @@ class BenchRun:
     # Tiny counts that exercise every code path in seconds; no figure means anything.
     smoke: bool = False
     say: Callable[[str], None] = _to_stderr
+    # Samples the processes of each scenario's timed part when given a folder.
+    profiler: Profiler = field(default_factory=Profiler)
     allowance: AuthAllowance = field(init=False)
 
     def __post_init__(self) -> None:

@@ -21,9 +21,8 @@ import math
 import random
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TypeVar
 
 import grpc
@@ -32,11 +31,10 @@ import redis.asyncio as redis
 import uvloop
 
 from bench import demo_photos
+from bench.backend import THRESHOLD_ENV, bounded, environ, wait_drained
 from bench.demo_plan import DemoPlan, PlannedPost, plan
 from bench.target import Target
 from feed_svc.config import FeedSettings
-from feed_svc.fanout import FANOUT_JOBS
-from pictor import events
 from pictor.clients import ServiceClients
 from pictor.config import Settings
 from pictor.feed.v1 import feed_pb2
@@ -65,7 +63,6 @@ CHUNK_BYTES = 256 * 1024
 CONTENT_TYPE = "image/jpeg"
 PROGRESS_EVERY_SECONDS = 3.0
 SETTLE_SECONDS = 120.0
-FEED_STREAMS = (events.FOLLOWS_IMPORTED, events.POST_PUBLISHED, FANOUT_JOBS)
 LOGIN_CHECK = """
 mutation($username: String!, $password: String!) {
   logIn(username: $username, password: $password) { token }
@@ -135,34 +132,18 @@ class Progress:
         return line
 
 
-async def _bounded(
-    concurrency: int, items: Iterable[T], work: Callable[[T], Awaitable[None]]
-) -> None:
-    """Runs ``work`` on every item, at most ``concurrency`` at a time."""
-    queue = list(items)
-    queue.reverse()
-
-    async def worker() -> None:
-        while queue:
-            await work(queue.pop())
-
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-
-
 def celebrity_threshold(feed_worker_pid: int | None) -> tuple[int, str]:
     """The running feed worker's PICTOR_CELEBRITY_THRESHOLD, and where it came from."""
     default = int(FeedSettings.model_fields["celebrity_threshold"].default)
     if feed_worker_pid is None:
         return default, "the default; no feed_worker found"
     try:
-        environ = Path(f"/proc/{feed_worker_pid}/environ").read_bytes()
+        value = environ(feed_worker_pid).get(THRESHOLD_ENV)
     except OSError:
         return default, "the default; the feed_worker's environment is unreadable"
-    for entry in environ.split(b"\0"):
-        name, _, value = entry.decode(errors="replace").partition("=")
-        if name.upper() == "PICTOR_CELEBRITY_THRESHOLD":
-            return int(value), "the feed_worker's PICTOR_CELEBRITY_THRESHOLD"
-    return default, "the feed_worker's default"
+    if value is None:
+        return default, "the feed_worker's default"
+    return int(value), f"the feed_worker's {THRESHOLD_ENV}"
 
 
 @dataclass
@@ -216,7 +197,7 @@ class Seeder:
                     found[index] = user_id
                 lookup.advance()
 
-            await _bounded(LOOKUP_CONCURRENCY, range(len(names)), look_up)
+            await bounded(LOOKUP_CONCURRENCY, look_up, range(len(names)))
             lookup.note = f"{len(found)} exist"
         self.report.seconds["users"] = lookup.seconds
 
@@ -228,7 +209,7 @@ class Seeder:
                     found[index] = await self._create(index)
                     creating.advance()
 
-                await _bounded(CREATE_CONCURRENCY, missing, create)
+                await bounded(CREATE_CONCURRENCY, create, missing)
             self.report.seconds["users"] += creating.seconds
         self.ids = [found[index] for index in range(len(names))]
         self.report.users = len(self.ids)
@@ -338,7 +319,7 @@ class Seeder:
                         self._say(f"posts: an upload failed: {message}")
                 progress.advance()
 
-            await _bounded(UPLOAD_CONCURRENCY, todo, upload)
+            await bounded(UPLOAD_CONCURRENCY, upload, todo)
             failed = self.report.uploads_failed
             progress.note = f"{failed} failed" if todo else "every profile was complete"
         self.report.seconds["posts"] = progress.seconds
@@ -390,7 +371,7 @@ class Seeder:
                 sizes[index] = len(response.items)
                 progress.advance()
 
-            await _bounded(FEED_CHECK_CONCURRENCY, sample, read)
+            await bounded(FEED_CHECK_CONCURRENCY, read, sample)
             self.report.feeds_read = len(sizes)
             self.report.full_feeds = sum(size >= target for size in sizes.values())
             progress.note = f"{self.report.full_feeds} hold at least {target} posts"
@@ -439,20 +420,13 @@ async def settle_feed_worker(redis_url: str, within: float = SETTLE_SECONDS) -> 
     """Waits until the feed worker has handled every follow import, publication and
     fan-out job so far (its consumer groups have nothing pending or unread)."""
     client = redis.from_url(redis_url)
-    deadline = time.monotonic() + within
     try:
-        while time.monotonic() < deadline:
-            busy = False
-            for stream in FEED_STREAMS:
-                if await client.exists(stream):
-                    groups = await client.xinfo_groups(stream)
-                    busy = busy or any(g["pending"] or g.get("lag") for g in groups)
-            if not busy:
-                return True
-            await asyncio.sleep(0.5)
+        await wait_drained(client, within=within, interval=0.5)
+    except RuntimeError:
         return False
     finally:
         await client.aclose()
+    return True
 
 
 async def check_login(gateway_url: str, username: str) -> tuple[int | None, str]:

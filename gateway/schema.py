@@ -11,7 +11,6 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     ValidationCache,
 )
-from strawberry.extensions.tracing import OpenTelemetryExtension
 from strawberry.types import ExecutionContext
 
 from gateway.backend_calls import BackendCallsReport
@@ -20,6 +19,7 @@ from gateway.errors import ErrorCodes
 from gateway.mutations import Mutation
 from gateway.queries import Query
 from gateway.subscriptions import Subscription
+from gateway.tracing import ResolverTracing
 from gateway.types.post import Post
 from gateway.types.user import User
 
@@ -48,7 +48,7 @@ def build_schema(settings: GatewaySettings) -> strawberry.Schema:
             lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
             lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
             lambda: ValidationCache(maxsize=256),
-            OpenTelemetryExtension,
+            ResolverTracing,
             ErrorCodes,
             *diagnostics,
         ],

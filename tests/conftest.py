@@ -16,8 +16,10 @@ import redis.asyncio as redis
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
+from bench.target import Target
 from gateway.config import GatewaySettings
 from infra.local import stack
+from media_svc.config import MediaSettings
 from pictor.clients import ServiceClients
 from pictor.cql import CqlSession
 from tests.harness import GraphQLClient, IsolatedStack, isolated_settings
@@ -99,6 +101,17 @@ def settings(datastores: None) -> GatewaySettings:
     settings = isolated_settings()
     _reset_datastores(settings)
     return settings
+
+
+@pytest.fixture
+def target(test_stack: IsolatedStack, settings: GatewaySettings) -> Target:
+    """The test stack as a benchmark sees it."""
+
+    def part_pid(name: str) -> int | None:
+        part = test_stack.parts.get(name)
+        return part.pid() if part is not None else None
+
+    return Target(test_stack.gateway_url, settings, MediaSettings(), part_pid)
 
 
 @pytest.fixture(scope="session")

@@ -16,22 +16,11 @@ from bench.report import RESULTS_DIR, table
 from bench.run import BenchRun
 from bench.scenarios import SCENARIOS, run_scenarios
 from bench.target import Target
-from gateway.config import GatewaySettings
-from media_svc.config import MediaSettings
-from tests.harness import SERVICE_ENV, IsolatedStack
+from tests.harness import SERVICE_ENV
 
 
 def results_on_disk() -> set[str]:
     return {path.name for path in RESULTS_DIR.glob("*")} if RESULTS_DIR.exists() else set()
-
-
-@pytest.fixture
-def target(test_stack: IsolatedStack, settings: GatewaySettings) -> Target:
-    def part_pid(name: str) -> int | None:
-        part = test_stack.parts.get(name)
-        return part.pid() if part is not None else None
-
-    return Target(test_stack.gateway_url, settings, MediaSettings(), part_pid)
 
 
 def installed_peers() -> dict[str, bool]:

@@ -18,16 +18,14 @@ ImportFollows), signed up through GraphQL.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as redis
 
-from bench.graphql import LOG_IN, PASSWORD, RATE_LIMITED, GraphQLClient, GraphQLError, sign_up
-from bench.report import Figure, milliseconds
-from bench.run import BenchRun
-from bench.scenarios.fanout import (
+from bench.backend import (
     bounded,
     create_post,
     ensure_users,
@@ -38,6 +36,9 @@ from bench.scenarios.fanout import (
     users,
     wait_drained,
 )
+from bench.graphql import LOG_IN, PASSWORD, RATE_LIMITED, GraphQLClient, GraphQLError, sign_up
+from bench.report import Figure, milliseconds
+from bench.run import BenchRun
 from bench.stats import MACHINE, LoadResult, Operation, run_load
 from feed_svc.store import Entry, feed_key
 from gateway import ids
@@ -71,6 +72,8 @@ query($first: Int!) {
 BY_USER = "SELECT author_id, post_id, caption, media FROM posts_by_user WHERE author_id = ? LIMIT ?"
 BY_ID = "SELECT post_id, author_id, caption, status, media FROM posts_by_id WHERE post_id = ?"
 PROCESSES = ("gateway", "feed_svc", "post_svc", "graph_svc", "media_svc", "redis", "cassandra")
+# With --profile, the Python processes a GraphQL read goes through.
+PROFILED = ("gateway", "feed_svc", "post_svc", "graph_svc", "media_svc")
 
 
 @dataclass(frozen=True)
@@ -115,9 +118,15 @@ async def run(bench: BenchRun) -> list[Figure]:
             results: dict[str, LoadResult] = {}
             for name, path in paths.items():
                 await run_load(path, concurrency=CONCURRENCY, count=2 * CONCURRENCY)
-                results[name] = await run_load(
-                    path, concurrency=CONCURRENCY, count=sizes.reads, processes=processes
+                profiled = (
+                    bench.profiler.profiling(f"{NAME}: homeFeed", bench.target.pids(*PROFILED))
+                    if name == "graphql"
+                    else contextlib.nullcontext()
                 )
+                async with profiled:
+                    results[name] = await run_load(
+                        path, concurrency=CONCURRENCY, count=sizes.reads, processes=processes
+                    )
     finally:
         await cql.close()
         await clients.close()
@@ -150,7 +159,7 @@ async def _population(
         await bounded(PUBLISH_CONCURRENCY, publish, wanted)
     total_posts = sum(user.post_count for user in (await users(clients, authors)).values())
 
-    signed_in = await _signed_in(bench, clients, anonymous, sizes.reader)
+    reader_client = await log_in_as(bench, clients, anonymous, sizes.reader)
     reader_id = await find_user(clients, sizes.reader)
     assert reader_id is not None
     missing = sorted(set(authors) - await following_of(clients, reader_id))
@@ -159,10 +168,10 @@ async def _population(
         await import_follows(clients, {reader_id: missing})
     # The post and import events have landed; the first read rebuilds the timeline.
     await wait_drained(client)
-    return Reader(reader_id, signed_in, authors, min(PAGE, total_posts))
+    return Reader(reader_id, reader_client, authors, min(PAGE, total_posts))
 
 
-async def _signed_in(
+async def log_in_as(
     bench: BenchRun, clients: ServiceClients, anonymous: GraphQLClient, username: str
 ) -> GraphQLClient:
     """A client with the reader's token: signed up the first time, logged in after."""

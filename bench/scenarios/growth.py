@@ -16,59 +16,45 @@ anything and keep every author at or below the threshold.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 import statistics
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
-import grpc
 import redis.asyncio as redis
 from argon2 import PasswordHasher
 
-from bench.graphql import PASSWORD, GraphQLClient
-from bench.report import Figure, milliseconds
-from bench.run import BenchRun
-from bench.scenarios.fanout import (
-    _active,
-    _landed,
+from bench.backend import (
+    PUSH_EVERYONE,
+    THRESHOLD_ENV,
+    activate,
     bounded,
     create_post,
-    feed_worker_pid,
-    followers_of,
+    ensure_followed,
     following_of,
     import_follows,
+    import_in_calls,
+    import_users,
+    landed,
     make_ready,
+    part_pid,
+    pushing_everyone,
     users,
     wait_drained,
     worker_setting,
 )
-from bench.scenarios.feed_read import HOME_FEED, PAGE, _signed_in
+from bench.graphql import PASSWORD, GraphQLClient
+from bench.report import Figure, milliseconds
+from bench.run import BenchRun
+from bench.scenarios.feed_read import HOME_FEED, PAGE, log_in_as
 from bench.stats import LoadResult, run_load
 from feed_svc.store import Entry
-from infra.local import stack
 from pictor.clients import ServiceClients
-from pictor.feed.v1 import feed_pb2
-from pictor.graph.v1 import graph_pb2
 
 NAME = "growth"
 CONCURRENCY = 8
 PUBLISH_CONCURRENCY = 8
-# Followers made active (GetHomeFeed builds their timeline) at once.
-ACTIVATE_CONCURRENCY = 32
-# graph_svc accepts up to 200,000 edges per ImportFollows call, but 100,000 edges into
-# one followee's partition at once overran the Cassandra driver (client request
-# timeouts, UNAVAILABLE) on the dev stack: calls of 20,000, retried (it is idempotent).
-IMPORT_EDGES = 20_000
-IMPORT_ATTEMPTS = 3
-IMPORT_USERS = 10_000
-# During the fan-out rows every author is pushed.
-PUSH_EVERYONE = "10000000"
-THRESHOLD_ENV = "PICTOR_CELEBRITY_THRESHOLD"
 # Caps the fan-out sizes of a full run (e.g. 10000 skips the 100k author); unset: all.
 MAX_FOLLOWERS_ENV = "BENCH_GROWTH_MAX_FOLLOWERS"
 T = TypeVar("T")
@@ -107,61 +93,6 @@ def _sizes(smoke: bool) -> Sizes:
     return Sizes(FULL.prefix, FULL.following, FULL.reads, kept, FULL.posts_per_author)
 
 
-async def _retried(call: Callable[[], Awaitable[T]]) -> T:
-    """A bulk call, made again when graph_svc answers UNAVAILABLE (imports are
-    idempotent): on the dev stack the largest imports can overrun its Cassandra driver."""
-    for attempt in range(1, IMPORT_ATTEMPTS + 1):
-        try:
-            return await call()
-        except grpc.aio.AioRpcError as error:
-            if error.code() != grpc.StatusCode.UNAVAILABLE or attempt == IMPORT_ATTEMPTS:
-                raise
-            await asyncio.sleep(5 * attempt)
-    raise AssertionError("unreachable")
-
-
-async def import_users(
-    clients: ServiceClients, usernames: Sequence[str], password_hash: str
-) -> list[int]:
-    """The ids of these users, made through ImportUsers (idempotent by username), in
-    streams of IMPORT_USERS accounts."""
-
-    async def stream(names: Sequence[str]) -> list[int]:
-        async def requests() -> AsyncIterator[graph_pb2.ImportUsersRequest]:
-            for name in names:
-                yield graph_pb2.ImportUsersRequest(
-                    username=name,
-                    display_name=name.replace(".", " ").title(),
-                    password_hash=password_hash,
-                )
-
-        return [int(r.user_id) async for r in clients.graph.ImportUsers(requests(), timeout=600)]
-
-    ids: list[int] = []
-    for start in range(0, len(usernames), IMPORT_USERS):
-        names = usernames[start : start + IMPORT_USERS]
-        ids += await _retried(lambda names=names: stream(names))
-    if len(ids) != len(usernames) or not all(ids):
-        raise RuntimeError("ImportUsers did not answer every account")
-    return ids
-
-
-async def import_in_calls(clients: ServiceClients, edges: Mapping[int, Sequence[int]]) -> int:
-    """ImportFollows in calls of up to IMPORT_EDGES edges, each retried."""
-    added = 0
-    batch: dict[int, Sequence[int]] = {}
-    size = 0
-    for follower, followees in edges.items():
-        if size + len(followees) > IMPORT_EDGES and batch:
-            added += await _retried(lambda batch=batch: import_follows(clients, batch))
-            batch, size = {}, 0
-        batch[follower] = followees
-        size += len(followees)
-    if batch:
-        added += await _retried(lambda batch=batch: import_follows(clients, batch))
-    return added
-
-
 # ---------------------------------------------------------------- feed reads
 
 
@@ -197,7 +128,7 @@ async def _feed_reads(
     readers: list[tuple[int, int, GraphQLClient]] = []
     for following in sizes.following:
         name = f"{sizes.prefix}.r{following}"
-        signed_in = await _signed_in(bench, clients, anonymous, name)
+        signed_in = await log_in_as(bench, clients, anonymous, name)
         (reader_id,) = await import_users(clients, [name], password_hash)
         missing = sorted(set(authors[:following]) - await following_of(clients, reader_id))
         if missing:
@@ -239,50 +170,6 @@ class FanoutRow:
     writes: int
 
 
-def _environ(pid: int) -> dict[str, str]:
-    found = {}
-    for entry in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
-        key, sep, value = entry.decode(errors="replace").partition("=")
-        if sep:
-            found[key] = value
-    return found
-
-
-async def _restart(part: stack.Part) -> None:
-    await asyncio.to_thread(stack.stop, part)
-    await asyncio.to_thread(stack.start, part)
-
-
-@asynccontextmanager
-async def _pushing_everyone(bench: BenchRun) -> AsyncIterator[None]:
-    """feed_svc and feed_worker of the dev stack restarted with a threshold nobody
-    passes; restored with their own environment at the end."""
-    originals: dict[str, dict[str, str]] = {}
-    for name in ("feed_svc", "feed_worker"):
-        pid = bench.target.pid(name)
-        if pid is None:
-            raise RuntimeError(f"no running {name} to restart")
-        originals[name] = _environ(pid)
-    settings = bench.target.settings
-
-    def part(name: str, env: Mapping[str, str]) -> stack.Part:
-        return next(p for p in stack.applications(settings, env) if p.name == name)
-
-    bench.say(f"{NAME}: restarting feed_svc, feed_worker with {THRESHOLD_ENV}={PUSH_EVERYONE}")
-    try:
-        for name, env in originals.items():
-            await _restart(part(name, {**env, THRESHOLD_ENV: PUSH_EVERYONE}))
-        yield
-    finally:
-        bench.say(f"{NAME}: restoring feed_svc and feed_worker")
-        for name, env in originals.items():
-            restored = part(name, env)
-            if THRESHOLD_ENV not in env:
-                # Started without it, so with the code's default, not the stack's.
-                restored = dataclasses.replace(restored, env=env)
-            await _restart(restored)
-
-
 async def _fanouts(
     bench: BenchRun,
     clients: ServiceClients,
@@ -300,25 +187,17 @@ async def _fanouts(
 
     missing: dict[int, list[int]] = {}
     for author, size in zip(authors, sizes.followers, strict=True):
-        present = await followers_of(clients, author)
-        for follower in followers[:size]:
-            if follower not in present:
-                missing.setdefault(follower, []).append(author)
+        for follower, followees in (
+            await ensure_followed(clients, [author], followers[:size])
+        ).items():
+            missing.setdefault(follower, []).extend(followees)
     if missing:
         bench.say(f"{NAME}: importing {sum(map(len, missing.values()))} follows")
         await import_in_calls(clients, missing)
     await wait_drained(client, within=600)
-
-    active = set(await _active(client, followers, inactive_days))
-    idle = [follower for follower in followers if follower not in active]
-    if idle:
-        bench.say(f"{NAME}: {len(idle)} followers read their home feed once")
-
-        async def activate(follower: int) -> None:
-            await clients.feed.GetHomeFeed(feed_pb2.GetHomeFeedRequest(viewer_id=follower))
-
-        await bounded(ACTIVATE_CONCURRENCY, activate, idle)
-    active = set(await _active(client, followers, inactive_days))
+    active = await activate(
+        clients, client, followers, inactive_days, lambda line: bench.say(f"{NAME}: {line}")
+    )
 
     rows = []
     for author, size in zip(authors, sizes.followers, strict=True):
@@ -334,11 +213,9 @@ async def _fanouts(
             published.append(time.perf_counter() - began)
             await wait_drained(client, within=1800, interval=0.002)
             fanned_out.append(time.perf_counter() - began)
-        landed = await _landed(client, reached, members)
+        found = await landed(client, reached, members)
         rows.append(
-            FanoutRow(
-                size, len(reached), published, fanned_out, landed, len(reached) * len(members)
-            )
+            FanoutRow(size, len(reached), published, fanned_out, found, len(reached) * len(members))
         )
     return rows
 
@@ -348,7 +225,7 @@ async def _fanouts(
 
 async def run(bench: BenchRun) -> list[Figure]:
     sizes = _sizes(bench.smoke)
-    pid = feed_worker_pid(bench)
+    pid = part_pid(bench.target, "feed_worker")
     threshold = int(worker_setting(pid, "celebrity_threshold"))
     inactive_days = float(worker_setting(pid, "inactive_days"))
     restart = max(sizes.followers) > threshold
@@ -365,7 +242,7 @@ async def run(bench: BenchRun) -> list[Figure]:
         async with bench.graphql() as anonymous:
             reads = await _feed_reads(bench, clients, client, anonymous, sizes, password_hash)
         if restart:
-            async with _pushing_everyone(bench):
+            async with pushing_everyone(bench.target, lambda line: bench.say(f"{NAME}: {line}")):
                 fanouts = await _fanouts(
                     bench, clients, client, sizes, password_hash, inactive_days
                 )
@@ -413,26 +290,26 @@ def _figures(
         else f"{THRESHOLD_ENV}={threshold}, every author pushed"
     )
     first = statistics.median(fanouts[0].fanned_out) * 1000
-    for row in fanouts:
-        median = statistics.median(row.fanned_out) * 1000
-        landed = "all landed" if row.landed == row.writes else f"ONLY {row.landed} of {row.writes}"
+    for fan in fanouts:
+        median = statistics.median(fan.fanned_out) * 1000
+        outcome = "all landed" if fan.landed == fan.writes else f"ONLY {fan.landed} of {fan.writes}"
         figures.append(
             Figure(
                 scenario=NAME,
-                metric=f"fan-out of one post to {row.followers} followers",
+                metric=f"fan-out of one post to {fan.followers} followers",
                 value=median,
                 unit="ms",
-                baseline=None if row is fanouts[0] else first,
+                baseline=None if fan is fanouts[0] else first,
                 concurrency=1,
                 notes=(
-                    f"UpdateMedia call to feed worker drained, median of {len(row.fanned_out)} "
-                    f"(max {max(row.fanned_out) * 1000:.0f} ms), {row.active} active; "
-                    f"{landed}; UpdateMedia p50 "
-                    f"{statistics.median(row.published) * 1000:.0f} ms; "
-                    f"{median * 1000 / max(row.active, 1):.1f} us/follower; "
+                    f"UpdateMedia call to feed worker drained, median of {len(fan.fanned_out)} "
+                    f"(max {max(fan.fanned_out) * 1000:.0f} ms), {fan.active} active; "
+                    f"{outcome}; UpdateMedia p50 "
+                    f"{statistics.median(fan.published) * 1000:.0f} ms; "
+                    f"{median * 1000 / max(fan.active, 1):.1f} us/follower; "
                     f"baseline: {fanouts[0].followers} followers; {pushed}"
                 ),
-                details=_fanout_details(row, threshold, restarted),
+                details=_fanout_details(fan, threshold, restarted),
             )
         )
     return figures

@@ -50,6 +50,8 @@ RENDITIONS = "query($id: ID!) { post(id: $id) { media { status renditions { name
 PUT_CONCURRENCY = 4
 CLI_PROCESSES = 2
 PROCESSES = ("media_worker", "media_svc", "post_svc", "gateway", "minio", "cassandra")
+# With --profile: the steps of one photo in the worker.
+PROFILE_FOCUS = "media_svc/renditions.py:process"
 # thumbor: two clients, each a request at a time, against two forked thumbor processes
 # (one per core) that each work on one image at a time (no engine thread pool: Pillow
 # holds the GIL for much of the work, so threads in one process do not add up).
@@ -215,13 +217,19 @@ async def _confirm_and_wait(
         confirmed_at[post_id] = time.perf_counter()
         await author.client.execute(CONFIRM, {"id": post_id})
 
-    meter.start()
-    first_confirm = time.perf_counter()
-    await asyncio.gather(*(confirm(post_id) for post_id in post_ids))
-    within = 120 + 10 * len(post_ids)
-    statuses = await asyncio.gather(*(watch.finished(within) for watch in watches))
-    last_ready = max(watch.finished_at or 0.0 for watch in watches)
-    cpu = meter.stop()
+    # Wall time, idle threads included: the worker's thread waits while libvips' own
+    # threads (which py-spy does not see) decode and encode.
+    profiled = bench.profiler.profiling(
+        f"{NAME}: media worker", bench.target.pids("media_worker"), focus=PROFILE_FOCUS, idle=True
+    )
+    async with profiled:
+        meter.start()
+        first_confirm = time.perf_counter()
+        await asyncio.gather(*(confirm(post_id) for post_id in post_ids))
+        within = 120 + 10 * len(post_ids)
+        statuses = await asyncio.gather(*(watch.finished(within) for watch in watches))
+        last_ready = max(watch.finished_at or 0.0 for watch in watches)
+        cpu = meter.stop()
     failed = [
         watch.message for watch, status in zip(watches, statuses, strict=True) if status != "READY"
     ]

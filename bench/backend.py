@@ -1,0 +1,453 @@
+"""The stack's services driven directly over gRPC, for what a scenario or the seed
+sets up before it measures: accounts and follows in bulk (graph_svc), READY posts
+(post_svc), and the feed worker, whose streams are drained before and after a timed
+step and whose settings are read from its environment.
+
+Nothing here writes a table or a Redis key: everything goes through the services'
+APIs, so what the benchmarks measure is what the services built.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+import time
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import grpc
+import redis.asyncio as redis
+from redis.exceptions import ResponseError
+
+from bench.graphql import PASSWORD
+from bench.target import Target
+from feed_svc.config import FeedSettings
+from feed_svc.fanout import FANOUT_JOBS
+from feed_svc.store import feed_built_key, feed_key, last_seen_key
+from feed_svc.worker import GROUP as FEED_GROUP
+from infra.local import stack
+from pictor import events
+from pictor.clients import ServiceClients
+from pictor.common.v1 import common_pb2
+from pictor.feed.v1 import feed_pb2
+from pictor.graph.v1 import graph_pb2
+from pictor.post.v1 import post_pb2
+
+# Every stream the feed worker consumes (feed_svc.worker).
+FEED_STREAMS = (
+    events.POST_PUBLISHED,
+    FANOUT_JOBS,
+    events.FOLLOW_CHANGED,
+    events.FOLLOWS_IMPORTED,
+    events.POST_DELETED,
+)
+LOOKUP_CONCURRENCY = 16
+# Followers made active (GetHomeFeed builds their timeline) at once.
+ACTIVATE_CONCURRENCY = 32
+# argon2id at the dev stack's cost keeps both cores busy; more at once only queues.
+CREATE_CONCURRENCY = 2
+CREATE_TIMEOUT_SECONDS = 60.0
+# graph_svc's and post_svc's largest batch is 500; ListFollowing pages hold 100.
+BATCH = 100
+STREAM_PAGE = 5000
+# graph_svc accepts up to 200,000 edges per ImportFollows call, but 100,000 edges into
+# one followee's partition at once overran the Cassandra driver (client request
+# timeouts, UNAVAILABLE) on the dev stack: calls of 20,000, retried (it is idempotent).
+IMPORT_EDGES = 20_000
+IMPORT_ATTEMPTS = 3
+IMPORT_USERS = 10_000
+# A 4:5 portrait photo's renditions (name -> width, height), as the worker makes them.
+RENDITION_SIZES = {
+    "thumb": (150, 150),
+    "small": (320, 400),
+    "medium": (640, 800),
+    "large": (1080, 1350),
+}
+THRESHOLD_ENV = "PICTOR_CELEBRITY_THRESHOLD"
+# While an author above the stack's threshold is timed, every author is pushed.
+PUSH_EVERYONE = "10000000"
+
+A = TypeVar("A")
+T = TypeVar("T")
+
+
+async def bounded(
+    limit: int, operation: Callable[[A], Awaitable[T]], items: Iterable[A]
+) -> list[T]:
+    """``operation(item)`` for every item, at most ``limit`` at a time, results in order.
+
+    Each call starts only when a slot is free (a gRPC call starts when it is made, not
+    when it is awaited), and only ``limit`` coroutines exist at once however many
+    items there are.
+    """
+    todo = list(enumerate(items))
+    todo.reverse()
+    results: list[T | None] = [None] * len(todo)
+
+    async def worker() -> None:
+        while todo:
+            index, item = todo.pop()
+            results[index] = await operation(item)
+
+    await asyncio.gather(*(worker() for _ in range(min(limit, len(todo)))))
+    return results  # type: ignore[return-value]  # every slot is filled
+
+
+# ---------------------------------------------------------------- accounts and follows
+
+
+async def find_user(clients: ServiceClients, username: str) -> int | None:
+    try:
+        response = await clients.graph.GetUserByUsername(
+            graph_pb2.GetUserByUsernameRequest(username=username)
+        )
+    except grpc.aio.AioRpcError as error:
+        if error.code() == grpc.StatusCode.NOT_FOUND:
+            return None
+        raise
+    return int(response.user.id)
+
+
+async def ensure_users(
+    clients: ServiceClients, usernames: Sequence[str], say: Callable[[str], None]
+) -> list[int]:
+    """The ids of these users, creating (graph_svc CreateUser, an argon2id hash each)
+    those that do not exist: for the few accounts that sign in through GraphQL."""
+    found = await bounded(LOOKUP_CONCURRENCY, lambda name: find_user(clients, name), usernames)
+    missing = [name for name, user_id in zip(usernames, found, strict=True) if user_id is None]
+    if missing:
+        say(
+            f"creating {len(missing)} users ({missing[0]} ...), {CREATE_CONCURRENCY} at a "
+            "time: argon2 makes each slow; later runs reuse them"
+        )
+
+    async def create(username: str) -> int:
+        try:
+            response = await clients.graph.CreateUser(
+                graph_pb2.CreateUserRequest(
+                    username=username,
+                    password=PASSWORD,
+                    display_name=username.replace(".", " ").title(),
+                ),
+                timeout=CREATE_TIMEOUT_SECONDS,
+            )
+            return int(response.user.id)
+        except grpc.aio.AioRpcError as error:
+            if error.code() != grpc.StatusCode.ALREADY_EXISTS:
+                raise
+            return await find_user(clients, username) or 0
+
+    created = dict(zip(missing, await bounded(CREATE_CONCURRENCY, create, missing), strict=True))
+    ids = [user_id or created[name] for name, user_id in zip(usernames, found, strict=True)]
+    if not all(ids):
+        raise RuntimeError("a user could be neither found nor created")
+    return ids
+
+
+async def retried(call: Callable[[], Awaitable[T]]) -> T:
+    """A bulk call, made again when graph_svc answers UNAVAILABLE (imports are
+    idempotent): on the dev stack the largest imports can overrun its Cassandra driver."""
+    for attempt in range(1, IMPORT_ATTEMPTS + 1):
+        try:
+            return await call()
+        except grpc.aio.AioRpcError as error:
+            if error.code() != grpc.StatusCode.UNAVAILABLE or attempt == IMPORT_ATTEMPTS:
+                raise
+            await asyncio.sleep(5 * attempt)
+    raise AssertionError("unreachable")
+
+
+async def import_users(
+    clients: ServiceClients, usernames: Sequence[str], password_hash: str
+) -> list[int]:
+    """The ids of these users, made through ImportUsers (idempotent by username, one
+    shared argon2id hash: thousands a second), in streams of IMPORT_USERS accounts."""
+
+    async def stream(names: Sequence[str]) -> list[int]:
+        async def requests() -> AsyncIterator[graph_pb2.ImportUsersRequest]:
+            for name in names:
+                yield graph_pb2.ImportUsersRequest(
+                    username=name,
+                    display_name=name.replace(".", " ").title(),
+                    password_hash=password_hash,
+                )
+
+        return [int(r.user_id) async for r in clients.graph.ImportUsers(requests(), timeout=600)]
+
+    ids: list[int] = []
+    for start in range(0, len(usernames), IMPORT_USERS):
+        names = usernames[start : start + IMPORT_USERS]
+        ids += await retried(functools.partial(stream, names))
+    if len(ids) != len(usernames) or not all(ids):
+        raise RuntimeError("ImportUsers did not answer every account")
+    return ids
+
+
+async def followers_of(clients: ServiceClients, user_id: int) -> set[int]:
+    request = graph_pb2.StreamFollowersRequest(user_id=user_id, page_size=STREAM_PAGE)
+    return {f async for page in clients.graph.StreamFollowers(request) for f in page.follower_ids}
+
+
+async def following_of(clients: ServiceClients, user_id: int) -> set[int]:
+    followees: set[int] = set()
+    token = ""
+    while True:
+        response = await clients.graph.ListFollowing(
+            graph_pb2.ListFollowingRequest(
+                user_id=user_id, page=common_pb2.PageRequest(page_size=BATCH, page_token=token)
+            )
+        )
+        followees.update(edge.user_id for edge in response.edges)
+        token = response.page.next_page_token
+        if not token:
+            return followees
+
+
+async def import_follows(clients: ServiceClients, edges: Mapping[int, Sequence[int]]) -> int:
+    """Bulk follows (follower -> followees) in one ImportFollows stream; returns how many
+    edges were new. Each follower's feed state is rebuilt on their next read."""
+
+    async def requests() -> Any:
+        for follower, followees in edges.items():
+            yield graph_pb2.ImportFollowsRequest(follower_id=follower, followee_ids=followees)
+
+    response = await clients.graph.ImportFollows(requests())
+    return int(response.added)
+
+
+async def import_in_calls(clients: ServiceClients, edges: Mapping[int, Sequence[int]]) -> int:
+    """ImportFollows in calls of up to IMPORT_EDGES edges, each retried; returns how
+    many edges were new."""
+    added = 0
+    batch: dict[int, Sequence[int]] = {}
+    size = 0
+    for follower, followees in edges.items():
+        if size + len(followees) > IMPORT_EDGES and batch:
+            added += await retried(functools.partial(import_follows, clients, batch))
+            batch, size = {}, 0
+        batch[follower] = followees
+        size += len(followees)
+    if batch:
+        added += await retried(functools.partial(import_follows, clients, batch))
+    return added
+
+
+async def ensure_followed(
+    clients: ServiceClients, authors: Sequence[int], followers: Sequence[int]
+) -> dict[int, list[int]]:
+    """The edges (follower -> authors) still missing for every follower to follow every
+    author: read from each author's followers, so a re-run imports nothing."""
+    missing: dict[int, list[int]] = {}
+    for author in authors:
+        present = await followers_of(clients, author)
+        for follower in followers:
+            if follower not in present:
+                missing.setdefault(follower, []).append(author)
+    return missing
+
+
+async def users(clients: ServiceClients, user_ids: Sequence[int]) -> dict[int, graph_pb2.User]:
+    found: dict[int, graph_pb2.User] = {}
+    for start in range(0, len(user_ids), BATCH):
+        response = await clients.graph.BatchGetUsers(
+            graph_pb2.BatchGetUsersRequest(user_ids=user_ids[start : start + BATCH])
+        )
+        found.update((user.id, user) for user in response.users)
+    return found
+
+
+# ---------------------------------------------------------------- posts
+
+
+def ready_media(post_id: int) -> post_pb2.Media:
+    """What the media worker leaves on a READY photo: sizes, a BlurHash and 4 sizes x
+    JPEG/WebP renditions (the keys need not exist: signing a URL does not read them)."""
+    renditions = [
+        post_pb2.Rendition(
+            name=name,
+            content_type=content_type,
+            width=width,
+            height=height,
+            object_key=f"media/{post_id}/{name}.{extension}",
+        )
+        for name, (width, height) in RENDITION_SIZES.items()
+        for content_type, extension in (("image/jpeg", "jpg"), ("image/webp", "webp"))
+    ]
+    width, height = RENDITION_SIZES["large"]
+    return post_pb2.Media(
+        status=post_pb2.MEDIA_STATUS_READY,
+        width=width,
+        height=height,
+        blurhash="LEHV6nWB2yk8pyo0adR*.7kCMdnj",
+        renditions=renditions,
+    )
+
+
+async def create_post(clients: ServiceClients, author_id: int, caption: str) -> int:
+    """A PENDING post; nothing is published until it is made READY."""
+    created = await clients.post.CreatePost(
+        post_pb2.CreatePostRequest(author_id=author_id, caption=caption, content_type="image/jpeg")
+    )
+    return int(created.post.id)
+
+
+async def make_ready(clients: ServiceClients, post_id: int) -> None:
+    """READY, as the media worker would leave it: post_svc publishes post.published."""
+    await clients.post.UpdateMedia(
+        post_pb2.UpdateMediaRequest(post_id=post_id, media=ready_media(post_id))
+    )
+
+
+# ---------------------------------------------------------------- the feed worker
+
+
+def _stream_id(value: bytes | str) -> tuple[int, int]:
+    text = value.decode() if isinstance(value, bytes) else value
+    milliseconds, _, sequence = text.partition("-")
+    return int(milliseconds), int(sequence or 0)
+
+
+async def feed_worker_drained(client: redis.Redis) -> bool:
+    """Whether the feed worker's group has read (last delivered id at the stream's last
+    id, which holds even when Redis cannot tell the lag) and acknowledged everything on
+    every one of its streams."""
+    async with client.pipeline(transaction=False) as pipe:
+        for stream in FEED_STREAMS:
+            pipe.xinfo_stream(stream)
+            pipe.xinfo_groups(stream)
+        replies = await pipe.execute(raise_on_error=False)
+    for stream_info, groups in zip(replies[::2], replies[1::2], strict=True):
+        if isinstance(stream_info, ResponseError):
+            continue  # no such stream yet: nothing was ever sent on it
+        newest = _stream_id(stream_info["last-generated-id"])
+        for group in groups:
+            name = group["name"].decode() if isinstance(group["name"], bytes) else group["name"]
+            if name != FEED_GROUP:
+                continue
+            if group["pending"] or _stream_id(group["last-delivered-id"]) < newest:
+                return False
+    return True
+
+
+async def wait_drained(client: redis.Redis, within: float = 120.0, interval: float = 0.05) -> None:
+    deadline = time.perf_counter() + within
+    while not await feed_worker_drained(client):
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"the feed worker did not drain its streams within {within:.0f}s")
+        await asyncio.sleep(interval)
+
+
+def environ(pid: int) -> dict[str, str]:
+    """A running process's environment, from ``/proc/<pid>/environ``."""
+    found = {}
+    for entry in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+        key, sep, value = entry.decode(errors="replace").partition("=")
+        if sep:
+            found[key] = value
+    return found
+
+
+def worker_setting(pid: int, name: str) -> Any:
+    """A FeedSettings value as the running feed worker has it: from its environment,
+    else the default."""
+    default = FeedSettings.model_fields[name].default
+    value = environ(pid).get(f"PICTOR_{name.upper()}")
+    return default if value is None else type(default)(value)
+
+
+def part_pid(target: Target, name: str) -> int:
+    """The pid of a running part of the target stack."""
+    pid = target.pid(name)
+    if pid is None:
+        raise RuntimeError(f"no running {name}: cannot read its settings or its CPU")
+    return pid
+
+
+async def active_followers(
+    client: redis.Redis, followers: Sequence[int], inactive_days: float
+) -> list[int]:
+    """The followers a push reaches: timeline built, seen within PICTOR_INACTIVE_DAYS."""
+    async with client.pipeline(transaction=False) as pipe:
+        for follower in followers:
+            pipe.exists(feed_built_key(follower))
+            pipe.get(last_seen_key(follower))
+        flags = await pipe.execute()
+    quiet_since = time.time() * 1000 - inactive_days * 24 * 3600 * 1000
+    return [
+        follower
+        for follower, built, seen in zip(followers, flags[::2], flags[1::2], strict=True)
+        if built and seen is not None and int(seen) >= quiet_since
+    ]
+
+
+async def activate(
+    clients: ServiceClients,
+    client: redis.Redis,
+    followers: Sequence[int],
+    inactive_days: float,
+    say: Callable[[str], None],
+) -> set[int]:
+    """The followers a push reaches, after every other one has read their home feed
+    once through feed_svc (which builds their timeline and marks them seen)."""
+    active = set(await active_followers(client, followers, inactive_days))
+    idle = [follower for follower in followers if follower not in active]
+    if idle:
+        say(f"{len(idle)} followers read their home feed once")
+
+        async def read(follower: int) -> None:
+            await clients.feed.GetHomeFeed(feed_pb2.GetHomeFeedRequest(viewer_id=follower))
+
+        await bounded(ACTIVATE_CONCURRENCY, read, idle)
+        active = set(await active_followers(client, followers, inactive_days))
+    return active
+
+
+async def landed(client: redis.Redis, followers: Sequence[int], members: Sequence[str]) -> int:
+    """How many of the timeline members are in each follower's timeline, summed."""
+    found = 0
+    for start in range(0, len(followers), 1000):
+        async with client.pipeline(transaction=False) as pipe:
+            for follower in followers[start : start + 1000]:
+                pipe.zmscore(feed_key(follower), list(members))
+            replies = await pipe.execute()
+        found += sum(score is not None for scores in replies for score in scores)
+    return found
+
+
+@asynccontextmanager
+async def pushing_everyone(target: Target, say: Callable[[str], None]) -> AsyncIterator[None]:
+    """The dev stack's feed_svc and feed_worker restarted with a celebrity threshold
+    nobody passes, so authors of any size are pushed; restored with their own
+    environment at the end, whatever happens inside."""
+    originals = {name: environ(part_pid(target, name)) for name in ("feed_svc", "feed_worker")}
+
+    def part(name: str, env: Mapping[str, str]) -> stack.Part:
+        return next(p for p in stack.applications(target.settings, env) if p.name == name)
+
+    async def restart(part: stack.Part) -> None:
+        await asyncio.to_thread(stack.stop, part)
+        await asyncio.to_thread(stack.start, part)
+
+    say(f"restarting feed_svc and feed_worker with {THRESHOLD_ENV}={PUSH_EVERYONE}")
+    try:
+        for name, env in originals.items():
+            await restart(part(name, {**env, THRESHOLD_ENV: PUSH_EVERYONE}))
+        yield
+    finally:
+        say("restoring feed_svc and feed_worker")
+        for name, env in originals.items():
+            restored = part(name, env)
+            if THRESHOLD_ENV not in env:
+                # Started without it, so with the code's default, not the stack's.
+                restored = dataclasses.replace(restored, env=env)
+            await restart(restored)
