@@ -15,8 +15,15 @@ The summary of each profile names where the samples were:
 - by package: the package of the innermost Python frame (``graphql``, ``grpc``,
   ``strawberry``, ``asyncio``, one of ours...), or the library of a native frame: the
   process's self time by layer;
-- by our function: the share of samples inside each function of this repository, its
-  callees included (the steps of our code, however deep the libraries go below them).
+- by our function, callees included: the share of samples inside each function of this
+  repository (the steps of our code, however deep the libraries go below them);
+- by our innermost function: each sample charged to the innermost function of ours on
+  its stack, with the library code it called; "(none of ours)" is framework code
+  (the event loop, graphql-core's executor, gRPC) running outside any of our frames,
+  which in async code is most of it: a coroutine's caller is not on its stack.
+
+Entry points (``<module>``, ``pictor/service.py:main``) are on nearly every stack and
+say nothing, so they are left out of both.
 
 ``focus`` adds a summary of only the samples inside one function
 (``path/module.py:name``), as shares of those: the steps of one job rather than of the
@@ -45,6 +52,8 @@ RATE = 100
 TOP = 8
 # This repository's packages: their functions are the steps a profile names.
 OURS = ("gateway", "graph_svc", "post_svc", "feed_svc", "media_svc", "pictor", "bench")
+ENTRY_POINTS = ("pictor/service.py:main",)
+NONE_OF_OURS = "(none of ours)"
 _FRAME = re.compile(r"^(?P<name>.*) \((?P<path>[^()]*?)(?::(?P<line>\d+))?\)$")
 STOP_SECONDS = 30.0
 
@@ -86,7 +95,14 @@ class Frame:
 
     @property
     def ours(self) -> bool:
-        return not self.native and self.package in OURS and "_pb2" not in self.path
+        """A function of this repository, entry points and generated stubs aside."""
+        return (
+            not self.native
+            and self.package in OURS
+            and "_pb2" not in self.path
+            and self.name != "<module>"
+            and str(self) not in ENTRY_POINTS
+        )
 
     def __str__(self) -> str:
         return f"{self.path}:{self.name}" if self.path else self.name
@@ -101,6 +117,7 @@ class Summary:
     samples: int
     by_package: list[tuple[str, float]]
     by_function: list[tuple[str, float]]
+    by_innermost: list[tuple[str, float]]
     path: str
     focus: str | None = None
     idle: bool = False
@@ -114,11 +131,12 @@ class Summary:
             "idle_included": self.idle,
             "by_package": [[name, round(share, 4)] for name, share in self.by_package],
             "by_function": [[name, round(share, 4)] for name, share in self.by_function],
+            "by_innermost": [[name, round(share, 4)] for name, share in self.by_innermost],
             "collapsed_stacks": self.path,
         }
 
     def lines(self) -> list[str]:
-        kind = "wall time" if self.idle else "CPU"
+        kind = "wall time, every thread" if self.idle else "threads holding the GIL"
         scope = f", inside {self.focus}" if self.focus else ""
         head = f"{self.label} / {self.process}: {self.samples} samples of {kind}{scope}"
         if not self.samples:
@@ -128,6 +146,8 @@ class Summary:
             "  by package (innermost frame): " + _shares(self.by_package),
             "  by our function (callees included):",
             *(f"    {share:6.1%}  {name}" for name, share in self.by_function),
+            "  by our innermost function (with the library code it called):",
+            *(f"    {share:6.1%}  {name}" for name, share in self.by_innermost),
             f"  stacks: {self.path}",
         ]
 
@@ -166,18 +186,26 @@ def summarize(
     total = sum(count for _, count in stacks)
     packages: Counter[str] = Counter()
     functions: Counter[str] = Counter()
+    innermost: Counter[str] = Counter()
     for frames, count in stacks:
         packages[frames[-1].package] += count
-        for name in {str(frame) for frame in frames if frame.ours}:
+        ours = [str(frame) for frame in frames if frame.ours]
+        for name in set(ours):
             functions[name] += count
+        innermost[ours[-1] if ours else NONE_OF_OURS] += count
+
+    def shares(counter: Counter[str]) -> list[tuple[str, float]]:
+        return [(name, n / total) for name, n in counter.most_common(top)]
+
     if not total:
-        return Summary(process, label, 0, [], [], path, focus, idle)
+        return Summary(process, label, 0, [], [], [], path, focus, idle)
     return Summary(
         process,
         label,
         total,
-        [(name, n / total) for name, n in packages.most_common(top)],
-        [(name, n / total) for name, n in functions.most_common(top)],
+        shares(packages),
+        shares(functions),
+        shares(innermost),
         path,
         focus,
         idle,
@@ -244,7 +272,7 @@ class Profiler:
                 "record",
                 *("--pid", str(pid), "--rate", str(self.rate)),
                 *("--format", "raw", "--function", "--output", str(path)),
-                *(["--idle"] if idle else []),
+                *(["--idle"] if idle else ["--gil"]),
                 *(["--native"] if native else []),
             ]
             recorder = await asyncio.create_subprocess_exec(

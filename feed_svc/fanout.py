@@ -30,7 +30,6 @@ from feed_svc.config import FeedSettings
 from feed_svc.store import (
     CELEBRITIES,
     Entry,
-    add_entries,
     author_live_channel,
     feed_built_key,
     feed_key,
@@ -51,6 +50,30 @@ FANOUT_JOBS = "events:feed.fanout"
 PUSH, REMOVE, PULL, UNPULL = "push", "remove", "pull", "unpull"
 _DAY_MS = 24 * 3600 * 1000
 
+# One follower's push, atomic, in one command: a timeline not built is left alone (the
+# next read builds it, this post included); a follower quiet since ARGV[3] loses it
+# (rebuilt when they come back); otherwise the post goes in, the oldest beyond ARGV[4]
+# go out, and a live home feed subscription hears of it. Every key is the follower's
+# (one hash tag), so it runs on Redis Cluster too. Idempotent: ZADD of a member twice
+# is one member. Against five commands in two round trips, it cut the feed worker's
+# CPU per write from 56 to 17 us (`make bench ARGS=fanout`, 10k followers).
+# KEYS: timeline, built flag, last seen, live flag.
+# ARGV: member, score, quiet since (ms), keep, live channel, post id.
+_PUSH = """
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+local seen = tonumber(redis.call('GET', KEYS[3]))
+if not seen or seen < tonumber(ARGV[3]) then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  return -1
+end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[4]) + 1))
+if redis.call('EXISTS', KEYS[4]) == 1 then
+  redis.call('PUBLISH', ARGV[5], ARGV[6])
+end
+return 1
+"""
+
 
 class FanOut:
     def __init__(
@@ -66,6 +89,7 @@ class FanOut:
         self._authors = authors
         self._timelines = timelines
         self._settings = settings
+        self._push_script = client.register_script(_PUSH)
 
     # ------------------------------------------------------------ events
 
@@ -137,27 +161,28 @@ class FanOut:
             raise ValueError(f"unknown fan-out operation {operation!r}")
 
     async def _push(self, entry: Entry, followers: Sequence[int]) -> None:
-        """Writes the post into each active follower's timeline, pipelined; drops the
-        timelines of followers gone quiet (rebuilt when they come back)."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for follower in followers:
-                pipe.get(last_seen_key(follower))
-                pipe.exists(feed_built_key(follower))
-                pipe.exists(live_key(follower))
-            flags = await pipe.execute()
-        quiet_since = now_ms() - self._settings.inactive_days * _DAY_MS
+        """Writes the post into each active follower's timeline: one script call per
+        follower, all in one pipeline (see _PUSH)."""
+        quiet_since = now_ms() - int(self._settings.inactive_days * _DAY_MS)
         keep = self._settings.feed_max
         async with self._redis.pipeline(transaction=False) as pipe:
-            for index, follower in enumerate(followers):
-                last_seen, built, live = flags[3 * index : 3 * index + 3]
-                if not built:
-                    continue  # built, post included, on the next read
-                if last_seen is None or int(last_seen) < quiet_since:
-                    pipe.delete(feed_key(follower), feed_built_key(follower))
-                    continue
-                add_entries(pipe, feed_key(follower), [entry], keep)
-                if live:
-                    pipe.publish(live_channel(follower), entry.post_id)
+            # The pipeline loads the script, if Redis lacks it, before it sends.
+            pipe.scripts.add(self._push_script)  # type: ignore[arg-type]  # typed for sync
+            for follower in followers:
+                pipe.evalsha(
+                    self._push_script.sha,
+                    4,
+                    feed_key(follower),
+                    feed_built_key(follower),
+                    last_seen_key(follower),
+                    live_key(follower),
+                    entry.member,
+                    entry.score,
+                    quiet_since,
+                    keep,
+                    live_channel(follower),
+                    entry.post_id,
+                )
             await pipe.execute()
 
     async def _jobs_for_followers(self, operation: str, author: int, entry: Entry | None) -> None:

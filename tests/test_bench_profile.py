@@ -12,9 +12,9 @@ from bench.scenarios.feed_read import PROFILED
 from bench.target import Target
 
 STACKS = """\
-main (gateway/__main__.py:10);handle (gateway/app.py:5);execute (graphql/execution/execute.py:1) 6
-main (gateway/__main__.py:10);handle (gateway/app.py:5);sign (media_svc/signing.py:3) 3
-main (gateway/__main__.py:10);select (selectors.py:451);0x7f00 (libc.so.6) 1
+<module> (gateway/__main__.py:1);main (pictor/service.py:10);handle (gateway/app.py:5);execute (graphql/execution/execute.py:1) 6
+<module> (gateway/__main__.py:1);main (pictor/service.py:10);handle (gateway/app.py:5);sign (media_svc/signing.py:3) 3
+<module> (gateway/__main__.py:1);main (pictor/service.py:10);select (selectors.py:451);0x7f00 (libc.so.6) 1
 """
 
 
@@ -41,10 +41,15 @@ def test_shares_count_each_sample_once_per_function_and_by_innermost_package(
 
     assert summary.samples == 10
     assert dict(summary.by_package) == {"graphql": 0.6, "media_svc": 0.3, "libc.so.6": 0.1}
+    # The entry points are on every stack, telling nothing.
     assert dict(summary.by_function) == {
-        "gateway/__main__.py:main": 1.0,
         "gateway/app.py:handle": 0.9,
         "media_svc/signing.py:sign": 0.3,
+    }
+    assert dict(summary.by_innermost) == {
+        "gateway/app.py:handle": 0.6,
+        "media_svc/signing.py:sign": 0.3,
+        "(none of ours)": 0.1,
     }
 
 

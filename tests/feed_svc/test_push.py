@@ -1,0 +1,90 @@
+"""One fan-out push job, run in-process against the real Redis (test database): what
+each kind of follower's timeline becomes. The job needs no other service."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import redis.asyncio as redis
+
+from feed_svc.config import FeedSettings
+from feed_svc.fanout import PUSH, FanOut
+from feed_svc.store import Entry, feed_built_key, feed_key, last_seen_key, live_channel, live_key
+from feed_svc.timeline import now_ms
+from gateway.config import GatewaySettings
+
+KEEP = 3
+AUTHOR = 7
+# Far from any id the stack's Snowflakes give, so no other test's keys are touched.
+ACTIVE, FULL, QUIET, UNBUILT, LIVE = (
+    9_100_000_001,
+    9_100_000_002,
+    9_100_000_003,
+    9_100_000_004,
+    9_100_000_005,
+)
+FOLLOWERS = (ACTIVE, FULL, QUIET, UNBUILT, LIVE)
+DAY_MS = 24 * 3600 * 1000
+
+
+@pytest.fixture
+async def client(settings: GatewaySettings) -> AsyncIterator[redis.Redis]:
+    connected = redis.from_url(settings.redis_url, decode_responses=True)
+    yield connected
+    for follower in FOLLOWERS:
+        await connected.delete(
+            feed_key(follower),
+            feed_built_key(follower),
+            last_seen_key(follower),
+            live_key(follower),
+        )
+    await connected.aclose()
+
+
+def fan_out(client: redis.Redis) -> FanOut:
+    # A push job reads and writes Redis only: no graph, author or timeline reads.
+    none: Any = None
+    return FanOut(client, none, none, none, FeedSettings(feed_max=KEEP, inactive_days=7))
+
+
+async def built(client: redis.Redis, follower: int, members: dict[str, int], seen: int) -> None:
+    if members:
+        await client.zadd(feed_key(follower), members)
+    await client.set(feed_built_key(follower), 1)
+    await client.set(last_seen_key(follower), seen)
+
+
+async def test_a_push_lands_only_where_a_reader_will_see_it(client: redis.Redis) -> None:
+    now = now_ms()
+    await built(client, ACTIVE, {Entry(10, AUTHOR).member: 10}, now)
+    await built(client, FULL, {Entry(n, AUTHOR).member: n for n in (11, 12, 13)}, now)
+    await built(client, QUIET, {Entry(14, AUTHOR).member: 14}, now - 8 * DAY_MS)
+    await client.set(last_seen_key(UNBUILT), now)
+    await built(client, LIVE, {}, now)
+    await client.set(live_key(LIVE), 1)
+    pubsub = client.pubsub()
+    await pubsub.subscribe(live_channel(LIVE))
+    await pubsub.get_message(timeout=1)  # the subscription's confirmation
+
+    entry = Entry(20, AUTHOR)
+    job = {"op": PUSH, "author_id": str(AUTHOR), "post_id": str(entry.post_id)}
+    job["followers"] = ",".join(map(str, FOLLOWERS))
+    for _ in range(2):  # a redelivered job changes nothing
+        await fan_out(client).run_job("1-0", job)
+
+    async def timeline(follower: int) -> list[str]:
+        return await client.zrange(feed_key(follower), 0, -1)
+
+    assert await timeline(ACTIVE) == [Entry(10, AUTHOR).member, entry.member]
+    # The oldest goes when a timeline is full.
+    assert await timeline(FULL) == [Entry(n, AUTHOR).member for n in (12, 13)] + [entry.member]
+    # A reader gone quiet loses the timeline; the next read rebuilds it.
+    assert not await client.exists(feed_key(QUIET), feed_built_key(QUIET))
+    # A timeline never built is left to the next read, which builds it whole.
+    assert not await client.exists(feed_key(UNBUILT), feed_built_key(UNBUILT))
+    assert await timeline(LIVE) == [entry.member]
+    heard = [await pubsub.get_message(ignore_subscribe_messages=True, timeout=2) for _ in range(2)]
+    assert [message and message["data"] for message in heard] == [str(entry.post_id)] * 2
+    await pubsub.aclose()
