@@ -424,6 +424,16 @@ async def landed(client: redis.Redis, followers: Sequence[int], members: Sequenc
     return found
 
 
+def pushed_note(threshold: int, restarted: bool) -> str:
+    """How the feed worker treated the authors, for a figure's notes."""
+    if restarted:
+        return (
+            f"feed_svc and feed_worker restarted with {THRESHOLD_ENV}={PUSH_EVERYONE} "
+            f"(was {threshold}), restored after"
+        )
+    return f"{THRESHOLD_ENV}={threshold}, every author pushed"
+
+
 @asynccontextmanager
 async def pushing_everyone(target: Target, say: Callable[[str], None]) -> AsyncIterator[None]:
     """The dev stack's feed_svc and feed_worker restarted with a celebrity threshold

@@ -31,7 +31,7 @@ import redis.asyncio as redis
 import uvloop
 
 from bench import demo_photos
-from bench.backend import THRESHOLD_ENV, bounded, environ, wait_drained
+from bench.backend import THRESHOLD_ENV, bounded, environ, find_user, wait_drained
 from bench.demo_plan import DemoPlan, PlannedPost, plan
 from bench.target import Target
 from feed_svc.config import FeedSettings
@@ -192,7 +192,7 @@ class Seeder:
         async with Progress(self._say, "users: looking up", len(names), "names") as lookup:
 
             async def look_up(index: int) -> None:
-                user_id = await self._find(names[index])
+                user_id = await find_user(self._clients, names[index])
                 if user_id is not None:
                     found[index] = user_id
                 lookup.advance()
@@ -225,23 +225,12 @@ class Seeder:
         except grpc.aio.AioRpcError as error:
             # Unless someone else created it since the look-up.
             taken = error.code() == grpc.StatusCode.ALREADY_EXISTS
-            existing = await self._find(request.username) if taken else None
+            existing = await find_user(self._clients, request.username) if taken else None
             if existing is None:
                 raise
             return existing
         self.report.users_created += 1
         return user_id
-
-    async def _find(self, username: str) -> int | None:
-        try:
-            response = await self._clients.graph.GetUserByUsername(
-                graph_pb2.GetUserByUsernameRequest(username=username)
-            )
-        except grpc.aio.AioRpcError as error:
-            if error.code() == grpc.StatusCode.NOT_FOUND:
-                return None
-            raise
-        return int(response.user.id)
 
     async def refresh(self) -> None:
         """The seeded users as graph_svc counts them now (followers, following, posts)."""

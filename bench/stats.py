@@ -279,6 +279,8 @@ class ResidentMemorySampler:
         self._thread = threading.Thread(target=self._sample, name="rss-sampler", daemon=True)
         # (perf_counter, KiB) per process name.
         self.samples: dict[str, list[tuple[float, int]]] = {name: [] for name in processes}
+        # The largest sum over the processes of one round of samples.
+        self.peak_total_kib = 0
 
     def __enter__(self) -> ResidentMemorySampler:
         self._thread.start()
@@ -290,10 +292,13 @@ class ResidentMemorySampler:
 
     def _sample(self) -> None:
         while True:
+            total = 0
             for name, pid in self._processes.items():
                 kib = resident_kib(pid)
                 if kib is not None:
                     self.samples[name].append((time.perf_counter(), kib))
+                    total += kib
+            self.peak_total_kib = max(self.peak_total_kib, total)
             if self._stopping.wait(self._interval):
                 return
 

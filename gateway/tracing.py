@@ -22,23 +22,27 @@ from typing import Any
 
 from graphql import GraphQLResolveInfo, get_named_type, is_leaf_type
 from strawberry.extensions.tracing import OpenTelemetryExtension
-from strawberry.extensions.tracing.utils import should_skip_tracing
+from strawberry.extensions.utils import is_introspection_field
+from strawberry.resolvers import is_default_resolver
 
 
-def traced(resolver: Any, info: GraphQLResolveInfo) -> bool:
-    """Whether this field's resolution gets a span of its own."""
-    if should_skip_tracing(resolver, info):
-        return False  # introspection, or a plain attribute: no resolver of ours
+def traced(info: GraphQLResolveInfo) -> bool:
+    """Whether this field's resolution gets a span of its own; the cheap checks first,
+    as this runs for every field of every result."""
+    field = info.parent_type.fields.get(info.field_name)
+    if field is None or field.resolve is None or is_default_resolver(field.resolve):
+        return False  # a plain attribute: no resolver of ours
     schema = info.schema
-    if info.parent_type in (schema.query_type, schema.mutation_type, schema.subscription_type):
-        return True
-    return not is_leaf_type(get_named_type(info.return_type))
+    root = info.parent_type in (schema.query_type, schema.mutation_type, schema.subscription_type)
+    if not root and is_leaf_type(get_named_type(info.return_type)):
+        return False
+    return not is_introspection_field(info)
 
 
 class ResolverTracing(OpenTelemetryExtension):
     def resolve(  # type: ignore[override]  # sync, or the base's coroutine when traced
         self, _next: Any, root: Any, info: GraphQLResolveInfo, *args: Any, **kwargs: Any
     ) -> Any:
-        if not traced(_next, info):
+        if not traced(info):
             return _next(root, info, *args, **kwargs)
         return super().resolve(_next, root, info, *args, **kwargs)

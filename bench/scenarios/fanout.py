@@ -38,7 +38,6 @@ import redis.asyncio as redis
 from argon2 import PasswordHasher
 
 from bench.backend import (
-    PUSH_EVERYONE,
     THRESHOLD_ENV,
     activate,
     bounded,
@@ -49,6 +48,7 @@ from bench.backend import (
     landed,
     make_ready,
     part_pid,
+    pushed_note,
     pushing_everyone,
     users,
     wait_drained,
@@ -374,12 +374,7 @@ def _figures(
     threshold: int,
     restarted: bool,
 ) -> list[Figure]:
-    pushed = (
-        f"feed_svc and feed_worker restarted with {THRESHOLD_ENV}={PUSH_EVERYONE} "
-        f"(was {threshold}), restored after"
-        if restarted
-        else f"{THRESHOLD_ENV}={threshold}, every author pushed"
-    )
+    pushed = pushed_note(threshold, restarted)
     figures = []
     for burst, singles in results:
         figures += _burst_figures(burst, singles, baseline, threshold, pushed)

@@ -39,6 +39,7 @@ from bench.backend import (
     landed,
     make_ready,
     part_pid,
+    pushed_note,
     pushing_everyone,
     users,
     wait_drained,
@@ -283,12 +284,7 @@ def _figures(
                     ),
                 )
             )
-    pushed = (
-        f"feed_svc and feed_worker restarted with {THRESHOLD_ENV}={PUSH_EVERYONE} "
-        f"(was {threshold}), restored after"
-        if restarted
-        else f"{THRESHOLD_ENV}={threshold}, every author pushed"
-    )
+    pushed = pushed_note(threshold, restarted)
     first = statistics.median(fanouts[0].fanned_out) * 1000
     for fan in fanouts:
         median = statistics.median(fan.fanned_out) * 1000

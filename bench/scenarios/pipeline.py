@@ -13,6 +13,11 @@
     the same files over HTTP, one request each, from two clients at once.
 
 Each photo makes 8 renditions (thumb, small, medium, large; JPEG and WebP).
+
+Peak resident memory of each, against vipsthumbnail's: (a) the media_worker process,
+sampled every 10 ms; (b) this process, likewise; (c) each vipsthumbnail run's own
+peak (getrusage through wait4), summed over the processes that run at once; (d)
+thumbor's processes, sampled together.
 """
 
 from __future__ import annotations
@@ -36,7 +41,14 @@ from bench.peers import PeerUnavailable, Server
 from bench.peers import thumbor as thumbor_peer
 from bench.report import Figure
 from bench.run import BenchRun
-from bench.stats import CpuMeter, children_cpu_seconds, describe_cpu, percentile
+from bench.stats import (
+    CpuMeter,
+    ResidentMemorySampler,
+    children_cpu_seconds,
+    describe_cpu,
+    percentile,
+    resident_kib,
+)
 from media_svc import renditions
 
 NAME = "pipeline"
@@ -75,6 +87,9 @@ class Rate:
     renditions: int
     seconds: float
     cpu: dict[str, float]
+    # Peak resident memory of what did the work (MiB), and what that figure covers.
+    peak_mib: float | None = None
+    memory: str = ""
 
     @property
     def per_second(self) -> float:
@@ -135,11 +150,13 @@ async def run(bench: BenchRun) -> list[Figure]:
         ),
     ]
     peer = _thumbor_figure(thumbor, worker, in_process, ceiling)
+    memory = _memory_figures(worker, in_process, cli, thumbor, threads)
     if cli is None:
         return [
             *figures,
             Figure(NAME, "vipsthumbnail CLI (renditions/s)", None, "/s", notes=cli_note),
             peer,
+            *memory,
         ]
     versions = f"libvips {cli_note} (Debian) here, {machine.pyvips_libvips()} in pyvips-binary"
     return [
@@ -166,6 +183,32 @@ async def run(bench: BenchRun) -> list[Figure]:
             details=_details(cli.decoded_each, {"libvips": cli_note}),
         ),
         peer,
+        *memory,
+    ]
+
+
+def _memory_figures(
+    worker: Rate, in_process: Rate, cli: CliRates | None, thumbor: ThumborRun, threads: int
+) -> list[Figure]:
+    """Peak resident memory of each way, against vipsthumbnail's (one decode per photo)."""
+    ceiling = cli.decoded_once if cli else None
+    rows = [
+        ("media worker, peak resident memory", worker, threads),
+        ("renditions.process in-process, peak resident memory", in_process, threads),
+        ("vipsthumbnail CLI, one decode per photo, peak resident memory", ceiling, CLI_PROCESSES),
+        ("thumbor, peak resident memory", thumbor.rate, THUMBOR_PROCESSES),
+    ]
+    return [
+        Figure(
+            scenario=NAME,
+            metric=metric,
+            value=rate.peak_mib if rate else None,
+            unit="MiB",
+            baseline=None if rate is ceiling or ceiling is None else ceiling.peak_mib,
+            concurrency=concurrency,
+            notes=rate.memory if rate else "not measured: see its renditions/s row",
+        )
+        for metric, rate, concurrency in rows
     ]
 
 
@@ -222,14 +265,17 @@ async def _confirm_and_wait(
     profiled = bench.profiler.profiling(
         f"{NAME}: media worker", bench.target.pids("media_worker"), focus=PROFILE_FOCUS, idle=True
     )
-    async with profiled:
-        meter.start()
-        first_confirm = time.perf_counter()
-        await asyncio.gather(*(confirm(post_id) for post_id in post_ids))
-        within = 120 + 10 * len(post_ids)
-        statuses = await asyncio.gather(*(watch.finished(within) for watch in watches))
-        last_ready = max(watch.finished_at or 0.0 for watch in watches)
-        cpu = meter.stop()
+    worker_pid = bench.target.pids("media_worker")
+    idle_kib = sum(resident_kib(pid) or 0 for pid in worker_pid.values())
+    with ResidentMemorySampler(worker_pid) as memory:
+        async with profiled:
+            meter.start()
+            first_confirm = time.perf_counter()
+            await asyncio.gather(*(confirm(post_id) for post_id in post_ids))
+            within = 120 + 10 * len(post_ids)
+            statuses = await asyncio.gather(*(watch.finished(within) for watch in watches))
+            last_ready = max(watch.finished_at or 0.0 for watch in watches)
+            cpu = meter.stop()
     failed = [
         watch.message for watch, status in zip(watches, statuses, strict=True) if status != "READY"
     ]
@@ -243,7 +289,16 @@ async def _confirm_and_wait(
         round((watch.finished_at or 0.0) - confirmed_at[post_id], 4)
         for watch, post_id in zip(watches, post_ids, strict=True)
     ]
-    return Rate(made, last_ready - first_confirm, cpu), photo_seconds
+    peak = memory.peak_total_kib / 1024
+    rate = Rate(
+        made,
+        last_ready - first_confirm,
+        cpu,
+        peak,
+        f"the media_worker process, {idle_kib / 1024:.0f} MiB before the photos "
+        f"(+{peak - idle_kib / 1024:.0f} MiB)",
+    )
+    return rate, photo_seconds
 
 
 # ---------------------------------------------------------------- (b) in-process
@@ -254,17 +309,33 @@ def _in_process(originals: list[bytes], threads: int, max_pixels: int) -> Rate:
     cache_max = pyvips.cache_get_max()
     pyvips.cache_set_max(0)
     meter = CpuMeter()
+    before_kib = resident_kib(os.getpid()) or 0
     try:
-        meter.start()
-        began = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            processed = list(pool.map(lambda data: renditions.process(data, max_pixels), originals))
-        seconds = time.perf_counter() - began
-        cpu = meter.stop()
+        with ResidentMemorySampler({"bench": os.getpid()}) as memory:
+            meter.start()
+            began = time.perf_counter()
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                # Each photo's renditions are counted and dropped, as the worker
+                # stores and drops them.
+                made = sum(
+                    pool.map(
+                        lambda data: len(renditions.process(data, max_pixels).renditions),
+                        originals,
+                    )
+                )
+            seconds = time.perf_counter() - began
+            cpu = meter.stop()
     finally:
         pyvips.cache_set_max(cache_max)
-    made = sum(len(photo.renditions) for photo in processed)
-    return Rate(made, seconds, cpu)
+    peak = memory.peak_total_kib / 1024
+    return Rate(
+        made,
+        seconds,
+        cpu,
+        peak,
+        f"this (the bench) process, {before_kib / 1024:.0f} MiB before the photos "
+        f"(+{peak - before_kib / 1024:.0f} MiB)",
+    )
 
 
 # ---------------------------------------------------------------- (c) vipsthumbnail
@@ -331,7 +402,7 @@ def _thumbnail_all(files: list[Path], outputs: list[tuple[str, str]], decode_onc
         children_before = children_cpu_seconds()
         began = time.perf_counter()
         with ThreadPoolExecutor(max_workers=len(lanes)) as pool:
-            list(
+            peaks = list(
                 pool.map(
                     lambda lane: _thumbnail_lane(
                         lane, in_folder, Path(decoded) if decode_once else None
@@ -346,29 +417,48 @@ def _thumbnail_all(files: list[Path], outputs: list[tuple[str, str]], decode_onc
     expected = len(files) * RENDITIONS_PER_PHOTO
     if made != expected:
         raise RuntimeError(f"vipsthumbnail wrote {made} files, not {expected}")
-    return Rate(made, seconds, cpu)
+    # The lanes run side by side: at most the sum of their largest runs at once.
+    peak = sum(peaks) / 1024
+    return Rate(
+        made,
+        seconds,
+        cpu,
+        peak,
+        f"{len(lanes)} processes at once, {max(peaks) / 1024:.0f} MiB at most each",
+    )
 
 
-def _thumbnail_lane(
-    files: list[Path], outputs: list[tuple[str, str]], decoded: Path | None
-) -> None:
+def _thumbnail_lane(files: list[Path], outputs: list[tuple[str, str]], decoded: Path | None) -> int:
     """One process at a time, each making one size and format of every file in the lane
     (vipsthumbnail makes one output per input per run). With ``decoded``, the photos
     are first shrunk once to 1080 wide into uncompressed .v files there, which the
-    renditions are then made from."""
+    renditions are then made from. Returns the largest peak memory of its runs (KiB)."""
+    peak = 0
     if decoded is not None:
         large = f"{renditions.WIDTHS['large']}x>"
-        _vipsthumbnail_run(large, f"{decoded}/%s.v", files)
+        peak = _vipsthumbnail_run(large, f"{decoded}/%s.v", files)
         files = [decoded / f"{path.stem}.v" for path in files]
     for size, output in outputs:
-        _vipsthumbnail_run(size, output, files)
+        peak = max(peak, _vipsthumbnail_run(size, output, files))
+    return peak
 
 
-def _vipsthumbnail_run(size: str, output: str, files: list[Path]) -> None:
+def _vipsthumbnail_run(size: str, output: str, files: list[Path]) -> int:
+    """Runs one vipsthumbnail; returns its peak resident memory in KiB (its own
+    getrusage, through wait4: no sampling can miss a short-lived process's peak)."""
     command = ["vipsthumbnail", "--size", size, "--output", output, *map(str, files)]
     if not size.endswith(">"):
         command += ["--smartcrop", "centre"]
-    subprocess.run(command, check=True, capture_output=True)
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            errors.seek(0)
+            raise subprocess.CalledProcessError(
+                process.returncode, command, stderr=errors.read().decode(errors="replace")
+            )
+    return int(usage.ru_maxrss)
 
 
 # ---------------------------------------------------------------- (d) thumbor
@@ -442,12 +532,14 @@ async def _through_thumbor(server: Server, files: list[Path]) -> Rate:
                     raise RuntimeError(f"thumbor answered {response.status_code} to {path}")
                 bodies[index] = (response.headers.get("content-type", ""), response.content)
 
-        meter = CpuMeter(server.pids())
-        meter.start()
-        began = time.perf_counter()
-        await asyncio.gather(*(client() for _ in range(THUMBOR_CLIENTS)))
-        seconds = time.perf_counter() - began
-        cpu = meter.stop()
+        serving = server.pids()
+        meter = CpuMeter(serving)
+        with ResidentMemorySampler(serving) as memory:
+            meter.start()
+            began = time.perf_counter()
+            await asyncio.gather(*(client() for _ in range(THUMBOR_CLIENTS)))
+            seconds = time.perf_counter() - began
+            cpu = meter.stop()
     for index, (path, content_type, width, height) in enumerate(wanted):
         got_type, body = bodies[index]
         image = pyvips.Image.new_from_buffer(body, "", access="sequential")
@@ -456,7 +548,13 @@ async def _through_thumbor(server: Server, files: list[Path]) -> Rate:
                 f"thumbor made {got_type} {image.width}x{image.height} for {path}, "
                 f"not {content_type} {width}x{height or '?'}"
             )
-    return Rate(len(wanted), seconds, cpu)
+    return Rate(
+        len(wanted),
+        seconds,
+        cpu,
+        memory.peak_total_kib / 1024,
+        f"its {len(serving)} processes (the parent and its forks) together",
+    )
 
 
 def _thumbor_figure(
