@@ -23,7 +23,6 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 import grpc
 import httpx
@@ -41,8 +40,6 @@ from pictor.feed.v1 import feed_pb2
 from pictor.graph.v1 import graph_pb2
 from pictor.media.v1 import media_pb2
 from pictor.post.v1 import post_pb2
-
-T = TypeVar("T")
 
 DEFAULT_USERS = 2000
 # Every seeded account has it; at least 8 characters (graph_svc's rule).

@@ -20,7 +20,7 @@ import os
 import statistics
 import time
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import redis.asyncio as redis
 from argon2 import PasswordHasher
@@ -58,7 +58,6 @@ CONCURRENCY = 8
 PUBLISH_CONCURRENCY = 8
 # Caps the fan-out sizes of a full run (e.g. 10000 skips the 100k author); unset: all.
 MAX_FOLLOWERS_ENV = "BENCH_GROWTH_MAX_FOLLOWERS"
-T = TypeVar("T")
 PROCESSES = ("gateway", "feed_svc", "post_svc", "graph_svc", "media_svc", "redis", "cassandra")
 
 

@@ -262,10 +262,10 @@ async def _confirm_and_wait(
 
     # Wall time, idle threads included: the worker's thread waits while libvips' own
     # threads (which py-spy does not see) decode and encode.
-    profiled = bench.profiler.profiling(
-        f"{NAME}: media worker", bench.target.pids("media_worker"), focus=PROFILE_FOCUS, idle=True
-    )
     worker_pid = bench.target.pids("media_worker")
+    profiled = bench.profiler.profiling(
+        f"{NAME}: media worker", worker_pid, focus=PROFILE_FOCUS, idle=True
+    )
     idle_kib = sum(resident_kib(pid) or 0 for pid in worker_pid.values())
     with ResidentMemorySampler(worker_pid) as memory:
         async with profiled:
@@ -289,16 +289,21 @@ async def _confirm_and_wait(
         round((watch.finished_at or 0.0) - confirmed_at[post_id], 4)
         for watch, post_id in zip(watches, post_ids, strict=True)
     ]
-    peak = memory.peak_total_kib / 1024
     rate = Rate(
         made,
         last_ready - first_confirm,
         cpu,
-        peak,
-        f"the media_worker process, {idle_kib / 1024:.0f} MiB before the photos "
-        f"(+{peak - idle_kib / 1024:.0f} MiB)",
+        memory.peak_total_kib / 1024,
+        _grown("the media_worker process", idle_kib, memory.peak_total_kib),
     )
     return rate, photo_seconds
+
+
+def _grown(process: str, before_kib: int, peak_kib: int) -> str:
+    return (
+        f"{process}, {before_kib / 1024:.0f} MiB before the photos "
+        f"(+{(peak_kib - before_kib) / 1024:.0f} MiB)"
+    )
 
 
 # ---------------------------------------------------------------- (b) in-process
@@ -327,14 +332,12 @@ def _in_process(originals: list[bytes], threads: int, max_pixels: int) -> Rate:
             cpu = meter.stop()
     finally:
         pyvips.cache_set_max(cache_max)
-    peak = memory.peak_total_kib / 1024
     return Rate(
         made,
         seconds,
         cpu,
-        peak,
-        f"this (the bench) process, {before_kib / 1024:.0f} MiB before the photos "
-        f"(+{peak - before_kib / 1024:.0f} MiB)",
+        memory.peak_total_kib / 1024,
+        _grown("this (the bench) process", before_kib, memory.peak_total_kib),
     )
 
 
