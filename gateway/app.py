@@ -9,11 +9,13 @@ from contextlib import asynccontextmanager
 from typing import TypedDict
 
 import redis.asyncio as redis
+import strawberry
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
@@ -21,9 +23,10 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from gateway.backend_calls import CallCounter
 from gateway.config import GatewaySettings
 from gateway.context import Context
+from gateway.http import BadRequest, Documents, Executor, read_request, refuse
 from gateway.limits import BodySizeLimit
 from gateway.ratelimit import AuthRateLimiter
-from gateway.schema import build_schema
+from gateway.schema import build_schema, limit_rules
 from pictor.cache import open_redis
 from pictor.clients import ServiceClients
 from pictor.config import ServiceName
@@ -38,9 +41,11 @@ class State(TypedDict):
 
 
 class PictorGraphQL(GraphQL[Context, None]):
-    def __init__(self, settings: GatewaySettings) -> None:
+    """Strawberry's view: GraphiQL, multipart uploads and WebSocket subscriptions."""
+
+    def __init__(self, schema: strawberry.Schema, settings: GatewaySettings) -> None:
         super().__init__(
-            build_schema(settings),
+            schema,
             graphql_ide="graphiql" if settings.graphiql else None,
             subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
             multipart_uploads_enabled=True,
@@ -56,6 +61,45 @@ class PictorGraphQL(GraphQL[Context, None]):
             clients=request.state.clients,
             limiter=request.state.limiter,
         )
+
+
+class GraphQLEndpoint:
+    """``/graphql`` over HTTP: JSON requests take the fast path (gateway.http); a
+    browser's GET (GraphiQL) and multipart uploads go to Strawberry's view."""
+
+    def __init__(self, schema: strawberry.Schema, settings: GatewaySettings) -> None:
+        self._settings = settings
+        self._view = PictorGraphQL(schema, settings)
+        self._executor = Executor(
+            schema._schema,
+            Documents(schema._schema, limit_rules(settings), settings.max_tokens),
+            schema.execution_context_class,
+            report_backend_calls=settings.report_backend_calls,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        if self._for_view(request):
+            await self._view(scope, receive, send)
+            return
+        try:
+            graphql = await read_request(request)
+        except BadRequest as error:
+            response = refuse(request, str(error), error.status)
+        else:
+            context = Context(
+                request=request,
+                settings=self._settings,
+                clients=request.state.clients,
+                limiter=request.state.limiter,
+            )
+            response = await self._executor.respond(request, graphql, context)
+        await response(scope, receive, send)
+
+    def _for_view(self, request: Request) -> bool:
+        if request.method == "GET":
+            return "text/html" in request.headers.get("accept", "") and self._settings.graphiql
+        return request.headers.get("content-type", "").startswith("multipart/")
 
 
 async def healthz(request: Request) -> Response:
@@ -105,12 +149,13 @@ def create_app(settings: GatewaySettings) -> Starlette:
             await clients.close()
             await client.aclose()
 
-    graphql = PictorGraphQL(settings)
+    schema = build_schema(settings)
+    endpoint = GraphQLEndpoint(schema, settings)
     return Starlette(
         middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)],
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql),
+            Route("/graphql", endpoint, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", PictorGraphQL(schema, settings)),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],

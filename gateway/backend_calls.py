@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -54,6 +55,19 @@ class CallCounter(
     ) -> Any:
         _count(details)
         return await continuation(details, requests)
+
+
+@contextmanager
+def counting_calls(counter: Counter[str] | None) -> Iterator[None]:
+    """Counts the calls made within into ``counter`` (nothing when None)."""
+    if counter is None:
+        yield
+        return
+    token = _calls.set(counter)
+    try:
+        yield
+    finally:
+        _calls.reset(token)
 
 
 class BackendCallsReport(SchemaExtension):

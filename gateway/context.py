@@ -3,6 +3,7 @@ so that a page of any size costs a constant number of gRPC calls."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,9 @@ from pictor.graph.v1 import graph_pb2
 from pictor.media.v1 import media_pb2
 from pictor.post.v1 import post_pb2
 
+# media_svc's largest SignUrls call.
+SIGN_BATCH = 500
+
 
 @dataclass
 class Context:
@@ -28,10 +32,13 @@ class Context:
     limiter: AuthRateLimiter
     # Set by Strawberry from graphql-transport-ws connection_init.
     connection_params: dict[str, Any] | None = None
+    # Profiles without counts (served from graph_svc's cache), and counts apart.
     users: DataLoader[int, graph_pb2.User | None] = field(init=False)
+    user_counts: DataLoader[int, graph_pb2.User | None] = field(init=False)
     posts: DataLoader[int, post_pb2.Post | None] = field(init=False)
     viewer_follows: DataLoader[int, bool] = field(init=False)
-    signed_urls: DataLoader[str, str] = field(init=False)
+    _signed_urls: dict[str, str] = field(init=False)
+    _viewer: tuple[int | None] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.fresh_loaders()
@@ -40,9 +47,10 @@ class Context:
         """New, empty DataLoaders. A subscription's context lives as long as its
         connection, so it takes fresh ones for each event rather than serve stale data."""
         self.users = DataLoader(self._load_users)
+        self.user_counts = DataLoader(self._load_user_counts)
         self.posts = DataLoader(self._load_posts)
         self.viewer_follows = DataLoader(self._load_viewer_follows)
-        self.signed_urls = DataLoader(self._load_signed_urls)
+        self._signed_urls = {}
 
     def _authorization(self) -> str | None:
         if isinstance(self.request, WebSocket):
@@ -53,8 +61,14 @@ class Context:
 
     @property
     def viewer_id(self) -> int | None:
-        """The signed-in user, or None when anonymous."""
-        return viewer_from_authorization(self._authorization(), self.settings)
+        """The signed-in user, or None when anonymous; decoded once per HTTP request
+        (a WebSocket's connection parameters arrive after its context is made)."""
+        if self._viewer is not None:
+            return self._viewer[0]
+        viewer = viewer_from_authorization(self._authorization(), self.settings)
+        if isinstance(self.request, Request):
+            self._viewer = (viewer,)
+        return viewer
 
     @property
     def client_address(self) -> str:
@@ -78,7 +92,35 @@ class Context:
             )
         return first
 
+    async def profiles(
+        self, ids: list[int], with_counts: bool = False
+    ) -> dict[int, graph_pb2.User | None]:
+        """Users by id (None for those that do not exist), with their counts or not."""
+        loader = self.user_counts if with_counts else self.users
+        return dict(zip(ids, await loader.load_many(ids), strict=True))
+
+    async def sign(self, keys: list[str]) -> dict[str, str]:
+        """Signed URLs for the object keys, in one call for those not signed yet."""
+        unsigned = list(dict.fromkeys(key for key in keys if key not in self._signed_urls))
+        chunks = [unsigned[at : at + SIGN_BATCH] for at in range(0, len(unsigned), SIGN_BATCH)]
+        responses = await asyncio.gather(
+            *(
+                self.clients.media.SignUrls(media_pb2.SignUrlsRequest(object_keys=chunk))
+                for chunk in chunks
+            )
+        )
+        for chunk, response in zip(chunks, responses, strict=True):
+            self._signed_urls.update(zip(chunk, response.urls, strict=True))
+        return self._signed_urls
+
     async def _load_users(self, ids: list[int]) -> list[graph_pb2.User | None]:
+        response = await self.clients.graph.BatchGetUsers(
+            graph_pb2.BatchGetUsersRequest(user_ids=ids, profiles_only=True)
+        )
+        found = {user.id: user for user in response.users}
+        return [found.get(user_id) for user_id in ids]
+
+    async def _load_user_counts(self, ids: list[int]) -> list[graph_pb2.User | None]:
         response = await self.clients.graph.BatchGetUsers(
             graph_pb2.BatchGetUsersRequest(user_ids=ids)
         )
@@ -100,7 +142,3 @@ class Context:
             graph_pb2.BatchCheckFollowsRequest(viewer_id=viewer, target_ids=ids)
         )
         return list(response.follows)
-
-    async def _load_signed_urls(self, keys: list[str]) -> list[str]:
-        response = await self.clients.media.SignUrls(media_pb2.SignUrlsRequest(object_keys=keys))
-        return list(response.urls)

@@ -11,7 +11,7 @@ from gateway import ids
 from gateway.auth import issue_token
 from gateway.context import Context
 from gateway.types.auth import AuthPayload
-from gateway.types.post import Post
+from gateway.types.post import Post, posts_for
 from gateway.types.upload import CreatePostPayload, UploadHeader
 from gateway.types.user import User
 from pictor.graph.v1 import graph_pb2
@@ -39,7 +39,7 @@ class Mutation:
         )
         return AuthPayload(
             token=issue_token(response.user.id, context.settings),
-            user=User.from_proto(response.user),
+            user=User.from_proto(response.user, with_counts=True),
         )
 
     @strawberry.mutation
@@ -77,7 +77,7 @@ class Mutation:
             )
         )
         return CreatePostPayload(
-            post=Post.from_proto(created.post),
+            post=(await posts_for(info, [created.post]))[0],
             upload_url=upload.upload_url,
             upload_headers=[
                 UploadHeader(name=h.name, value=h.value) for h in upload.upload_headers
@@ -102,7 +102,7 @@ class Mutation:
         # The one status says processing has started; uploadStatus follows the rest.
         async for _status in call:
             pass
-        return await Post.fetch(context, number)
+        return await Post.fetch(info, number)
 
     @strawberry.mutation(
         description=(
@@ -141,7 +141,7 @@ class Mutation:
                 post_pb2.DeletePostRequest(post_id=created.post.id, requester_id=author)
             )
             raise
-        return await Post.fetch(context, created.post.id)
+        return await Post.fetch(info, created.post.id)
 
     @strawberry.mutation(
         description="Only the author may delete. Removes the post from profiles and feeds."
@@ -163,7 +163,7 @@ class Mutation:
                 follower_id=context.require_viewer(), followee_id=ids.decode("User", user_id)
             )
         )
-        return User.from_proto(response.followee)
+        return User.from_proto(response.followee, with_counts=True)
 
     @strawberry.mutation(description="Idempotent. Returns the unfollowed user.")
     async def unfollow(self, info: Info, user_id: strawberry.ID) -> User:
@@ -173,4 +173,4 @@ class Mutation:
                 follower_id=context.require_viewer(), followee_id=ids.decode("User", user_id)
             )
         )
-        return User.from_proto(response.followee)
+        return User.from_proto(response.followee, with_counts=True)

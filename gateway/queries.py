@@ -7,8 +7,8 @@ from gateway import ids
 from gateway.context import Context
 from gateway.types.node import Node
 from gateway.types.page import PageInfo
-from gateway.types.post import Post, PostConnection, PostEdge
-from gateway.types.user import User
+from gateway.types.post import Post, PostConnection, PostEdge, posts_for
+from gateway.types.user import User, asks_for_counts
 from pictor.feed.v1 import feed_pb2
 from pictor.graph.v1 import graph_pb2
 from pictor.post.v1 import post_pb2
@@ -16,20 +16,23 @@ from pictor.post.v1 import post_pb2
 Info = strawberry.Info[Context, None]
 
 
-async def load_user(context: Context, user_id: int) -> User | None:
-    user = await context.users.load(user_id)
-    return User.from_proto(user) if user is not None else None
+async def load_user(info: Info, user_id: int) -> User | None:
+    with_counts = asks_for_counts(info)
+    user = (await info.context.profiles([user_id], with_counts))[user_id]
+    return User.from_proto(user, with_counts=with_counts) if user is not None else None
 
 
-async def load_post(context: Context, post_id: int) -> Post | None:
+async def load_post(info: Info, post_id: int) -> Post | None:
     """The post, if the viewer may see it: everyone once it is READY, only its author
     before (or after a failure)."""
+    context = info.context
     post = await context.posts.load(post_id)
     if post is None:
         return None
     if post.media.status != post_pb2.MEDIA_STATUS_READY and post.author_id != context.viewer_id:
         return None
-    return Post.from_proto(post)
+    (shown,) = await posts_for(info, [post])
+    return shown
 
 
 @strawberry.type
@@ -37,7 +40,7 @@ class Query:
     @strawberry.field(description="The signed-in user, null when anonymous.")
     async def viewer(self, info: Info) -> User | None:
         viewer = info.context.viewer_id
-        return await load_user(info.context, viewer) if viewer is not None else None
+        return await load_user(info, viewer) if viewer is not None else None
 
     @strawberry.field
     async def user(self, info: Info, username: str) -> User | None:
@@ -49,18 +52,18 @@ class Query:
             if error.code() == grpc.StatusCode.NOT_FOUND:
                 return None
             raise
-        return User.from_proto(response.user)
+        return User.from_proto(response.user, with_counts=True)
 
     @strawberry.field
     async def post(self, info: Info, id: strawberry.ID) -> Post | None:
-        return await load_post(info.context, ids.decode("Post", id))
+        return await load_post(info, ids.decode("Post", id))
 
     @strawberry.field
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         kind, number = ids.decode_any(id)
         if kind == "User":
-            return await load_user(info.context, number)
-        return await load_post(info.context, number)
+            return await load_user(info, number)
+        return await load_post(info, number)
 
     @strawberry.field(
         description="Reverse-chronological posts of everyone the viewer follows. Requires auth."
@@ -76,12 +79,13 @@ class Query:
                 cursor=after or "",
             )
         )
-        posts = await context.posts.load_many([item.post_id for item in response.items])
+        found = await context.posts.load_many([item.post_id for item in response.items])
         # A post deleted after the timeline was read is dropped, never shown.
+        kept = [(item, post) for item, post in zip(response.items, found, strict=True) if post]
+        posts = await posts_for(info, [post for _, post in kept])
         edges = [
-            PostEdge(cursor=item.cursor, node=Post.from_proto(post))
-            for item, post in zip(response.items, posts, strict=True)
-            if post is not None
+            PostEdge(cursor=item.cursor, node=post)
+            for (item, _), post in zip(kept, posts, strict=True)
         ]
         return PostConnection(
             edges=edges,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import strawberry
-from graphql import GraphQLError
+from graphql import ASTValidationRule, GraphQLError
 from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -30,6 +30,14 @@ class PictorSchema(strawberry.Schema):
     ) -> None:
         """Expected errors (bad input, not found...) are answers, not incidents;
         ErrorCodes logs the unexpected ones, with their traceback, where it masks them."""
+
+
+def limit_rules(settings: GatewaySettings) -> list[type[ASTValidationRule]]:
+    """The depth and alias limits as validation rules, built once."""
+    return [
+        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+    ]
 
 
 def build_schema(settings: GatewaySettings) -> strawberry.Schema:

@@ -32,7 +32,7 @@ class Subscription:
         async for response in call:
             context.fresh_loaders()
             ready = response.status.status == post_pb2.MEDIA_STATUS_READY
-            post = await Post.fetch(context, number) if ready else None
+            post = await Post.fetch(info, number) if ready else None
             event = UploadEvent.from_proto(response.status, post)
             yield event
             if event.status in (MediaStatus.READY, MediaStatus.FAILED):
@@ -46,4 +46,4 @@ class Subscription:
         )
         async for response in call:
             context.fresh_loaders()
-            yield await Post.fetch(context, response.post_id)
+            yield await Post.fetch(info, response.post_id)

@@ -6,6 +6,7 @@ from graph_svc.accounts import Accounts
 from graph_svc.config import GraphSettings
 from graph_svc.follows import FollowGraph
 from graph_svc.passwords import Passwords
+from graph_svc.profiles import Profiles
 from graph_svc.servicer import GraphServicer
 from graph_svc.store import AccountStore, EdgeStore
 from pictor.cache import open_redis
@@ -25,6 +26,7 @@ async def serve(settings: GraphSettings) -> None:
             users=users,
             edges=edges,
             graph=FollowGraph(users, edges, events),
+            profiles=Profiles(users, events, settings.hydration_ttl_seconds),
         )
         await run_server(
             "graph",

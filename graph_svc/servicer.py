@@ -10,8 +10,9 @@ import grpc
 
 from graph_svc.accounts import Accounts
 from graph_svc.follows import FollowGraph
+from graph_svc.profiles import Profiles, user_proto
 from graph_svc.store import AccountStore, Edge, EdgeStore, Side
-from graph_svc.users import User, normalize_username
+from graph_svc.users import normalize_username
 from pictor.common.v1 import common_pb2
 from pictor.errors import InvalidInput, NotFound
 from pictor.graph.v1 import graph_pb2, graph_pb2_grpc
@@ -28,20 +29,6 @@ STREAM_PAGE_MAX = 5000
 Context = grpc.aio.ServicerContext
 
 
-def _user_proto(user: User) -> graph_pb2.User:
-    proto = graph_pb2.User(
-        id=user.id,
-        username=user.username,
-        display_name=user.display_name,
-        bio=user.bio,
-        follower_count=user.follower_count,
-        following_count=user.following_count,
-        post_count=user.post_count,
-    )
-    proto.created_at.FromDatetime(user.created_at)
-    return proto
-
-
 def _edge_proto(edge: Edge) -> graph_pb2.FollowEdge:
     proto = graph_pb2.FollowEdge(user_id=edge.user_id, cursor=str(edge.user_id))
     if edge.followed_at is not None:
@@ -51,9 +38,15 @@ def _edge_proto(edge: Edge) -> graph_pb2.FollowEdge:
 
 class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
     def __init__(
-        self, accounts: Accounts, users: AccountStore, edges: EdgeStore, graph: FollowGraph
+        self,
+        accounts: Accounts,
+        users: AccountStore,
+        edges: EdgeStore,
+        graph: FollowGraph,
+        profiles: Profiles,
     ) -> None:
         self._accounts = accounts
+        self._profiles = profiles
         self._users = users
         self._edges = edges
         self._graph = graph
@@ -64,13 +57,13 @@ class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
         user = await self._accounts.sign_up(
             request.username, request.password, request.display_name
         )
-        return graph_pb2.CreateUserResponse(user=_user_proto(user))
+        return graph_pb2.CreateUserResponse(user=user_proto(user))
 
     async def Authenticate(
         self, request: graph_pb2.AuthenticateRequest, context: Context
     ) -> graph_pb2.AuthenticateResponse:
         user = await self._accounts.log_in(request.username, request.password)
-        return graph_pb2.AuthenticateResponse(user=_user_proto(user))
+        return graph_pb2.AuthenticateResponse(user=user_proto(user))
 
     async def GetUserByUsername(
         self, request: graph_pb2.GetUserByUsernameRequest, context: Context
@@ -79,26 +72,31 @@ class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
         users = await self._users.get_many([user_id]) if user_id is not None else []
         if not users:
             raise NotFound(f"no user named {request.username!r}")
-        return graph_pb2.GetUserByUsernameResponse(user=_user_proto(users[0]))
+        return graph_pb2.GetUserByUsernameResponse(user=user_proto(users[0]))
 
     async def BatchGetUsers(
         self, request: graph_pb2.BatchGetUsersRequest, context: Context
     ) -> graph_pb2.BatchGetUsersResponse:
         check_batch(len(request.user_ids))
-        users = await self._users.get_many(request.user_ids)
-        return graph_pb2.BatchGetUsersResponse(users=[_user_proto(user) for user in users])
+        if not request.profiles_only:
+            users = await self._users.get_many(request.user_ids)
+            return graph_pb2.BatchGetUsersResponse(users=[user_proto(user) for user in users])
+        response = graph_pb2.BatchGetUsersResponse()
+        for record in await self._profiles.hydrate(request.user_ids):
+            response.users.add().MergeFromString(record)
+        return response
 
     async def Follow(
         self, request: graph_pb2.FollowRequest, context: Context
     ) -> graph_pb2.FollowResponse:
         changed, followee = await self._graph.follow(request.follower_id, request.followee_id)
-        return graph_pb2.FollowResponse(changed=changed, followee=_user_proto(followee))
+        return graph_pb2.FollowResponse(changed=changed, followee=user_proto(followee))
 
     async def Unfollow(
         self, request: graph_pb2.UnfollowRequest, context: Context
     ) -> graph_pb2.UnfollowResponse:
         changed, followee = await self._graph.unfollow(request.follower_id, request.followee_id)
-        return graph_pb2.UnfollowResponse(changed=changed, followee=_user_proto(followee))
+        return graph_pb2.UnfollowResponse(changed=changed, followee=user_proto(followee))
 
     async def BatchCheckFollows(
         self, request: graph_pb2.BatchCheckFollowsRequest, context: Context

@@ -107,13 +107,21 @@ class AccountStore:
         found = await asyncio.gather(*(get(user_id) for user_id in dict.fromkeys(user_ids)))
         return [user for user in found if user is not None]
 
+    async def get_profiles(self, user_ids: Sequence[int]) -> list[User]:
+        """The users that exist among user_ids, without their counts (all zero)."""
+        found = await asyncio.gather(*(self._profile(user_id) for user_id in user_ids))
+        return [user for user in found if user is not None]
+
+    async def _profile(self, user_id: int) -> User | None:
+        rows = await self._cql.read(
+            "SELECT user_id, username, display_name, bio, created_at FROM users WHERE user_id = ?",
+            (user_id,),
+        )
+        return _user(rows[0]) if rows else None
+
     async def _get(self, user_id: int) -> User | None:
         profile, followers, following, posts = await asyncio.gather(
-            self._cql.read(
-                "SELECT user_id, username, display_name, bio, created_at FROM users "
-                "WHERE user_id = ?",
-                (user_id,),
-            ),
+            self._profile(user_id),
             self._cql.read(
                 "SELECT follower_count FROM followers WHERE followee_id = ? LIMIT 1", (user_id,)
             ),
@@ -122,10 +130,10 @@ class AccountStore:
             ),
             self._cql.read("SELECT post_count FROM post_counts WHERE user_id = ?", (user_id,)),
         )
-        if not profile:
+        if profile is None:
             return None
         return replace(
-            _user(profile[0]),
+            profile,
             follower_count=(followers[0].follower_count or 0) if followers else 0,
             following_count=(following[0].following_count or 0) if following else 0,
             post_count=(posts[0].post_count or 0) if posts else 0,

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     # Connections per process; a caller waits this long for one before giving up.
     redis_max_connections: int = 64
     redis_pool_timeout_seconds: float = 5.0
+    # How long a hydration cache entry (a post, a profile) or a deleted post's
+    # tombstone lives in Redis; a miss after that costs one CQL read.
+    hydration_ttl_seconds: int = 86_400
 
     s3_endpoint: str = "http://127.0.0.1:9000"
     s3_region: str = "us-east-1"

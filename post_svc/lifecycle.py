@@ -11,6 +11,7 @@ crash between the status change and the event still ends with the event sent.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import redis.asyncio as redis
 
@@ -18,8 +19,10 @@ from pictor import events
 from pictor.clients import ServiceClients
 from pictor.errors import Forbidden, NotFound
 from pictor.graph.v1 import graph_pb2
+from pictor.hydration import HydrationCache, read_through
 from pictor.post.v1 import post_pb2
 from pictor.snowflake import SnowflakeGenerator, timestamp_ms
+from post_svc.cache import settled
 from post_svc.posts import (
     ALLOWED_FROM,
     PENDING,
@@ -42,8 +45,10 @@ class PostLifecycle:
         ids: SnowflakeGenerator,
         events_redis: redis.Redis,
         clients: ServiceClients,
+        cache: HydrationCache,
     ) -> None:
         self._store = store
+        self._cache = cache
         self._ids = ids
         self._events = events_redis
         self._clients = clients
@@ -60,6 +65,17 @@ class PostLifecycle:
         )
         await self._store.create(post)
         return post
+
+    async def hydrate(self, post_ids: Sequence[int]) -> list[bytes]:
+        """The posts that exist among post_ids, serialized (``post_pb2.Post``), from
+        the cache when they are there: a warm feed page reads no CQL."""
+
+        async def load(missing: list[int]) -> dict[int, bytes]:
+            posts = await self._store.get_many(missing)
+            return {post.id: post.to_proto().SerializeToString() for post in posts}
+
+        found = await read_through(self._cache, post_ids, load, cacheable=settled)
+        return [found[post_id] for post_id in dict.fromkeys(post_ids) if post_id in found]
 
     async def update_media(self, post_id: int, media: post_pb2.Media) -> tuple[Post, bool]:
         """Moves the post to media.status; returns the post and whether it moved."""
@@ -97,6 +113,9 @@ class PostLifecycle:
             raise NotFound("no such post")
         if post.author_id != requester_id:
             raise Forbidden("only the author may delete a post")
+        # Buried first: if the delete below fails, the post stays hidden until the
+        # client's retry completes it; the other order could serve it after deletion.
+        await self._cache.bury(post_id)
         await self._store.delete(post_id, post.author_id)
         await self._store.remove_from_profile(post)
         await self._report_post_count(post.author_id)

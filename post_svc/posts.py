@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from pictor.errors import DomainError, InvalidInput
 from pictor.post.v1 import post_pb2
+from pictor.snowflake import timestamp_ms
 
 CAPTION_MAX = 2200
 # What a client may declare at createPost; the worker checks the real bytes later.
@@ -44,6 +45,12 @@ class Post:
     @property
     def status(self) -> Status:
         return self.media.status
+
+    def to_proto(self) -> post_pb2.Post:
+        proto = post_pb2.Post(id=self.id, author_id=self.author_id, caption=self.caption)
+        proto.media.CopyFrom(self.media)
+        proto.created_at.FromMilliseconds(timestamp_ms(self.id))
+        return proto
 
 
 def status_name(status: Status) -> str:

@@ -8,6 +8,7 @@ from pictor.cql import CqlSession
 from pictor.post.v1 import post_pb2, post_pb2_grpc
 from pictor.service import Servicer, run_server
 from pictor.snowflake import SnowflakeGenerator
+from post_svc.cache import post_cache
 from post_svc.config import PostSettings
 from post_svc.lifecycle import PostLifecycle
 from post_svc.servicer import PostServicer
@@ -20,7 +21,13 @@ async def serve(settings: PostSettings) -> None:
     clients = ServiceClients.connect(settings)
     try:
         store = PostStore(cql)
-        lifecycle = PostLifecycle(store, SnowflakeGenerator(settings.worker_id), events, clients)
+        lifecycle = PostLifecycle(
+            store,
+            SnowflakeGenerator(settings.worker_id),
+            events,
+            clients,
+            post_cache(events, settings.hydration_ttl_seconds),
+        )
         await run_server(
             "post",
             settings,

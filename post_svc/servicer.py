@@ -8,21 +8,12 @@ import grpc
 from pictor.common.v1 import common_pb2
 from pictor.paging import after_id, check_batch, page_size
 from pictor.post.v1 import post_pb2, post_pb2_grpc
-from pictor.snowflake import timestamp_ms
 from post_svc.lifecycle import PostLifecycle
-from post_svc.posts import Post
 from post_svc.store import PostStore
 
 PAGE_DEFAULT = 12
 
 Context = grpc.aio.ServicerContext
-
-
-def post_proto(post: Post) -> post_pb2.Post:
-    proto = post_pb2.Post(id=post.id, author_id=post.author_id, caption=post.caption)
-    proto.media.CopyFrom(post.media)
-    proto.created_at.FromMilliseconds(timestamp_ms(post.id))
-    return proto
 
 
 class PostServicer(post_pb2_grpc.PostServiceServicer):
@@ -36,14 +27,16 @@ class PostServicer(post_pb2_grpc.PostServiceServicer):
         post = await self._lifecycle.create(
             request.author_id, request.caption, request.content_type
         )
-        return post_pb2.CreatePostResponse(post=post_proto(post))
+        return post_pb2.CreatePostResponse(post=post.to_proto())
 
     async def BatchGetPosts(
         self, request: post_pb2.BatchGetPostsRequest, context: Context
     ) -> post_pb2.BatchGetPostsResponse:
         check_batch(len(request.post_ids))
-        posts = await self._store.get_many(request.post_ids)
-        return post_pb2.BatchGetPostsResponse(posts=[post_proto(post) for post in posts])
+        response = post_pb2.BatchGetPostsResponse()
+        for record in await self._lifecycle.hydrate(request.post_ids):
+            response.posts.add().MergeFromString(record)
+        return response
 
     async def ListUserPosts(
         self, request: post_pb2.ListUserPostsRequest, context: Context
@@ -52,7 +45,7 @@ class PostServicer(post_pb2_grpc.PostServiceServicer):
         after = after_id(request.page.page_token)
         posts = await self._store.profile_page(request.user_id, after, size + 1)
         edges = [
-            post_pb2.PostEdge(post=post_proto(post), cursor=str(post.id)) for post in posts[:size]
+            post_pb2.PostEdge(post=post.to_proto(), cursor=str(post.id)) for post in posts[:size]
         ]
         more = len(posts) > size
         return post_pb2.ListUserPostsResponse(
@@ -64,7 +57,7 @@ class PostServicer(post_pb2_grpc.PostServiceServicer):
         self, request: post_pb2.UpdateMediaRequest, context: Context
     ) -> post_pb2.UpdateMediaResponse:
         post, moved = await self._lifecycle.update_media(request.post_id, request.media)
-        return post_pb2.UpdateMediaResponse(post=post_proto(post), changed=moved)
+        return post_pb2.UpdateMediaResponse(post=post.to_proto(), changed=moved)
 
     async def DeletePost(
         self, request: post_pb2.DeletePostRequest, context: Context

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import Enum
 
 import strawberry
 
-from gateway.context import Context
 from pictor.post.v1 import post_pb2
 
 
@@ -29,11 +29,8 @@ class ImageRendition:
     width: int
     height: int
     content_type: str = strawberry.field(description="mime type, e.g. image/jpeg or image/webp")
-    object_key: strawberry.Private[str]
-
-    @strawberry.field
-    async def url(self, info: strawberry.Info[Context, None]) -> str:
-        return await info.context.signed_urls.load(self.object_key)
+    # Signed for the whole page at once when the query asks for url (gateway.selection).
+    url: str
 
 
 @strawberry.type
@@ -52,11 +49,12 @@ class Media:
     )
 
     @classmethod
-    def from_proto(cls, media: post_pb2.Media) -> Media:
-        status = MediaStatus.from_proto(media.status)
-        ready = status is MediaStatus.READY
+    def from_proto(cls, media: post_pb2.Media, signed_urls: Mapping[str, str]) -> Media:
+        """The media as shown; ``signed_urls`` has the renditions' URLs by object key
+        when the query asks for them."""
+        ready = media.status == post_pb2.MEDIA_STATUS_READY
         return cls(
-            status=status,
+            status=MediaStatus.from_proto(media.status),
             width=media.width if ready else None,
             height=media.height if ready else None,
             blurhash=media.blurhash or None,
@@ -66,7 +64,7 @@ class Media:
                     width=rendition.width,
                     height=rendition.height,
                     content_type=rendition.content_type,
-                    object_key=rendition.object_key,
+                    url=signed_urls.get(rendition.object_key, ""),
                 )
                 for rendition in media.renditions
             ]
@@ -74,3 +72,13 @@ class Media:
             else [],
             error=media.error or None,
         )
+
+
+def rendition_keys(posts: list[post_pb2.Post]) -> list[str]:
+    """The object keys of the renditions that would be shown (READY posts only)."""
+    return [
+        rendition.object_key
+        for post in posts
+        if post.media.status == post_pb2.MEDIA_STATUS_READY
+        for rendition in post.media.renditions
+    ]

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 import strawberry
@@ -7,11 +9,15 @@ import strawberry
 from gateway import ids
 from gateway.context import Context
 from gateway.errors import ErrorCode, GatewayError
-from gateway.types.media import Media
+from gateway.selection import names_below
+from gateway.types.media import Media, rendition_keys
 from gateway.types.node import Node
 from gateway.types.page import PageInfo
-from gateway.types.user import User
+from gateway.types.user import User, asks_for_counts
+from pictor.graph.v1 import graph_pb2
 from pictor.post.v1 import post_pb2
+
+Info = strawberry.Info[Context, None]
 
 
 @strawberry.type
@@ -22,34 +28,62 @@ class Post(Node):
     media: Media
     post_id: strawberry.Private[int]
     author_id: strawberry.Private[int]
+    # Loaded with the page when the query asks for author; None if the account is gone.
+    author_profile: strawberry.Private[User | None]
+
+    @strawberry.field
+    def author(self) -> User:
+        if self.author_profile is None:
+            raise GatewayError(ErrorCode.NOT_FOUND, "the author of this post no longer exists")
+        return self.author_profile
 
     @classmethod
-    def from_proto(cls, post: post_pb2.Post) -> Post:
-        return cls(
-            id=strawberry.ID(ids.encode("Post", post.id)),
-            post_id=post.id,
-            author_id=post.author_id,
-            caption=post.caption,
-            created_at=post.created_at.ToDatetime(tzinfo=UTC),
-            media=Media.from_proto(post.media),
-        )
-
-    @classmethod
-    async def fetch(cls, context: Context, post_id: int) -> Post:
+    async def fetch(cls, info: Info, post_id: int) -> Post:
         """The post as stored now, not a value the request's DataLoader cached earlier."""
-        response = await context.clients.post.BatchGetPosts(
+        response = await info.context.clients.post.BatchGetPosts(
             post_pb2.BatchGetPostsRequest(post_ids=[post_id])
         )
         if not response.posts:
             raise GatewayError(ErrorCode.NOT_FOUND, "no such post")
-        return cls.from_proto(response.posts[0])
+        (post,) = await posts_for(info, response.posts)
+        return post
 
-    @strawberry.field
-    async def author(self, info: strawberry.Info[Context, None]) -> User:
-        author = await info.context.users.load(self.author_id)
-        if author is None:
-            raise GatewayError(ErrorCode.NOT_FOUND, "the author of this post no longer exists")
-        return User.from_proto(author)
+
+async def posts_for(info: Info, protos: Sequence[post_pb2.Post]) -> list[Post]:
+    """The posts as the query below ``info``'s field shows them: their authors loaded
+    and their renditions signed in one backend call each, and only if asked for."""
+    context = info.context
+    asked = names_below(info)
+    authors: Mapping[int, graph_pb2.User | None] = {}
+    urls: Mapping[str, str] = {}
+    author_ids = list(dict.fromkeys(post.author_id for post in protos)) if "author" in asked else []
+    keys = rendition_keys(list(protos)) if "url" in asked else []
+    with_counts = asks_for_counts(info)
+    if author_ids and keys:
+        authors, urls = await asyncio.gather(
+            context.profiles(author_ids, with_counts), context.sign(keys)
+        )
+    elif author_ids:
+        authors = await context.profiles(author_ids, with_counts)
+    elif keys:
+        urls = await context.sign(keys)
+    shown = {}
+    for author_id, profile in authors.items():
+        shown[author_id] = (
+            User.from_proto(profile, with_counts=with_counts) if profile is not None else None
+        )
+    return [
+        Post(
+            id=strawberry.ID(ids.encode("Post", post.id)),
+            post_id=post.id,
+            author_id=post.author_id,
+            author_profile=shown.get(post.author_id),
+            caption=post.caption,
+            created_at=post.created_at.ToDatetime(tzinfo=UTC),
+            media=Media.from_proto(post.media, urls),
+        )
+        for post in protos
+    ]
 
 
 @strawberry.type

@@ -6,6 +6,7 @@ import strawberry
 
 from gateway import ids
 from gateway.context import Context
+from gateway.selection import names_below
 from gateway.types.node import Node
 from gateway.types.page import PageInfo
 from pictor.common.v1 import common_pb2
@@ -18,29 +19,53 @@ if TYPE_CHECKING:
 PostConnectionType = Annotated["PostConnection", strawberry.lazy("gateway.types.post")]
 
 
+COUNTS = frozenset({"followerCount", "followingCount", "postCount"})
+
+
+def asks_for_counts(info: strawberry.Info[Context, None]) -> bool:
+    """Whether the query asks for a count below this field: users are then read with
+    their counts in the same call."""
+    return not COUNTS.isdisjoint(names_below(info))
+
+
 @strawberry.type
 class User(Node):
     id: strawberry.ID
     username: str
     display_name: str | None
     bio: str | None
-    follower_count: int
-    following_count: int
-    post_count: int
     user_id: strawberry.Private[int]
+    # The counts when the user was read with them; else loaded if a query asks.
+    counts: strawberry.Private[graph_pb2.User | None]
 
     @classmethod
-    def from_proto(cls, user: graph_pb2.User) -> User:
+    def from_proto(cls, user: graph_pb2.User, *, with_counts: bool = False) -> User:
+        """``with_counts``: the proto carries the counts (not a profile-only read)."""
         return cls(
             id=strawberry.ID(ids.encode("User", user.id)),
             user_id=user.id,
             username=user.username,
             display_name=user.display_name or None,
             bio=user.bio or None,
-            follower_count=user.follower_count,
-            following_count=user.following_count,
-            post_count=user.post_count,
+            counts=user if with_counts else None,
         )
+
+    async def _counts(self, context: Context) -> graph_pb2.User:
+        if self.counts is None:
+            self.counts = await context.user_counts.load(self.user_id) or graph_pb2.User()
+        return self.counts
+
+    @strawberry.field
+    async def follower_count(self, info: strawberry.Info[Context, None]) -> int:
+        return (await self._counts(info.context)).follower_count
+
+    @strawberry.field
+    async def following_count(self, info: strawberry.Info[Context, None]) -> int:
+        return (await self._counts(info.context)).following_count
+
+    @strawberry.field
+    async def post_count(self, info: strawberry.Info[Context, None]) -> int:
+        return (await self._counts(info.context)).post_count
 
     @strawberry.field(
         description="True when the signed-in viewer follows this user (false when anonymous)."
@@ -52,7 +77,7 @@ class User(Node):
     async def posts(
         self, info: strawberry.Info[Context, None], first: int | None = 12, after: str | None = None
     ) -> PostConnectionType:
-        from gateway.types.post import Post, PostConnection, PostEdge
+        from gateway.types.post import PostConnection, PostEdge, posts_for
 
         context = info.context
         response = await context.clients.post.ListUserPosts(
@@ -63,8 +88,10 @@ class User(Node):
                 ),
             )
         )
+        posts = await posts_for(info, [edge.post for edge in response.edges])
         edges = [
-            PostEdge(cursor=edge.cursor, node=Post.from_proto(edge.post)) for edge in response.edges
+            PostEdge(cursor=edge.cursor, node=post)
+            for edge, post in zip(response.edges, posts, strict=True)
         ]
         return PostConnection(
             edges=edges,
@@ -87,7 +114,7 @@ class User(Node):
                 ),
             )
         )
-        return await UserConnection.from_edges(context, response.edges, response.page)
+        return await UserConnection.from_edges(info, response.edges, response.page)
 
     @strawberry.field
     async def following(
@@ -102,7 +129,7 @@ class User(Node):
                 ),
             )
         )
-        return await UserConnection.from_edges(context, response.edges, response.page)
+        return await UserConnection.from_edges(info, response.edges, response.page)
 
 
 @strawberry.type
@@ -119,16 +146,17 @@ class UserConnection:
     @classmethod
     async def from_edges(
         cls,
-        context: Context,
+        info: strawberry.Info[Context, None],
         edges: list[graph_pb2.FollowEdge],
         page: common_pb2.PageResponse,
     ) -> UserConnection:
-        users = await context.users.load_many([edge.user_id for edge in edges])
+        with_counts = asks_for_counts(info)
+        users = await info.context.profiles([edge.user_id for edge in edges], with_counts)
         # An account deleted between the edge read and the user read is left out.
         built = [
-            UserEdge(cursor=edge.cursor, node=User.from_proto(user))
-            for edge, user in zip(edges, users, strict=True)
-            if user is not None
+            UserEdge(cursor=edge.cursor, node=User.from_proto(user, with_counts=with_counts))
+            for edge in edges
+            if (user := users[edge.user_id]) is not None
         ]
         return cls(
             edges=built,

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from pictor.common.v1 import common_pb2 as pictor_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bpictor/graph/v1/graph.proto\x12\x0fpictor.graph.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dpictor/common/v1/common.proto\"\xbc\x01\n\x04User\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x10\n\x08username\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x0b\n\x03\x62io\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x66ollower_count\x18\x06 \x01(\x03\x12\x17\n\x0f\x66ollowing_count\x18\x07 \x01(\x03\x12\x12\n\npost_count\x18\x08 \x01(\x03\"M\n\x11\x43reateUserRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\"9\n\x12\x43reateUserResponse\x12#\n\x04user\x18\x01 \x01(\x0b\x32\x15.pictor.graph.v1.User\"9\n\x13\x41uthenticateRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\";\n\x14\x41uthenticateResponse\x12#\n\x04user\x18\x01 \x01(\x0b\x32\x15.pictor.graph.v1.User\",\n\x18GetUserByUsernameRequest\x12\x10\n\x08username\x18\x01 \x01(\t\"@\n\x19GetUserByUsernameResponse\x12#\n\x04user\x18\x01 \x01(\x0b\x32\x15.pictor.graph.v1.User\"(\n\x14\x42\x61tchGetUsersRequest\x12\x10\n\x08user_ids\x18\x01 \x03(\x03\"=\n\x15\x42\x61tchGetUsersResponse\x12$\n\x05users\x18\x01 \x03(\x0b\x32\x15.pictor.graph.v1.User\"9\n\rFollowRequest\x12\x13\n\x0b\x66ollower_id\x18\x01 \x01(\x03\x12\x13\n\x0b\x66ollowee_id\x18\x02 \x01(\x03\"J\n\x0e\x46ollowResponse\x12\x0f\n\x07\x63hanged\x18\x01 \x01(\x08\x12\'\n\x08\x66ollowee\x18\x02 \x01(\x0b\x32\x15.pictor.graph.v1.User\";\n\x0fUnfollowRequest\x12\x13\n\x0b\x66ollower_id\x18\x01 \x01(\x03\x12\x13\n\x0b\x66ollowee_id\x18\x02 \x01(\x03\"L\n\x10UnfollowResponse\x12\x0f\n\x07\x63hanged\x18\x01 \x01(\x08\x12\'\n\x08\x66ollowee\x18\x02 \x01(\x0b\x32\x15.pictor.graph.v1.User\"A\n\x18\x42\x61tchCheckFollowsRequest\x12\x11\n\tviewer_id\x18\x01 \x01(\x03\x12\x12\n\ntarget_ids\x18\x02 \x03(\x03\",\n\x19\x42\x61tchCheckFollowsResponse\x12\x0f\n\x07\x66ollows\x18\x01 \x03(\x08\"^\n\nFollowEdge\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12/\n\x0b\x66ollowed_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x63ursor\x18\x03 \x01(\t\"T\n\x14ListFollowersRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12+\n\x04page\x18\x02 \x01(\x0b\x32\x1d.pictor.common.v1.PageRequest\"q\n\x15ListFollowersResponse\x12*\n\x05\x65\x64ges\x18\x01 \x03(\x0b\x32\x1b.pictor.graph.v1.FollowEdge\x12,\n\x04page\x18\x02 \x01(\x0b\x32\x1e.pictor.common.v1.PageResponse\"T\n\x14ListFollowingRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12+\n\x04page\x18\x02 \x01(\x0b\x32\x1d.pictor.common.v1.PageRequest\"q\n\x15ListFollowingResponse\x12*\n\x05\x65\x64ges\x18\x01 \x03(\x0b\x32\x1b.pictor.graph.v1.FollowEdge\x12,\n\x04page\x18\x02 \x01(\x0b\x32\x1e.pictor.common.v1.PageResponse\"<\n\x16StreamFollowersRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x11\n\tpage_size\x18\x02 \x01(\x05\"/\n\x17StreamFollowersResponse\x12\x14\n\x0c\x66ollower_ids\x18\x01 \x03(\x03\"S\n\x12ImportUsersRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x15\n\rpassword_hash\x18\x03 \x01(\t\"7\n\x13ImportUsersResponse\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"A\n\x14ImportFollowsRequest\x12\x13\n\x0b\x66ollower_id\x18\x01 \x01(\x03\x12\x14\n\x0c\x66ollowee_ids\x18\x02 \x03(\x03\"&\n\x15ImportFollowsResponse\x12\r\n\x05\x61\x64\x64\x65\x64\x18\x01 \x01(\x03\"K\n\x13SetPostCountRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x12\n\npost_count\x18\x02 \x01(\x03\x12\x0f\n\x07version\x18\x03 \x01(\x03\"\x16\n\x14SetPostCountResponse2\xdb\t\n\x0cGraphService\x12U\n\nCreateUser\x12\".pictor.graph.v1.CreateUserRequest\x1a#.pictor.graph.v1.CreateUserResponse\x12[\n\x0c\x41uthenticate\x12$.pictor.graph.v1.AuthenticateRequest\x1a%.pictor.graph.v1.AuthenticateResponse\x12j\n\x11GetUserByUsername\x12).pictor.graph.v1.GetUserByUsernameRequest\x1a*.pictor.graph.v1.GetUserByUsernameResponse\x12^\n\rBatchGetUsers\x12%.pictor.graph.v1.BatchGetUsersRequest\x1a&.pictor.graph.v1.BatchGetUsersResponse\x12I\n\x06\x46ollow\x12\x1e.pictor.graph.v1.FollowRequest\x1a\x1f.pictor.graph.v1.FollowResponse\x12O\n\x08Unfollow\x12 .pictor.graph.v1.UnfollowRequest\x1a!.pictor.graph.v1.UnfollowResponse\x12j\n\x11\x42\x61tchCheckFollows\x12).pictor.graph.v1.BatchCheckFollowsRequest\x1a*.pictor.graph.v1.BatchCheckFollowsResponse\x12^\n\rListFollowers\x12%.pictor.graph.v1.ListFollowersRequest\x1a&.pictor.graph.v1.ListFollowersResponse\x12^\n\rListFollowing\x12%.pictor.graph.v1.ListFollowingRequest\x1a&.pictor.graph.v1.ListFollowingResponse\x12\x66\n\x0fStreamFollowers\x12\'.pictor.graph.v1.StreamFollowersRequest\x1a(.pictor.graph.v1.StreamFollowersResponse0\x01\x12\\\n\x0bImportUsers\x12#.pictor.graph.v1.ImportUsersRequest\x1a$.pictor.graph.v1.ImportUsersResponse(\x01\x30\x01\x12`\n\rImportFollows\x12%.pictor.graph.v1.ImportFollowsRequest\x1a&.pictor.graph.v1.ImportFollowsResponse(\x01\x12[\n\x0cSetPostCount\x12$.pictor.graph.v1.SetPostCountRequest\x1a%.pictor.graph.v1.SetPostCountResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bpictor/graph/v1/graph.proto\x12\x0fpictor.graph.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dpictor/common/v1/common.proto\"\xbc\x01\n\x04User\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x10\n\x08username\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x0b\n\x03\x62io\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x66ollower_count\x18\x06 \x01(\x03\x12\x17\n\x0f\x66ollowing_count\x18\x07 \x01(\x03\x12\x12\n\npost_count\x18\x08 \x01(\x03\"M\n\x11\x43reateUserRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\"9\n\x12\x43reateUserResponse\x12#\n\x04user\x18\x01 \x01(\x0b\x32\x15.pictor.graph.v1.User\"9\n\x13\x41uthenticateRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\";\n\x14\x41uthenticateResponse\x12#\n\x04user\x18\x01 \x01(\x0b\x32\x15.pictor.graph.v1.User\",\n\x18GetUserByUsernameRequest\x12\x10\n\x08username\x18\x01 \x01(\t\"@\n\x19GetUserByUsernameResponse\x12#\n\x04user\x18\x01 \x01(\x0b\x32\x15.pictor.graph.v1.User\"?\n\x14\x42\x61tchGetUsersRequest\x12\x10\n\x08user_ids\x18\x01 \x03(\x03\x12\x15\n\rprofiles_only\x18\x02 \x01(\x08\"=\n\x15\x42\x61tchGetUsersResponse\x12$\n\x05users\x18\x01 \x03(\x0b\x32\x15.pictor.graph.v1.User\"9\n\rFollowRequest\x12\x13\n\x0b\x66ollower_id\x18\x01 \x01(\x03\x12\x13\n\x0b\x66ollowee_id\x18\x02 \x01(\x03\"J\n\x0e\x46ollowResponse\x12\x0f\n\x07\x63hanged\x18\x01 \x01(\x08\x12\'\n\x08\x66ollowee\x18\x02 \x01(\x0b\x32\x15.pictor.graph.v1.User\";\n\x0fUnfollowRequest\x12\x13\n\x0b\x66ollower_id\x18\x01 \x01(\x03\x12\x13\n\x0b\x66ollowee_id\x18\x02 \x01(\x03\"L\n\x10UnfollowResponse\x12\x0f\n\x07\x63hanged\x18\x01 \x01(\x08\x12\'\n\x08\x66ollowee\x18\x02 \x01(\x0b\x32\x15.pictor.graph.v1.User\"A\n\x18\x42\x61tchCheckFollowsRequest\x12\x11\n\tviewer_id\x18\x01 \x01(\x03\x12\x12\n\ntarget_ids\x18\x02 \x03(\x03\",\n\x19\x42\x61tchCheckFollowsResponse\x12\x0f\n\x07\x66ollows\x18\x01 \x03(\x08\"^\n\nFollowEdge\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12/\n\x0b\x66ollowed_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x63ursor\x18\x03 \x01(\t\"T\n\x14ListFollowersRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12+\n\x04page\x18\x02 \x01(\x0b\x32\x1d.pictor.common.v1.PageRequest\"q\n\x15ListFollowersResponse\x12*\n\x05\x65\x64ges\x18\x01 \x03(\x0b\x32\x1b.pictor.graph.v1.FollowEdge\x12,\n\x04page\x18\x02 \x01(\x0b\x32\x1e.pictor.common.v1.PageResponse\"T\n\x14ListFollowingRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12+\n\x04page\x18\x02 \x01(\x0b\x32\x1d.pictor.common.v1.PageRequest\"q\n\x15ListFollowingResponse\x12*\n\x05\x65\x64ges\x18\x01 \x03(\x0b\x32\x1b.pictor.graph.v1.FollowEdge\x12,\n\x04page\x18\x02 \x01(\x0b\x32\x1e.pictor.common.v1.PageResponse\"<\n\x16StreamFollowersRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x11\n\tpage_size\x18\x02 \x01(\x05\"/\n\x17StreamFollowersResponse\x12\x14\n\x0c\x66ollower_ids\x18\x01 \x03(\x03\"S\n\x12ImportUsersRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x15\n\rpassword_hash\x18\x03 \x01(\t\"7\n\x13ImportUsersResponse\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"A\n\x14ImportFollowsRequest\x12\x13\n\x0b\x66ollower_id\x18\x01 \x01(\x03\x12\x14\n\x0c\x66ollowee_ids\x18\x02 \x03(\x03\"&\n\x15ImportFollowsResponse\x12\r\n\x05\x61\x64\x64\x65\x64\x18\x01 \x01(\x03\"K\n\x13SetPostCountRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x12\n\npost_count\x18\x02 \x01(\x03\x12\x0f\n\x07version\x18\x03 \x01(\x03\"\x16\n\x14SetPostCountResponse2\xdb\t\n\x0cGraphService\x12U\n\nCreateUser\x12\".pictor.graph.v1.CreateUserRequest\x1a#.pictor.graph.v1.CreateUserResponse\x12[\n\x0c\x41uthenticate\x12$.pictor.graph.v1.AuthenticateRequest\x1a%.pictor.graph.v1.AuthenticateResponse\x12j\n\x11GetUserByUsername\x12).pictor.graph.v1.GetUserByUsernameRequest\x1a*.pictor.graph.v1.GetUserByUsernameResponse\x12^\n\rBatchGetUsers\x12%.pictor.graph.v1.BatchGetUsersRequest\x1a&.pictor.graph.v1.BatchGetUsersResponse\x12I\n\x06\x46ollow\x12\x1e.pictor.graph.v1.FollowRequest\x1a\x1f.pictor.graph.v1.FollowResponse\x12O\n\x08Unfollow\x12 .pictor.graph.v1.UnfollowRequest\x1a!.pictor.graph.v1.UnfollowResponse\x12j\n\x11\x42\x61tchCheckFollows\x12).pictor.graph.v1.BatchCheckFollowsRequest\x1a*.pictor.graph.v1.BatchCheckFollowsResponse\x12^\n\rListFollowers\x12%.pictor.graph.v1.ListFollowersRequest\x1a&.pictor.graph.v1.ListFollowersResponse\x12^\n\rListFollowing\x12%.pictor.graph.v1.ListFollowingRequest\x1a&.pictor.graph.v1.ListFollowingResponse\x12\x66\n\x0fStreamFollowers\x12\'.pictor.graph.v1.StreamFollowersRequest\x1a(.pictor.graph.v1.StreamFollowersResponse0\x01\x12\\\n\x0bImportUsers\x12#.pictor.graph.v1.ImportUsersRequest\x1a$.pictor.graph.v1.ImportUsersResponse(\x01\x30\x01\x12`\n\rImportFollows\x12%.pictor.graph.v1.ImportFollowsRequest\x1a&.pictor.graph.v1.ImportFollowsResponse(\x01\x12[\n\x0cSetPostCount\x12$.pictor.graph.v1.SetPostCountRequest\x1a%.pictor.graph.v1.SetPostCountResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -48,47 +48,47 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETUSERBYUSERNAMERESPONSE']._serialized_start=607
   _globals['_GETUSERBYUSERNAMERESPONSE']._serialized_end=671
   _globals['_BATCHGETUSERSREQUEST']._serialized_start=673
-  _globals['_BATCHGETUSERSREQUEST']._serialized_end=713
-  _globals['_BATCHGETUSERSRESPONSE']._serialized_start=715
-  _globals['_BATCHGETUSERSRESPONSE']._serialized_end=776
-  _globals['_FOLLOWREQUEST']._serialized_start=778
-  _globals['_FOLLOWREQUEST']._serialized_end=835
-  _globals['_FOLLOWRESPONSE']._serialized_start=837
-  _globals['_FOLLOWRESPONSE']._serialized_end=911
-  _globals['_UNFOLLOWREQUEST']._serialized_start=913
-  _globals['_UNFOLLOWREQUEST']._serialized_end=972
-  _globals['_UNFOLLOWRESPONSE']._serialized_start=974
-  _globals['_UNFOLLOWRESPONSE']._serialized_end=1050
-  _globals['_BATCHCHECKFOLLOWSREQUEST']._serialized_start=1052
-  _globals['_BATCHCHECKFOLLOWSREQUEST']._serialized_end=1117
-  _globals['_BATCHCHECKFOLLOWSRESPONSE']._serialized_start=1119
-  _globals['_BATCHCHECKFOLLOWSRESPONSE']._serialized_end=1163
-  _globals['_FOLLOWEDGE']._serialized_start=1165
-  _globals['_FOLLOWEDGE']._serialized_end=1259
-  _globals['_LISTFOLLOWERSREQUEST']._serialized_start=1261
-  _globals['_LISTFOLLOWERSREQUEST']._serialized_end=1345
-  _globals['_LISTFOLLOWERSRESPONSE']._serialized_start=1347
-  _globals['_LISTFOLLOWERSRESPONSE']._serialized_end=1460
-  _globals['_LISTFOLLOWINGREQUEST']._serialized_start=1462
-  _globals['_LISTFOLLOWINGREQUEST']._serialized_end=1546
-  _globals['_LISTFOLLOWINGRESPONSE']._serialized_start=1548
-  _globals['_LISTFOLLOWINGRESPONSE']._serialized_end=1661
-  _globals['_STREAMFOLLOWERSREQUEST']._serialized_start=1663
-  _globals['_STREAMFOLLOWERSREQUEST']._serialized_end=1723
-  _globals['_STREAMFOLLOWERSRESPONSE']._serialized_start=1725
-  _globals['_STREAMFOLLOWERSRESPONSE']._serialized_end=1772
-  _globals['_IMPORTUSERSREQUEST']._serialized_start=1774
-  _globals['_IMPORTUSERSREQUEST']._serialized_end=1857
-  _globals['_IMPORTUSERSRESPONSE']._serialized_start=1859
-  _globals['_IMPORTUSERSRESPONSE']._serialized_end=1914
-  _globals['_IMPORTFOLLOWSREQUEST']._serialized_start=1916
-  _globals['_IMPORTFOLLOWSREQUEST']._serialized_end=1981
-  _globals['_IMPORTFOLLOWSRESPONSE']._serialized_start=1983
-  _globals['_IMPORTFOLLOWSRESPONSE']._serialized_end=2021
-  _globals['_SETPOSTCOUNTREQUEST']._serialized_start=2023
-  _globals['_SETPOSTCOUNTREQUEST']._serialized_end=2098
-  _globals['_SETPOSTCOUNTRESPONSE']._serialized_start=2100
-  _globals['_SETPOSTCOUNTRESPONSE']._serialized_end=2122
-  _globals['_GRAPHSERVICE']._serialized_start=2125
-  _globals['_GRAPHSERVICE']._serialized_end=3368
+  _globals['_BATCHGETUSERSREQUEST']._serialized_end=736
+  _globals['_BATCHGETUSERSRESPONSE']._serialized_start=738
+  _globals['_BATCHGETUSERSRESPONSE']._serialized_end=799
+  _globals['_FOLLOWREQUEST']._serialized_start=801
+  _globals['_FOLLOWREQUEST']._serialized_end=858
+  _globals['_FOLLOWRESPONSE']._serialized_start=860
+  _globals['_FOLLOWRESPONSE']._serialized_end=934
+  _globals['_UNFOLLOWREQUEST']._serialized_start=936
+  _globals['_UNFOLLOWREQUEST']._serialized_end=995
+  _globals['_UNFOLLOWRESPONSE']._serialized_start=997
+  _globals['_UNFOLLOWRESPONSE']._serialized_end=1073
+  _globals['_BATCHCHECKFOLLOWSREQUEST']._serialized_start=1075
+  _globals['_BATCHCHECKFOLLOWSREQUEST']._serialized_end=1140
+  _globals['_BATCHCHECKFOLLOWSRESPONSE']._serialized_start=1142
+  _globals['_BATCHCHECKFOLLOWSRESPONSE']._serialized_end=1186
+  _globals['_FOLLOWEDGE']._serialized_start=1188
+  _globals['_FOLLOWEDGE']._serialized_end=1282
+  _globals['_LISTFOLLOWERSREQUEST']._serialized_start=1284
+  _globals['_LISTFOLLOWERSREQUEST']._serialized_end=1368
+  _globals['_LISTFOLLOWERSRESPONSE']._serialized_start=1370
+  _globals['_LISTFOLLOWERSRESPONSE']._serialized_end=1483
+  _globals['_LISTFOLLOWINGREQUEST']._serialized_start=1485
+  _globals['_LISTFOLLOWINGREQUEST']._serialized_end=1569
+  _globals['_LISTFOLLOWINGRESPONSE']._serialized_start=1571
+  _globals['_LISTFOLLOWINGRESPONSE']._serialized_end=1684
+  _globals['_STREAMFOLLOWERSREQUEST']._serialized_start=1686
+  _globals['_STREAMFOLLOWERSREQUEST']._serialized_end=1746
+  _globals['_STREAMFOLLOWERSRESPONSE']._serialized_start=1748
+  _globals['_STREAMFOLLOWERSRESPONSE']._serialized_end=1795
+  _globals['_IMPORTUSERSREQUEST']._serialized_start=1797
+  _globals['_IMPORTUSERSREQUEST']._serialized_end=1880
+  _globals['_IMPORTUSERSRESPONSE']._serialized_start=1882
+  _globals['_IMPORTUSERSRESPONSE']._serialized_end=1937
+  _globals['_IMPORTFOLLOWSREQUEST']._serialized_start=1939
+  _globals['_IMPORTFOLLOWSREQUEST']._serialized_end=2004
+  _globals['_IMPORTFOLLOWSRESPONSE']._serialized_start=2006
+  _globals['_IMPORTFOLLOWSRESPONSE']._serialized_end=2044
+  _globals['_SETPOSTCOUNTREQUEST']._serialized_start=2046
+  _globals['_SETPOSTCOUNTREQUEST']._serialized_end=2121
+  _globals['_SETPOSTCOUNTRESPONSE']._serialized_start=2123
+  _globals['_SETPOSTCOUNTRESPONSE']._serialized_end=2145
+  _globals['_GRAPHSERVICE']._serialized_start=2148
+  _globals['_GRAPHSERVICE']._serialized_end=3391
 # @@protoc_insertion_point(module_scope)

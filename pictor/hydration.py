@@ -1,0 +1,71 @@
+"""Read-through caches of serialized records in Redis, for the read path: a feed page
+hydrates its posts and authors from here and touches no database when warm.
+
+Each record has its own key, named by the service that owns the data with the
+record's id as hash tag (``post:{42}``), so keys spread over a Redis Cluster.
+
+Fills never overwrite (``SET NX``) and a deletion writes a tombstone rather than
+removing the key, so a reader that read the database before the deletion and fills
+the cache after it loses: a deleted record is never cached again while its tombstone
+lives, and a tombstone outlives any fill in flight by far (it lives ``ttl`` seconds).
+Only records that no longer change but by deletion are cached (the owner decides).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+
+import redis.asyncio as redis
+
+# What a deleted record's key holds; no serialized record is this short.
+TOMBSTONE = b"\x00"
+
+
+class HydrationCache:
+    def __init__(self, client: redis.Redis, key: Callable[[int], str], ttl_seconds: int) -> None:
+        self._redis = client
+        self._key = key
+        self._ttl = ttl_seconds
+
+    async def get_many(self, ids: Sequence[int]) -> dict[int, bytes]:
+        """The cached records among ids, tombstones included (as TOMBSTONE)."""
+        if not ids:
+            return {}
+        # One MGET on a single node; a Cluster client splits it by slot.
+        found = await self._redis.mget([self._key(record_id) for record_id in ids])
+        return {
+            record_id: value
+            for record_id, value in zip(ids, found, strict=True)
+            if value is not None
+        }
+
+    async def fill(self, records: Mapping[int, bytes]) -> None:
+        """Caches records read from the database, unless a write got there first."""
+        if not records:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for record_id, value in records.items():
+                pipe.set(self._key(record_id), value, nx=True, ex=self._ttl)
+            await pipe.execute()
+
+    async def bury(self, record_id: int) -> None:
+        """Marks the record deleted, so no fill in flight can bring it back."""
+        await self._redis.set(self._key(record_id), TOMBSTONE, ex=self._ttl)
+
+
+async def read_through(
+    cache: HydrationCache,
+    ids: Iterable[int],
+    load: Callable[[list[int]], Awaitable[Mapping[int, bytes]]],
+    cacheable: Callable[[bytes], bool] = lambda _: True,
+) -> dict[int, bytes]:
+    """The records among ids that exist: from the cache, the misses from ``load``
+    (cached when ``cacheable``). Tombstoned ids are absent."""
+    wanted = list(dict.fromkeys(ids))
+    cached = await cache.get_many(wanted)
+    missing = [record_id for record_id in wanted if record_id not in cached]
+    loaded = await load(missing) if missing else {}
+    await cache.fill({k: v for k, v in loaded.items() if cacheable(v)})
+    found = {k: v for k, v in cached.items() if v != TOMBSTONE}
+    found.update(loaded)
+    return found
