@@ -14,6 +14,7 @@ from strawberry.extensions import (
 from strawberry.types import ExecutionContext
 
 from gateway.backend_calls import BackendCallsReport
+from gateway.compiled import PlannedExecutor
 from gateway.config import GatewaySettings
 from gateway.errors import ErrorCodes
 from gateway.mutations import Mutation
@@ -47,6 +48,7 @@ def build_schema(settings: GatewaySettings) -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         types=[User, Post],
+        execution_context_class=PlannedExecutor,
         # Factories, not instances: each operation gets fresh extensions, so concurrent
         # requests never share per-operation state (strawberry#4369). The parser and
         # validation caches live at module level and are shared all the same.

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import grpc
+import uvloop
 from cassandra import OperationTimedOut as CassandraOperationTimedOut
 from cassandra import Timeout as CassandraTimeout
 from cassandra import Unavailable as CassandraUnavailable
@@ -195,4 +196,5 @@ def main(
     settings = settings_type()
     configure_logging(process, settings.log_level)
     configure_tracing(process)
-    asyncio.run(serve(settings))
+    # uvloop: the event loop's own overhead is a large share of a small call's CPU.
+    uvloop.run(serve(settings))
