@@ -14,6 +14,7 @@ from bench.scenarios import (
     create_post,
     fanout,
     feed_read,
+    feed_throughput,
     follows,
     gateway_overhead,
     growth,
@@ -33,6 +34,7 @@ SCENARIOS: dict[str, Scenario] = {
         upload_memory,
         fanout,
         feed_read,
+        feed_throughput,
         growth,
     )
 }

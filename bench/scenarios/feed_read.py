@@ -85,7 +85,8 @@ class Sizes:
 
 
 FULL = Sizes(authors=300, posts_per_author=3, reader="bench.reader", reads=400)
-SMOKE = Sizes(authors=10, posts_per_author=1, reader="bench.reader.smoke", reads=8)
+# 12 authors, so a smoke page is full too.
+SMOKE = Sizes(authors=12, posts_per_author=1, reader="bench.reader.smoke", reads=8)
 
 
 @dataclass(frozen=True)
@@ -106,9 +107,9 @@ async def run(bench: BenchRun) -> list[Figure]:
     cql = await CqlSession.connect(settings)
     try:
         async with bench.graphql() as anonymous:
-            reader = await _population(bench, clients, client, anonymous, sizes)
+            reader = await population(bench, clients, client, anonymous, sizes)
             paths = {
-                "graphql": _graphql(reader),
+                "graphql": home_feed(reader),
                 "fan_out_on_read": _fan_out_on_read(cql, reader),
                 "floor": _floor(cql, client, reader),
             }
@@ -134,13 +135,14 @@ async def run(bench: BenchRun) -> list[Figure]:
     return _figures(reader, results, same_page)
 
 
-async def _population(
+async def population(
     bench: BenchRun,
     clients: ServiceClients,
     client: redis.Redis,
     anonymous: GraphQLClient,
     sizes: Sizes,
 ) -> Reader:
+    """The reader and the authors they follow, made the first time, reused after."""
     bench.say(f"{NAME}: {sizes.authors} authors with {sizes.posts_per_author} READY posts each")
     names = [f"bench.src.{number:03d}" for number in range(1, sizes.authors + 1)]
     authors = await ensure_users(clients, names, bench.say)
@@ -190,19 +192,21 @@ async def log_in_as(
     raise RuntimeError(f"logging in {username} was rate limited three times")
 
 
-def _checked(reader: Reader, post_ids: list[int]) -> list[int]:
+def checked(reader: Reader, post_ids: list[int]) -> list[int]:
     if len(post_ids) != reader.page:
         raise AssertionError(f"a page of {len(post_ids)} posts, not {reader.page}")
     return post_ids
 
 
-def _graphql(reader: Reader) -> Operation:
+def home_feed(reader: Reader) -> Operation:
+    """One homeFeed page through GraphQL, checked; its post ids."""
+
     async def read(index: int) -> list[int]:
         page = (await reader.client.execute(HOME_FEED, {"first": PAGE}))["homeFeed"]
         nodes = [edge["node"] for edge in page["edges"]]
         if any(node["media"]["status"] != "READY" or not node["author"] for node in nodes):
             raise AssertionError("a feed post without its author or READY media")
-        return _checked(reader, [ids.decode("Post", node["id"]) for node in nodes])
+        return checked(reader, [ids.decode("Post", node["id"]) for node in nodes])
 
     return read
 
@@ -215,7 +219,7 @@ def _fan_out_on_read(cql: CqlSession, reader: Reader) -> Operation:
         # A partition holding only its static post count yields a row with no post.
         rows: list[Any] = [row for rows in partitions for row in rows if row.post_id is not None]
         newest = heapq.nlargest(PAGE, rows, key=lambda row: row.post_id)
-        return _checked(reader, [row.post_id for row in newest])
+        return checked(reader, [row.post_id for row in newest])
 
     return read
 
@@ -225,7 +229,7 @@ def _floor(cql: CqlSession, client: redis.Redis, reader: Reader) -> Operation:
         members = await client.zrange(feed_key(reader.id), 0, PAGE - 1, desc=True)
         post_ids = [Entry.parse(member).post_id for member in members]
         rows = await asyncio.gather(*(cql.read(BY_ID, (post_id,)) for post_id in post_ids))
-        return _checked(reader, [found[0].post_id for found in rows if found])
+        return checked(reader, [found[0].post_id for found in rows if found])
 
     return read
 

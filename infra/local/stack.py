@@ -80,19 +80,30 @@ def _run(command: Sequence[str | Path], **kwargs: object) -> None:
     subprocess.run([str(part) for part in command], check=True, **kwargs)  # type: ignore[call-overload]
 
 
-def install_redis() -> Path:
-    found = shutil.which("redis-server")
+def install_debian_package(program: str, package: str) -> Path:
+    """The program from PATH, else installed with Debian's package (as root or through
+    sudo; `apt-get update` only if the install fails without it)."""
+    found = shutil.which(program)
     if found:
         return Path(found)
-    _say("installing redis-server from Debian's packages")
+    _say(f"installing {program} from Debian's packages ({package})")
     sudo = [] if os.geteuid() == 0 else ["sudo"]
-    # RUNLEVEL=1 keeps the package's init script from starting a system-wide Redis.
+    # RUNLEVEL=1 keeps a package's init script from starting a system-wide server.
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive", "RUNLEVEL": "1"}
-    install = [*sudo, "apt-get", "install", "-y", "-q", "--no-install-recommends", "redis-server"]
+    install = [*sudo, "apt-get", "install", "-y", "-q", "--no-install-recommends", package]
     if subprocess.run(install, env=env, check=False).returncode != 0:
         _run([*sudo, "apt-get", "update", "-q"], env=env)
         _run(install, env=env)
-    return Path(shutil.which("redis-server") or "/usr/bin/redis-server")
+    return Path(shutil.which(program) or f"/usr/bin/{program}")
+
+
+def install_redis() -> Path:
+    return install_debian_package("redis-server", "redis-server")
+
+
+def install_wrk() -> Path:
+    """The HTTP load generator of the throughput benchmarks (C, one core at most)."""
+    return install_debian_package("wrk", "wrk")
 
 
 def install_minio() -> Path:

@@ -1,0 +1,386 @@
+"""Home feed throughput with a compiled load generator: ``wrk`` (one thread, 8
+connections) POSTs ``homeFeed(first: 12)`` with the whole post shape for feed_read's
+reader, then ``{ __typename }`` anonymously, through the gateway; on a 2-core machine
+a Python generator would take a core from the stack it measures.
+
+For each: served requests per second, p50/p99, CPU milliseconds per request of every
+process (``/proc``), and CQL requests per request as Cassandra counts them (its
+virtual tables, summed over the keyspace). The floor is the same page from the raw
+data path in this process: one ZRANGE of the reader's timeline, then the posts'
+(``post:{id}``) and authors' (``user:{id}``) cache entries; an entry missing is read
+through post_svc BatchGetPosts / graph_svc BatchGetUsers. It is timed by the Python
+generator (latency only), and homeFeed's p50 against it is our overhead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import redis.asyncio as redis
+
+from bench import cassandra
+from bench.backend import worker_setting
+from bench.machine import other_pictor_processes
+from bench.report import Figure, latency_figures
+from bench.run import BenchRun
+from bench.scenarios.feed_read import (
+    FULL,
+    HOME_FEED,
+    PAGE,
+    PROCESSES,
+    SMOKE,
+    Reader,
+    checked,
+    home_feed,
+    population,
+)
+from bench.scenarios.floor import TYPENAME
+from bench.stats import GENERATOR, MACHINE, CpuMeter, LoadResult, Operation, run_load
+from bench.wrk import WrkResult, run_wrk
+from feed_svc.store import Entry, feed_key
+from pictor.clients import ServiceClients
+from pictor.cql import CqlSession
+from pictor.graph.v1 import graph_pb2
+from pictor.post.v1 import post_pb2
+
+NAME = "feed_throughput"
+CONNECTIONS = 8
+TYPENAME_TARGET = 700
+# Before and after the runs, the stack is watched this long while we send nothing;
+# a part of ours busier than this then is serving someone else.
+IDLE_SECONDS = 1.0
+BUSY_IDLE_CORES = 0.05
+M = TypeVar("M")
+
+
+@dataclass(frozen=True)
+class Durations:
+    # Seconds of each wrk run; pages read (at concurrency 8) to warm up each path.
+    wrk: float
+    warm_up: int
+
+
+FULL_RUN = Durations(wrk=20, warm_up=4 * CONNECTIONS)
+SMOKE_RUN = Durations(wrk=2, warm_up=2)
+
+
+@dataclass
+class CacheReads:
+    """How the floor found its posts and authors: in the cache, or read through."""
+
+    hits: int = 0
+    misses: int = 0
+    missing: list[str] = field(default_factory=list)
+
+    def note(self) -> str:
+        looked_up = self.hits + self.misses
+        if not looked_up:
+            return ""
+        first = f" (first: {self.missing[0]})" if self.missing else ""
+        return f"cache hits {self.hits}/{looked_up}{first}; "
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One wrk run with the CQL requests Cassandra coordinated meanwhile."""
+
+    result: WrkResult
+    cql: cassandra.CqlRequests
+
+    def cql_per_request(self) -> float:
+        return self.cql.total / self.result.handled
+
+    def notes(self) -> str:
+        result = self.result
+        elsewhere = ", ".join(f"{k} {n}" for k, n in self.cql.other_keyspaces.items() if n)
+        return (
+            (f"NOT ALONE: CQL requests to {elsewhere} meanwhile; " if elsewhere else "")
+            + f"{result.problems()}{result.served} served in {result.wall_seconds:.1f} s by wrk; "
+            f"p50 {result.p50_seconds * 1000:.1f} ms, p99 {result.p99_seconds * 1000:.1f} ms; "
+            f"CQL/request {self.cql_per_request():.2f}; {_cpu_ms(result.cpu_ms_per_request())}"
+        )
+
+    def details(self) -> dict[str, Any]:
+        return {
+            **self.result.details(),
+            "cql_requests": self.cql.counts,
+            "cql_requests_other_keyspaces": self.cql.other_keyspaces,
+            "cql_requests_per_request": round(self.cql_per_request(), 3),
+        }
+
+
+async def run(bench: BenchRun) -> list[Figure]:
+    sizes, durations = (SMOKE, SMOKE_RUN) if bench.smoke else (FULL, FULL_RUN)
+    settings = bench.target.settings
+    clients = ServiceClients.connect(settings)
+    client = redis.from_url(settings.redis_url)
+    cql = await CqlSession.connect(settings, use_keyspace=False)
+    try:
+        async with bench.graphql() as anonymous:
+            reader = await population(bench, clients, client, anonymous, sizes)
+            cache = CacheReads()
+            floor = _floor(clients, client, reader, cache)
+            # The same 12 posts both ways, before anything is timed.
+            same_page = await home_feed(reader)(0) == await floor(0)
+            before = await _stack_state(bench, cql)
+            feed, typename = await _through_gateway(bench, cql, reader, durations)
+            bench.say(f"{NAME}: the floor, {sizes.reads} pages at concurrency {CONNECTIONS}")
+            await run_load(floor, concurrency=CONNECTIONS, count=durations.warm_up)
+            warm = dataclasses.replace(cache)
+            floor_result = await run_load(
+                floor,
+                concurrency=CONNECTIONS,
+                count=sizes.reads,
+                processes=bench.target.pids(*PROCESSES),
+            )
+            timed = CacheReads(cache.hits - warm.hits, cache.misses - warm.misses, cache.missing)
+            after = await _stack_state(bench, cql)
+    finally:
+        await cql.close()
+        await clients.close()
+        await client.aclose()
+    state = {"before": before, "after": after, "same_page": same_page}
+    return _figures(reader, feed, typename, floor_result, timed, state)
+
+
+async def _through_gateway(
+    bench: BenchRun, cql: CqlSession, reader: Reader, durations: Durations
+) -> tuple[Measured, Measured]:
+    """homeFeed as the reader, then ``{ __typename }`` anonymously, each driven by wrk."""
+    target = bench.target
+    url = f"{target.gateway_url}/graphql"
+    assert reader.client.token is not None
+    # Warm: the gateway's caches and connections, the services' hydration caches.
+    await run_load(home_feed(reader), concurrency=CONNECTIONS, count=durations.warm_up)
+    bench.say(f"{NAME}: homeFeed with wrk, {CONNECTIONS} connections, {durations.wrk:g} s")
+    feed = await _measured(
+        cql,
+        target.settings.cql_keyspace,
+        run_wrk(
+            url,
+            {"query": HOME_FEED, "variables": {"first": PAGE}},
+            headers={"Authorization": f"Bearer {reader.client.token}"},
+            connections=CONNECTIONS,
+            seconds=durations.wrk,
+            processes=target.pids(*PROCESSES),
+        ),
+    )
+    bench.say(f"{NAME}: {{ __typename }} with wrk, {CONNECTIONS} connections")
+    typename = await _measured(
+        cql,
+        target.settings.cql_keyspace,
+        run_wrk(
+            url,
+            {"query": TYPENAME},
+            connections=CONNECTIONS,
+            seconds=durations.wrk,
+            processes=target.pids(*PROCESSES),
+        ),
+    )
+    return feed, typename
+
+
+async def _measured(
+    cql: CqlSession, keyspace: str, load: Coroutine[Any, Any, WrkResult]
+) -> Measured:
+    before = await cassandra.requests(cql, keyspace)
+    result = await load
+    return Measured(result, await cassandra.requests(cql, keyspace) - before)
+
+
+async def _stack_state(bench: BenchRun, cql: CqlSession) -> dict[str, Any]:
+    """What can make a run differ from another on the same code: the feed settings of
+    the running services, Cassandra's compactions, the machine's load, and whether
+    the stack works while this benchmark sends it nothing (another client's load)."""
+    feed_pid = bench.target.pid("feed_svc")
+    threshold = None if feed_pid is None else worker_setting(feed_pid, "celebrity_threshold")
+    meter = CpuMeter(bench.target.pids(*PROCESSES))
+    meter.start()
+    await asyncio.sleep(IDLE_SECONDS)
+    idle = {name: round(cores, 3) for name, cores in meter.stop().items() if name != GENERATOR}
+    return {
+        "idle_cores": idle,
+        "celebrity_threshold_feed_svc": threshold,
+        "compactions": await cassandra.compactions(cql),
+        "loadavg": os.getloadavg(),
+        "other_pictor_processes": other_pictor_processes(bench.target),
+    }
+
+
+def _floor(
+    clients: ServiceClients, client: redis.Redis, reader: Reader, cache: CacheReads
+) -> Operation:
+    """One ZRANGE, one pipeline of the posts' and authors' cache entries; misses read
+    through the owning service."""
+
+    async def read(index: int) -> list[int]:
+        members = await client.zrange(feed_key(reader.id), 0, PAGE - 1, desc=True)
+        entries = [Entry.parse(member) for member in members]
+        post_ids = [entry.post_id for entry in entries]
+        author_ids = list(dict.fromkeys(entry.author_id for entry in entries))
+        post_keys = [f"post:{{{post_id}}}" for post_id in post_ids]
+        user_keys = [f"user:{{{author_id}}}" for author_id in author_ids]
+        async with client.pipeline(transaction=False) as pipe:
+            pipe.mget(post_keys)
+            pipe.mget(user_keys)
+            cached_posts, cached_users = await pipe.execute()
+        posts = _decoded(post_pb2.Post.FromString, dict(zip(post_ids, cached_posts, strict=True)))
+        users = _decoded(
+            graph_pb2.User.FromString, dict(zip(author_ids, cached_users, strict=True))
+        )
+        missing_posts = [post_id for post_id in post_ids if post_id not in posts]
+        missing_users = [author_id for author_id in author_ids if author_id not in users]
+        cache.hits += len(posts) + len(users)
+        cache.misses += len(missing_posts) + len(missing_users)
+        if not cache.missing and (missing_posts or missing_users):
+            cache.missing = [
+                *(f"post:{{{post_id}}}" for post_id in missing_posts),
+                *(f"user:{{{author_id}}}" for author_id in missing_users),
+            ]
+        posts_read, users_read = await asyncio.gather(
+            _posts(clients, missing_posts), _users(clients, missing_users)
+        )
+        posts.update(posts_read)
+        users.update(users_read)
+        if any(posts[post_id].author_id not in users for post_id in post_ids if post_id in posts):
+            raise AssertionError("a feed post without its author")
+        return checked(reader, [post_id for post_id in post_ids if post_id in posts])
+
+    return read
+
+
+def _decoded(parse: Callable[[bytes], M], values: Mapping[int, bytes | None]) -> dict[int, M]:
+    # A value too short to be a record is a deleted one's tombstone.
+    return {
+        record_id: parse(value)
+        for record_id, value in values.items()
+        if value is not None and len(value) > 1
+    }
+
+
+async def _posts(clients: ServiceClients, post_ids: list[int]) -> dict[int, post_pb2.Post]:
+    if not post_ids:
+        return {}
+    response = await clients.post.BatchGetPosts(post_pb2.BatchGetPostsRequest(post_ids=post_ids))
+    return {post.id: post for post in response.posts}
+
+
+async def _users(clients: ServiceClients, user_ids: list[int]) -> dict[int, graph_pb2.User]:
+    if not user_ids:
+        return {}
+    response = await clients.graph.BatchGetUsers(graph_pb2.BatchGetUsersRequest(user_ids=user_ids))
+    return {user.id: user for user in response.users}
+
+
+def _company(state: Mapping[str, Any]) -> str:
+    """A warning when the stack was busy without us (another client), or other
+    Pictor processes (a test session, another stack) ran beside it."""
+    moments = [state["before"], state["after"]]
+    busy = {
+        f"{name} {cores:.2f}"
+        for moment in moments
+        for name, cores in moment["idle_cores"].items()
+        if name not in (MACHINE, "cassandra") and cores > BUSY_IDLE_CORES
+    }
+    others = {line for moment in moments for line in moment["other_pictor_processes"]}
+    warnings = [f"the stack was busy while we sent nothing (cores: {', '.join(sorted(busy))})"]
+    if others:
+        modules = sorted({line.split()[1] for line in others})
+        warnings.append(f"{len(others)} other Pictor processes ran ({', '.join(modules)})")
+    return "".join(f"NOT ALONE: {warning}; " for warning in warnings[0 if busy else 1 :])
+
+
+def _cpu_ms(per_request: Mapping[str, float]) -> str:
+    """``CPU ms/request: gateway 50.1, graph_svc 47.0, ... of machine 180.2``, busiest
+    first; the details keep the ones under 0.05 ms too."""
+    if not per_request:
+        return ""
+    ordered = sorted(
+        ((name, ms) for name, ms in per_request.items() if name != MACHINE and ms >= 0.05),
+        key=lambda item: -item[1],
+    )
+    text = ", ".join(f"{name} {ms:.1f}" for name, ms in ordered)
+    machine = per_request.get(MACHINE)
+    return f"CPU ms/request: {text}" + (f" of machine {machine:.1f}" if machine else "")
+
+
+def _cpu_ms_of_load(result: LoadResult) -> dict[str, float]:
+    if not result.latencies.count:
+        return {}
+    seconds = result.wall_seconds / result.latencies.count
+    return {name: share * seconds * 1000 for name, share in result.cpu.items()}
+
+
+def _figures(
+    reader: Reader,
+    feed: Measured,
+    typename: Measured,
+    floor: LoadResult,
+    cache: CacheReads,
+    state: Mapping[str, Any],
+) -> list[Figure]:
+    pages = feed.result
+    metric = f"homeFeed(first: {PAGE}), full post shape, wrk"
+    same = "same page as the floor" if state["same_page"] else "PAGE DIFFERS FROM THE FLOOR"
+    # Latency over wrk's responses: no p95 from done(), so the percentiles asked for.
+    percentiles = {50: pages.p50_seconds, 99: pages.p99_seconds}
+    return [
+        Figure(
+            scenario=NAME,
+            metric=f"{metric} (pages/s)",
+            value=pages.per_second,
+            unit="/s",
+            concurrency=pages.connections,
+            notes=f"{reader.page} posts of {len(reader.followees)} followees; {same}; "
+            + _company(state)
+            + feed.notes(),
+            details={**feed.details(), "stack": dict(state)},
+        ),
+        *(
+            Figure(
+                scenario=NAME,
+                metric=f"{metric} p{percent} vs floor",
+                value=seconds * 1000,
+                unit="ms",
+                baseline=(floor.latencies.p(percent) or 0) * 1000 or None,
+                concurrency=pages.connections,
+            )
+            for percent, seconds in percentiles.items()
+        ),
+        Figure(
+            scenario=NAME,
+            metric=f"{metric} CQL requests per page",
+            value=feed.cql_per_request(),
+            unit="CQL/page",
+            concurrency=pages.connections,
+            notes=", ".join(f"{kind} {n}" for kind, n in feed.cql.counts.items()),
+        ),
+        Figure(
+            scenario=NAME,
+            metric=f"{metric} machine CPU per page",
+            value=pages.cpu_ms_per_request().get(MACHINE),
+            unit="ms",
+            concurrency=pages.connections,
+        ),
+        Figure(
+            scenario=NAME,
+            metric="{ __typename } via gateway, wrk (req/s)",
+            value=typename.result.per_second,
+            unit="/s",
+            concurrency=typename.result.connections,
+            notes=f"target >= {TYPENAME_TARGET}/s; {typename.notes()}",
+            details=typename.details(),
+        ),
+        *latency_figures(
+            NAME,
+            "floor: ZRANGE + post/user cache reads (Python generator)",
+            floor,
+            notes=f"{cache.note()}{_cpu_ms(_cpu_ms_of_load(floor))}; ",
+            details={"cache_hits": cache.hits, "cache_misses": cache.misses},
+        ),
+    ]
