@@ -4,9 +4,10 @@ domain-error mapping, tracing, and graceful shutdown on SIGTERM."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -26,7 +27,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from pictor.config import ServiceName, Settings
 from pictor.errors import REASON_METADATA_KEY, DomainError
 from pictor.logs import configure_logging
-from pictor.telemetry import configure_tracing
+from pictor.telemetry import configure_tracing, traced_rpcs
 
 log = logging.getLogger(__name__)
 
@@ -71,59 +72,41 @@ async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: Exception) 
         await context.abort(grpc.StatusCode.UNAVAILABLE, "a datastore is unavailable; retry")
 
 
-class DomainErrorInterceptor(grpc.aio.ServerInterceptor):
-    """Turns a :class:`DomainError` raised by a Pictor handler into its gRPC status,
-    and a transient datastore failure into UNAVAILABLE.
+def _guarded(method: Callable[..., Any]) -> Callable[..., Any]:
+    """The handler, turning a :class:`DomainError` it raises into its gRPC status and a
+    transient datastore failure into UNAVAILABLE. Streaming handlers are async
+    generators; the rest (unary, client-streaming) coroutine functions."""
+    if inspect.isasyncgenfunction(method):
 
-    Pictor's streaming handlers are async generators; health and reflection (which
-    use ``context.write``) raise no domain errors and pass through untouched.
-    """
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        if handler is None or not handler_call_details.method.startswith("/pictor."):
-            return handler
-        codec = {
-            "request_deserializer": handler.request_deserializer,
-            "response_serializer": handler.response_serializer,
-        }
-        if handler.unary_unary or handler.stream_unary:
-            unary_inner = handler.unary_unary or handler.stream_unary
-
-            async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-                try:
-                    return await unary_inner(request, context)
-                except (DomainError, *TRANSIENT_ERRORS) as error:
-                    await _abort(context, error)
-
-            wrap_unary = (
-                grpc.unary_unary_rpc_method_handler
-                if handler.unary_unary
-                else grpc.stream_unary_rpc_method_handler
-            )
-            return wrap_unary(unary, **codec)
-
-        stream_inner = handler.unary_stream or handler.stream_stream
-
-        async def streaming(
-            request: Any, context: grpc.aio.ServicerContext[Any, Any]
-        ) -> AsyncIterator[Any]:
+        async def streaming(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             try:
-                async for response in stream_inner(request, context):
+                async for response in method(request, context):
                     yield response
             except (DomainError, *TRANSIENT_ERRORS) as error:
                 await _abort(context, error)
 
-        wrap_stream = (
-            grpc.unary_stream_rpc_method_handler
-            if handler.unary_stream
-            else grpc.stream_stream_rpc_method_handler
-        )
-        return wrap_stream(streaming, **codec)
+        return streaming
+    if not inspect.iscoroutinefunction(method):
+        return method  # the generated base's UNIMPLEMENTED answer
+
+    async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        try:
+            return await method(request, context)
+        except (DomainError, *TRANSIENT_ERRORS) as error:
+            await _abort(context, error)
+
+    return unary
+
+
+class _Guarded:
+    """A servicer whose handlers are guarded (``_guarded``), wrapped once when it is
+    registered rather than on every call as a server interceptor would."""
+
+    def __init__(self, servicer: object) -> None:
+        self._servicer = servicer
+
+    def __getattr__(self, name: str) -> Any:
+        return _guarded(getattr(self._servicer, name))
 
 
 Worker = Callable[[asyncio.Event], Awaitable[None]]
@@ -141,19 +124,16 @@ async def run_server(
     finish the message in hand before the process exits; if one fails, the process
     stops so its supervisor restarts it.
     """
+    # Probes and reflection are not worth a span each (and their handlers use
+    # context.write, which the OTel aio interceptor does not support).
+    tracing = [aio_server_interceptor(filter_=filters.service_prefix("pictor."))]
     server = grpc.aio.server(
-        # Probes and reflection are not worth a span each (and their handlers use
-        # context.write, which the OTel aio interceptor does not support).
-        interceptors=[
-            aio_server_interceptor(filter_=filters.service_prefix("pictor.")),
-            DomainErrorInterceptor(),
-        ],
-        options=_SERVER_OPTIONS,
+        interceptors=tracing if traced_rpcs() else None, options=_SERVER_OPTIONS
     )
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     for servicer in servicers:
-        servicer.add_to_server(servicer.implementation, server)
+        servicer.add_to_server(_Guarded(servicer.implementation), server)
     names = [servicer.full_name for servicer in servicers]
     health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
     reflection.enable_server_reflection([*names, health_name, reflection.SERVICE_NAME], server)
