@@ -30,6 +30,7 @@ from gateway.schema import build_schema, limit_rules
 from pictor.cache import open_redis
 from pictor.clients import ServiceClients
 from pictor.config import ServiceName
+from pictor.service import settle_heap
 
 SERVICES: tuple[ServiceName, ...] = ("graph", "post", "feed", "media")
 
@@ -143,6 +144,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
             failures_allowed=settings.login_failure_limit,
             failure_window_seconds=settings.login_failure_window_seconds,
         )
+        settle_heap()
         try:
             yield {"clients": clients, "redis": client, "limiter": limiter}
         finally:

@@ -4,6 +4,7 @@ domain-error mapping, tracing, and graceful shutdown on SIGTERM."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
 import logging
 import signal
@@ -109,6 +110,14 @@ class _Guarded:
         return _guarded(getattr(self._servicer, name))
 
 
+def settle_heap() -> None:
+    """Moves what start-up allocated (modules, schema, stubs) out of the garbage
+    collector's sight: full collections then walk only what requests allocate,
+    instead of pausing a process for milliseconds (CPython's ``gc.freeze``)."""
+    gc.collect()
+    gc.freeze()
+
+
 Worker = Callable[[asyncio.Event], Awaitable[None]]
 
 
@@ -140,6 +149,7 @@ async def run_server(
     address = settings.bind_addr(service)
     server.add_insecure_port(address)
     await server.start()
+    settle_heap()
 
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
