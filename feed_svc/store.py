@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import redis.asyncio as redis
 
-from pictor.snowflake import timestamp_ms
+from pictor.snowflake import is_id, timestamp_ms
 
 
 @dataclass(frozen=True, order=True)
@@ -37,7 +37,10 @@ class Entry:
     def parse(cls, member: bytes | str) -> Entry:
         text = member.decode() if isinstance(member, bytes) else member
         post_id, _, author_id = text.partition(":")
-        return cls(int(post_id), int(author_id))
+        entry = cls(int(post_id), int(author_id))
+        if not (is_id(entry.post_id) and is_id(entry.author_id)):
+            raise ValueError(f"not a timeline entry: {text!r}")
+        return entry
 
 
 def feed_key(user_id: int) -> str:

@@ -8,6 +8,7 @@ import jwt
 
 from gateway.config import GatewaySettings
 from gateway.errors import ErrorCode, GatewayError
+from pictor.snowflake import is_id
 
 _ALGORITHM = "HS256"
 _ISSUER = "pictor"
@@ -43,8 +44,11 @@ def viewer_from_authorization(header: str | None, settings: GatewaySettings) -> 
             issuer=_ISSUER,
             options={"require": ["sub", "exp", "iss"]},
         )
-        return int(claims["sub"])
+        viewer = int(claims["sub"])
     except jwt.ExpiredSignatureError:
         raise GatewayError(ErrorCode.UNAUTHENTICATED, "token expired; log in again") from None
     except (jwt.InvalidTokenError, ValueError):
         raise GatewayError(ErrorCode.UNAUTHENTICATED, "invalid token") from None
+    if not is_id(viewer):
+        raise GatewayError(ErrorCode.UNAUTHENTICATED, "invalid token")
+    return viewer

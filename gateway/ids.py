@@ -6,6 +6,7 @@ import base64
 import binascii
 
 from gateway.errors import ErrorCode, GatewayError
+from pictor.snowflake import is_id
 
 KINDS = ("User", "Post")
 
@@ -21,7 +22,7 @@ def decode_any(global_id: str) -> tuple[str, int]:
         value = int(number)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise GatewayError(ErrorCode.BAD_USER_INPUT, f"malformed id {global_id!r}") from None
-    if kind not in KINDS or value <= 0:
+    if kind not in KINDS or not is_id(value):
         raise GatewayError(ErrorCode.BAD_USER_INPUT, f"malformed id {global_id!r}")
     return kind, value
 

@@ -5,6 +5,7 @@ meanwhile never shift a page (nothing skipped, nothing repeated)."""
 from __future__ import annotations
 
 from pictor.errors import InvalidInput
+from pictor.snowflake import is_id
 
 # No service hands out pages bigger than this.
 PAGE_MAX = 100
@@ -28,6 +29,6 @@ def after_id(page_token: str) -> int | None:
     """The id a page token points after; None for the first page."""
     if not page_token:
         return None
-    if not page_token.isdigit():
+    if not page_token.isascii() or not page_token.isdigit() or not is_id(int(page_token)):
         raise InvalidInput("malformed page token")
     return int(page_token)

@@ -12,6 +12,9 @@ import time
 from datetime import UTC, datetime
 
 EPOCH_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z
+# Every id (users, posts) is a positive signed 64-bit integer: what CQL bigint and
+# protobuf int64 hold. A number outside is no id of ours, whatever sent it.
+ID_MAX = (1 << 63) - 1
 WORKER_BITS = 10
 SEQUENCE_BITS = 12
 MAX_WORKER = (1 << WORKER_BITS) - 1
@@ -46,6 +49,10 @@ class SnowflakeGenerator:
                 | (self._worker_id << SEQUENCE_BITS)
                 | self._sequence
             )
+
+
+def is_id(number: int) -> bool:
+    return 0 < number <= ID_MAX
 
 
 def timestamp_ms(snowflake: int) -> int:
