@@ -3,6 +3,7 @@ every call, trace context carried in metadata when traces are exported."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,56 @@ from pictor.media.v1 import media_pb2_grpc
 from pictor.post.v1 import post_pb2_grpc
 from pictor.telemetry import traced_rpcs
 
+# Calls safe to repeat: reads, and writes whose repeat changes nothing (follow and
+# unfollow, media status moves, absolute post counts).
+IDEMPOTENT: dict[str, tuple[str, ...]] = {
+    "pictor.graph.v1.GraphService": (
+        "GetUserByUsername",
+        "BatchGetUsers",
+        "BatchCheckFollows",
+        "ListFollowers",
+        "ListFollowing",
+        "Authenticate",
+        "Follow",
+        "Unfollow",
+        "SetPostCount",
+    ),
+    "pictor.post.v1.PostService": ("BatchGetPosts", "ListUserPosts", "UpdateMedia"),
+    "pictor.feed.v1.FeedService": ("GetHomeFeed",),
+    "pictor.media.v1.MediaService": ("SignUrls",),
+}
+
+# Every call waits for its channel to be ready (within its deadline) rather than fail
+# at once while the channel reconnects to a restarting service; a call that is safe
+# to repeat is retried when it meets UNAVAILABLE (a server going away mid-call).
+SERVICE_CONFIG = {
+    "methodConfig": [
+        {"name": [{}], "waitForReady": True},
+        {
+            "name": [
+                {"service": service, "method": method}
+                for service, methods in IDEMPOTENT.items()
+                for method in methods
+            ],
+            "waitForReady": True,
+            "retryPolicy": {
+                "maxAttempts": 4,
+                "initialBackoff": "0.05s",
+                "maxBackoff": "0.5s",
+                "backoffMultiplier": 2,
+                "retryableStatusCodes": ["UNAVAILABLE"],
+            },
+        },
+    ]
+}
+
 _CHANNEL_OPTIONS = [
+    ("grpc.service_config", json.dumps(SERVICE_CONFIG)),
+    # A restarted service is found again within a second, however long it was away
+    # (gRPC's default backoff grows to two minutes).
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
     # With a dns:/// address resolving to every pod (a headless Service), calls spread
     # over all of them instead of pinning one connection to one pod.
     ("grpc.lb_policy_name", "round_robin"),
