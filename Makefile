@@ -9,10 +9,14 @@ STATE     := .pictor
 TOOLS     := $(STATE)/tools
 BUF       := $(TOOLS)/node_modules/.bin/buf
 BUF_VERSION := 1.75.0
+# The GraphQL-over-HTTP audit (tests/gateway/test_http_audit.py) and its peer dependency.
+GRAPHQL_HTTP := $(TOOLS)/node_modules/graphql-http/package.json
+GRAPHQL_HTTP_VERSION := 1.23.1
+GRAPHQL_JS_VERSION := 16.15.0
 STACK     := $(PY) -m infra.local.stack
 
 .PHONY: help up down clean status test lint protos protos-check buf-lint buf-breaking \
-        migrate lock bench seed
+        migrate lock bench seed tools
 
 help:
 	@echo "make up      install what is missing, start the whole stack, print the GraphiQL URL"
@@ -34,6 +38,14 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 $(BUF):
 	mkdir -p $(TOOLS)
 	npm install --silent --no-audit --no-fund --prefix $(TOOLS) @bufbuild/buf@$(BUF_VERSION)
+
+$(GRAPHQL_HTTP):
+	mkdir -p $(TOOLS)
+	npm install --silent --no-audit --no-fund --save-exact --prefix $(TOOLS) \
+	  graphql-http@$(GRAPHQL_HTTP_VERSION) graphql@$(GRAPHQL_JS_VERSION)
+
+# Node tools the test suite runs.
+tools: $(BUF) $(GRAPHQL_HTTP)
 
 up: $(VENV)/.installed
 	$(STACK) up
@@ -71,7 +83,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: lint buf-lint buf-breaking protos-check
+test: lint buf-lint buf-breaking protos-check $(GRAPHQL_HTTP)
 	$(PY) -m pytest
 
 # Results go to bench/results/<UTC timestamp>.json; see bench/README.md.

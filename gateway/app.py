@@ -75,7 +75,7 @@ class GraphQLEndpoint:
             schema._schema,
             Documents(schema._schema, limit_rules(settings), settings.max_tokens),
             schema.execution_context_class,
-            report_backend_calls=settings.report_backend_calls,
+            settings,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

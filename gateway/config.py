@@ -19,6 +19,15 @@ class GatewaySettings(Settings):
     max_tokens: int = 2000
     # Largest `first` any connection accepts.
     max_page_size: int = 100
+    # Most nodes one operation's connections may return (gateway.cost), checked before
+    # it runs: e.g. 100 users' 50 followers each is 5,101.
+    max_query_cost: int = 5000
+    # Persisted queries (gateway.persisted): how long a registered operation is kept
+    # unused (0: for good), and the production switch that runs only registered ones.
+    persisted_query_ttl_seconds: int = 7 * 24 * 3600
+    persisted_only: bool = False
+    # How long HTTP caches may keep an anonymous query's answer to a GET (0: revalidate).
+    public_max_age_seconds: int = 30
     graphiql: bool = True
     # Sign-up and log-in attempts per client address per minute.
     auth_rate_limit: int = 60

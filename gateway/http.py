@@ -12,6 +12,11 @@ and subscriptions stay with Strawberry's view (``gateway.app``).
 Media types follow the GraphQL-over-HTTP spec: a client that accepts
 ``application/graphql-response+json`` gets it, with 4xx for requests that could not
 be executed; others get ``application/json`` with 200 for GraphQL errors.
+
+A request may name its operation by hash instead of text (``gateway.persisted``);
+its cost (``gateway.cost``) is checked against ``max_query_cost`` before it runs and
+reported in ``extensions.cost``. Queries sent with GET may be kept by HTTP caches
+when nobody is signed in; a signed-in viewer's answers are ``private, no-store``.
 """
 
 from __future__ import annotations
@@ -22,10 +27,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+import redis.asyncio as redis
 from graphql import (
     ASTValidationRule,
     DocumentNode,
     ExecutionResult,
+    FragmentDefinitionNode,
     GraphQLError,
     GraphQLSchema,
     OperationDefinitionNode,
@@ -44,7 +51,15 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.utils.await_maybe import await_maybe
 
 from gateway.backend_calls import counting_calls
+from gateway.config import GatewaySettings
+from gateway.cost import Cost
 from gateway.errors import ErrorCode, classify
+from gateway.persisted import (
+    PERSISTED_QUERY_NOT_FOUND,
+    PersistedQueries,
+    PersistedQueryError,
+    requested_hash,
+)
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -54,26 +69,19 @@ _tracer = trace.get_tracer("pictor.gateway")
 
 
 @dataclass(frozen=True)
+class Operation:
+    type: OperationType
+    cost: Cost
+
+
+@dataclass(frozen=True)
 class Prepared:
-    """A query text, parsed and validated: the document, or why it cannot run."""
+    """A query text, parsed and validated: the document and its operations by name
+    (None names the only one), or why it cannot run."""
 
     document: DocumentNode | None
     errors: tuple[GraphQLError, ...]
-
-    def operation_type(self, name: str | None) -> OperationType | None:
-        """The type of the operation that ``name`` selects (None when it selects none)."""
-        assert self.document is not None
-        operations = [
-            definition
-            for definition in self.document.definitions
-            if isinstance(definition, OperationDefinitionNode)
-        ]
-        if name is None:
-            return operations[0].operation if len(operations) == 1 else None
-        for operation in operations:
-            if operation.name is not None and operation.name.value == name:
-                return operation.operation
-        return None
+    operations: Mapping[str | None, Operation]
 
 
 class Documents:
@@ -108,19 +116,45 @@ class Documents:
         try:
             document = parse(query, max_tokens=self._max_tokens)
         except GraphQLError as error:
-            return Prepared(None, (error,))
+            return Prepared(None, (error,), {})
         # The limits walk fragments and expect a valid document: they run second.
         errors = validate(self._schema, document, self._rules) or validate(
             self._schema, document, self._limits
         )
-        return Prepared(document if not errors else None, tuple(errors))
+        if errors:
+            return Prepared(None, tuple(errors), {})
+        return Prepared(document, (), self._operations(document))
+
+    def _operations(self, document: DocumentNode) -> dict[str | None, Operation]:
+        fragments = {
+            definition.name.value: definition
+            for definition in document.definitions
+            if isinstance(definition, FragmentDefinitionNode)
+        }
+        operations: dict[str | None, Operation] = {}
+        definitions = [
+            definition
+            for definition in document.definitions
+            if isinstance(definition, OperationDefinitionNode)
+        ]
+        for definition in definitions:
+            operation = Operation(
+                definition.operation, Cost.of(self._schema, definition, fragments)
+            )
+            if definition.name is not None:
+                operations[definition.name.value] = operation
+            if len(definitions) == 1:
+                operations[None] = operation
+        return operations
 
 
 @dataclass(frozen=True)
 class GraphQLRequest:
-    query: str
+    # None only when the operation is named by persisted_hash.
+    query: str | None
     variables: dict[str, Any] | None
     operation_name: str | None
+    persisted_hash: str | None = None
 
 
 class BadRequest(Exception):
@@ -148,6 +182,16 @@ def wants_graphql_response(request: Request) -> bool:
     return GRAPHQL_RESPONSE in request.headers.get("accept", "")
 
 
+# Every GET answer says whether and by whom it may be kept; only some may.
+NOT_STORED = {"cache-control": "no-store", "vary": "Accept, Authorization"}
+# As Apollo Server: the client is about to register the operation, and will retry.
+NOT_FOUND_UNCACHED = {
+    "cache-control": "private, no-cache, must-revalidate",
+    "vary": "Accept, Authorization",
+}
+SIGNED_IN = {"cache-control": "private, no-store", "vary": "Accept, Authorization"}
+
+
 def respond(
     request: Request,
     body: Mapping[str, Any],
@@ -155,24 +199,33 @@ def respond(
     headers: Mapping[str, str] | None = None,
 ) -> Response:
     media_type = GRAPHQL_RESPONSE if wants_graphql_response(request) else JSON
+    if headers is None and request.method == "GET":
+        headers = NOT_STORED
     return Response(orjson.dumps(body), status_code=status, media_type=media_type, headers=headers)
 
 
-def refuse(request: Request, message: str, status: int = 400) -> Response:
-    error = {"message": message, "extensions": {"code": ErrorCode.BAD_USER_INPUT.value}}
-    return respond(request, {"errors": [error]}, status)
+def refuse(
+    request: Request,
+    message: str,
+    status: int = 400,
+    code: str = ErrorCode.BAD_USER_INPUT.value,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    error = {"message": message, "extensions": {"code": code}}
+    return respond(request, {"errors": [error]}, status, headers)
 
 
 async def read_request(request: Request) -> GraphQLRequest:
-    """The query, variables and operation name of a JSON POST or a GET."""
+    """The query, variables, operation name and extensions of a JSON POST or a GET."""
     if request.method == "GET":
         params = request.query_params
-        variables = params.get("variables")
+        variables, extensions = params.get("variables"), params.get("extensions")
         return _checked(
             {
                 "query": params.get("query"),
                 "variables": _json(variables.encode()) if variables else None,
                 "operationName": params.get("operationName"),
+                "extensions": _json(extensions.encode()) if extensions else None,
             }
         )
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
@@ -192,13 +245,22 @@ def _checked(body: Any) -> GraphQLRequest:
     if not isinstance(body, dict):
         raise BadRequest("a GraphQL request is a JSON object")
     query, variables, name = body.get("query"), body.get("variables"), body.get("operationName")
-    if not isinstance(query, str) or not query:
+    extensions = body.get("extensions")
+    if extensions is not None and not isinstance(extensions, dict):
+        raise BadRequest("extensions must be a JSON object")
+    try:
+        persisted_hash = requested_hash(extensions) if extensions else None
+    except ValueError as error:
+        raise BadRequest(str(error)) from None
+    if query is not None and (not isinstance(query, str) or not query):
+        raise BadRequest("the request has no query")
+    if query is None and persisted_hash is None:
         raise BadRequest("the request has no query")
     if variables is not None and not isinstance(variables, dict):
         raise BadRequest("variables must be a JSON object")
     if name is not None and not isinstance(name, str):
         raise BadRequest("operationName must be a string")
-    return GraphQLRequest(query, variables, name)
+    return GraphQLRequest(query, variables, name, persisted_hash)
 
 
 class Executor:
@@ -207,23 +269,58 @@ class Executor:
         schema: GraphQLSchema,
         documents: Documents,
         executor_class: type[Any],
-        report_backend_calls: bool,
+        settings: GatewaySettings,
     ) -> None:
         self._schema = schema
         self._documents = documents
         self._executor_class = executor_class
-        self._report_backend_calls = report_backend_calls
+        self._report_backend_calls = settings.report_backend_calls
+        self._max_cost = settings.max_query_cost
+        self._persisted = PersistedQueries(
+            ttl_seconds=settings.persisted_query_ttl_seconds,
+            persisted_only=settings.persisted_only,
+        )
+        max_age = settings.public_max_age_seconds
+        self._public = {
+            "cache-control": f"public, max-age={max_age}" if max_age > 0 else "no-cache",
+            "vary": "Accept, Authorization",
+        }
 
     async def respond(self, request: Request, graphql: GraphQLRequest, context: Any) -> Response:
-        prepared = self._documents.prepare(graphql.query)
+        try:
+            query, new = await self._query(request, graphql)
+        except PersistedQueryError as error:
+            retry = error.code == PERSISTED_QUERY_NOT_FOUND and request.method == "GET"
+            return refuse(
+                request, str(error), error.status, error.code, NOT_FOUND_UNCACHED if retry else None
+            )
+        prepared = self._documents.prepare(query)
         if prepared.document is None:
             status = 400 if wants_graphql_response(request) else 200
             return respond(request, {"errors": [error_json(e) for e in prepared.errors]}, status)
-        operation = prepared.operation_type(graphql.operation_name)
-        if operation is OperationType.SUBSCRIPTION:
-            return refuse(request, "subscriptions are served over WebSocket (graphql-transport-ws)")
-        if operation is not OperationType.QUERY and request.method == "GET":
-            return refuse(request, "only queries may be sent with GET; POST mutations", 405)
+        if new:
+            assert graphql.persisted_hash is not None
+            try:
+                await self._persisted.register(request.state.redis, graphql.persisted_hash, query)
+            except redis.RedisError:
+                return refuse(
+                    request, "persisted queries are unavailable", 503, ErrorCode.UNAVAILABLE.value
+                )
+
+        operation = prepared.operations.get(graphql.operation_name)
+        extensions: dict[str, Any] = {}
+        # An unknown or missing operation name is left to execute, which reports it.
+        if operation is not None:
+            if operation.type is OperationType.SUBSCRIPTION:
+                return refuse(
+                    request, "subscriptions are served over WebSocket (graphql-transport-ws)"
+                )
+            if operation.type is not OperationType.QUERY and request.method == "GET":
+                return refuse(request, "only queries may be sent with GET; POST mutations", 405)
+            requested = operation.cost.requested(graphql.variables)
+            extensions["cost"] = {"requested": requested, "limit": self._max_cost}
+            if requested > self._max_cost:
+                return self._too_costly(request, requested, extensions)
 
         counted: Counter[str] | None = Counter() if self._report_backend_calls else None
         with (
@@ -252,7 +349,40 @@ class Executor:
         else:
             body["data"] = result.data
         if counted is not None:
-            body["extensions"] = {
-                "backendCalls": {"total": sum(counted.values()), "byMethod": dict(counted)}
-            }
-        return respond(request, body, status)
+            extensions["backendCalls"] = {"total": sum(counted.values()), "byMethod": dict(counted)}
+        if extensions:
+            body["extensions"] = extensions
+        headers = self._cache_control(request, result) if request.method == "GET" else None
+        return respond(request, body, status, headers)
+
+    async def _query(self, request: Request, graphql: GraphQLRequest) -> tuple[str, bool]:
+        """The text to run, and whether it is a persisted query to register."""
+        if graphql.persisted_hash is None:
+            refused = self._persisted.raw_query_refused()
+            if refused is not None:
+                raise refused
+            assert graphql.query is not None
+            return graphql.query, False
+        try:
+            return await self._persisted.query(
+                request.state.redis, graphql.persisted_hash, graphql.query
+            )
+        except redis.RedisError:
+            raise PersistedQueryError(
+                ErrorCode.UNAVAILABLE.value, "persisted queries are unavailable", 503
+            ) from None
+
+    def _too_costly(self, request: Request, requested: int, extensions: dict[str, Any]) -> Response:
+        message = (
+            f"the query may cost {requested}, over the limit of {self._max_cost}: it counts "
+            "the nodes its connections can return (a connection's `first`, times the "
+            "pages it is nested in); ask for smaller or fewer nested pages"
+        )
+        error = {"message": message, "extensions": {"code": ErrorCode.BAD_USER_INPUT.value}}
+        status = 400 if wants_graphql_response(request) else 200
+        return respond(request, {"errors": [error], "extensions": extensions}, status)
+
+    def _cache_control(self, request: Request, result: ExecutionResult) -> Mapping[str, str]:
+        if "authorization" in request.headers:
+            return SIGNED_IN
+        return NOT_STORED if result.errors else self._public
