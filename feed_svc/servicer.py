@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import grpc
 import redis.asyncio as redis
 
-from feed_svc.store import Entry, author_live_channel, live_channel, live_key, pulled_key
+from feed_svc.store import Entry, author_live_channel, live_channel
 from feed_svc.timeline import Timelines
 from pictor.errors import InvalidInput
 from pictor.feed.v1 import feed_pb2, feed_pb2_grpc
@@ -53,16 +53,20 @@ class FeedServicer(feed_pb2_grpc.FeedServiceServicer):
         self, request: feed_pb2.WatchHomeFeedRequest, context: Context
     ) -> AsyncIterator[feed_pb2.WatchHomeFeedResponse]:
         viewer = request.viewer_id
-        celebrities = await self._redis.smembers(pulled_key(viewer))
         pubsub = self._redis.pubsub()
-        await pubsub.subscribe(
-            live_channel(viewer), *(author_live_channel(int(a)) for a in celebrities)
-        )
         try:
+            # Listening before the viewer is marked live, so no announcement is missed;
+            # the timeline is built first, so pushes write it (and the celebrities whose
+            # posts are merged, not pushed, are known).
+            await pubsub.subscribe(live_channel(viewer))
+            await self._timelines.prepare(viewer)
+            celebrities = await self._timelines.pulled_authors(viewer)
+            if celebrities:
+                await pubsub.subscribe(*(author_live_channel(a) for a in celebrities))
             renewed = 0.0
             while True:
                 if time.monotonic() - renewed > LIVE_TTL_SECONDS / 3:
-                    await self._redis.set(live_key(viewer), 1, ex=LIVE_TTL_SECONDS)
+                    await self._timelines.watching(viewer, LIVE_TTL_SECONDS)
                     renewed = time.monotonic()
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
                 if message is not None:

@@ -27,6 +27,7 @@ from feed_svc.store import (
     following_built_key,
     following_key,
     last_seen_key,
+    live_key,
     pulled_key,
 )
 from pictor.common.v1 import common_pb2
@@ -58,6 +59,17 @@ class Timelines:
     async def page(self, viewer: int, limit: int, after: Entry | None) -> tuple[list[Entry], bool]:
         """Up to ``limit`` entries strictly after ``after``, newest first, and whether
         more may follow."""
+        await self.prepare(viewer)
+        window = limit + _SLACK
+        while True:
+            shown, exhausted = await self._candidates(viewer, window, after)
+            if len(shown) > limit or exhausted:
+                return shown[:limit], len(shown) > limit
+            window *= 4
+
+    async def prepare(self, viewer: int) -> None:
+        """Marks the viewer active and builds what a reader needs that is missing: whom
+        they follow, and their timeline (new, or dropped while they were quiet)."""
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.set(last_seen_key(viewer), now_ms())
             pipe.exists(following_built_key(viewer))
@@ -68,12 +80,17 @@ class Timelines:
         if not feed_built:
             await self.rebuild(viewer)
 
-        window = limit + _SLACK
-        while True:
-            shown, exhausted = await self._candidates(viewer, window, after)
-            if len(shown) > limit or exhausted:
-                return shown[:limit], len(shown) > limit
-            window *= 4
+    async def watching(self, viewer: int, for_seconds: int) -> None:
+        """Marks the viewer as watching live, and so active, for ``for_seconds``: pushes
+        keep their timeline and tell them of each post."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.set(live_key(viewer), 1, ex=for_seconds)
+            pipe.set(last_seen_key(viewer), now_ms())
+            await pipe.execute()
+
+    async def pulled_authors(self, viewer: int) -> list[int]:
+        """The celebrities the viewer follows: their posts are merged, not pushed."""
+        return sorted(int(member) for member in await self._redis.smembers(pulled_key(viewer)))
 
     async def _candidates(
         self, viewer: int, window: int, after: Entry | None

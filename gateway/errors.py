@@ -3,19 +3,23 @@
 Every error leaving the gateway carries a code. gRPC statuses from the services map
 by status code (or by the ``pictor-reason`` the service attached); errors the
 gateway raises itself carry their code; GraphQL syntax and validation errors are
-BAD_USER_INPUT; anything else is INTERNAL and its message is masked.
+BAD_USER_INPUT; anything else is INTERNAL and its message is masked. An error that
+says when to try again (a GatewayError's own hint, or a service's
+``pictor-retry-after`` through ``with_retry_hint``) carries it as
+``extensions.retryAfterSeconds``.
 """
 
 from __future__ import annotations
 
 import logging
 from enum import StrEnum
+from typing import Any
 
 import grpc
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
-from pictor.errors import REASON_METADATA_KEY
+from pictor.errors import REASON_METADATA_KEY, RETRY_AFTER_METADATA_KEY
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +56,37 @@ _CODE_BY_STATUS = {
 class GatewayError(Exception):
     """An error the gateway raises itself, with the code clients will see."""
 
+    retry_after_seconds: int | None = None
+
     def __init__(self, code: ErrorCode, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        """Taken over by graphql-core into the error's own ``extensions``, so every
+        transport that formats errors shows them."""
+        if self.retry_after_seconds is None:
+            return {}
+        return {"retryAfterSeconds": self.retry_after_seconds}
+
+
+def with_retry_hint(error: grpc.aio.AioRpcError) -> Exception:
+    """A service's refusal that says when to try again, as the gateway's own error so
+    the hint reaches ``extensions.retryAfterSeconds``; any other error as it is."""
+    seconds = _rpc_retry_after(error)
+    if seconds is None:
+        return error
+    hinted = GatewayError(code_of_rpc_error(error), error.details() or "try again later")
+    hinted.retry_after_seconds = seconds
+    return hinted
+
+
+def _rpc_retry_after(error: grpc.aio.AioRpcError) -> int | None:
+    for key, value in error.trailing_metadata() or ():
+        if key == RETRY_AFTER_METADATA_KEY and isinstance(value, str) and value.isdigit():
+            return int(value)
+    return None
 
 
 def code_of_rpc_error(error: grpc.aio.AioRpcError) -> ErrorCode:

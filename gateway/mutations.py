@@ -10,6 +10,7 @@ from strawberry.file_uploads import Upload
 from gateway import ids
 from gateway.auth import issue_token
 from gateway.context import Context
+from gateway.errors import with_retry_hint
 from gateway.types.auth import AuthPayload
 from gateway.types.post import Post, posts_for
 from gateway.types.upload import CreatePostPayload, UploadHeader
@@ -32,11 +33,15 @@ class Mutation:
     ) -> AuthPayload:
         context = info.context
         await context.limiter.count_attempt(context.client_address)
-        response = await context.clients.graph.CreateUser(
-            graph_pb2.CreateUserRequest(
-                username=username, password=password, display_name=display_name or ""
+        try:
+            response = await context.clients.graph.CreateUser(
+                graph_pb2.CreateUserRequest(
+                    username=username, password=password, display_name=display_name or ""
+                )
             )
-        )
+        except grpc.aio.AioRpcError as error:
+            # Password hashing is bounded: a burst is told when to try again.
+            raise with_retry_hint(error) from None
         return AuthPayload(
             token=issue_token(response.user.id, context.settings),
             user=User.from_proto(response.user, with_counts=True),
@@ -55,7 +60,7 @@ class Mutation:
         except grpc.aio.AioRpcError as error:
             if error.code() == grpc.StatusCode.UNAUTHENTICATED:
                 await limiter.record_failure(username)
-            raise
+            raise with_retry_hint(error) from None
         await limiter.clear_failures(username)
         return AuthPayload(
             token=issue_token(response.user.id, context.settings),
@@ -71,11 +76,17 @@ class Mutation:
         created = await context.clients.post.CreatePost(
             post_pb2.CreatePostRequest(author_id=author, caption=caption, content_type=content_type)
         )
-        upload = await context.clients.media.CreateUpload(
-            media_pb2.CreateUploadRequest(
-                post_id=created.post.id, author_id=author, content_type=content_type
+        try:
+            upload = await context.clients.media.CreateUpload(
+                media_pb2.CreateUploadRequest(
+                    post_id=created.post.id,
+                    author_id=author,
+                    content_type=created.post.media.declared_content_type,
+                )
             )
-        )
+        except BaseException:
+            await _abandon(context, created.post.id, author)
+            raise
         return CreatePostPayload(
             post=(await posts_for(info, [created.post]))[0],
             upload_url=upload.upload_url,
@@ -113,18 +124,16 @@ class Mutation:
     async def upload_post(self, info: Info, caption: str, file: Upload) -> Post:
         context = info.context
         author = context.require_viewer()
-        content_type = getattr(file, "content_type", None) or "application/octet-stream"
+        # No declared type: the file part's label is the client's guess (often
+        # application/octet-stream); media_svc takes the type from the bytes.
         created = await context.clients.post.CreatePost(
-            post_pb2.CreatePostRequest(author_id=author, caption=caption, content_type=content_type)
+            post_pb2.CreatePostRequest(author_id=author, caption=caption)
         )
 
         async def parts() -> AsyncIterator[media_pb2.StreamUploadRequest]:
             yield media_pb2.StreamUploadRequest(
                 start=media_pb2.UploadStart(
-                    post_id=created.post.id,
-                    requester_id=author,
-                    content_type=content_type,
-                    acknowledge_only=True,
+                    post_id=created.post.id, requester_id=author, acknowledge_only=True
                 )
             )
             while chunk := await file.read(UPLOAD_CHUNK_BYTES):
@@ -136,10 +145,8 @@ class Mutation:
             async for _event in call:
                 pass
         except BaseException:
-            # The upload never arrived whole: leave no PENDING post behind it.
-            await context.clients.post.DeletePost(
-                post_pb2.DeletePostRequest(post_id=created.post.id, requester_id=author)
-            )
+            # The upload never arrived whole, or was no photo.
+            await _abandon(context, created.post.id, author)
             raise
         return await Post.fetch(info, created.post.id)
 
@@ -174,3 +181,10 @@ class Mutation:
             )
         )
         return User.from_proto(response.followee, with_counts=True)
+
+
+async def _abandon(context: Context, post_id: int, author: int) -> None:
+    """Deletes a post whose upload could not start: no PENDING post is left behind."""
+    await context.clients.post.DeletePost(
+        post_pb2.DeletePostRequest(post_id=post_id, requester_id=author)
+    )

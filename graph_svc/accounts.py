@@ -26,7 +26,10 @@ class Accounts:
         self._passwords = passwords
         self._ids = ids
 
-    async def sign_up(self, username: str, password: str, display_name: str) -> User:
+    async def sign_up(
+        self, username: str, password: str, display_name: str, within: float | None = None
+    ) -> User:
+        """A new account; ``within``: the seconds the caller has left (see Passwords)."""
         user = User(
             id=self._ids.next_id(),
             username=normalize_username(username),
@@ -37,7 +40,7 @@ class Accounts:
         check_password(password)
         if await self._store.find_id(user.username) is not None:
             raise Conflict(f"the username {user.username!r} is taken")
-        account = Account(user=user, password_hash=await self._passwords.hash(password))
+        account = Account(user=user, password_hash=await self._passwords.hash(password, within))
         if not await self._store.create(account):
             raise Conflict(f"the username {user.username!r} is taken")
         return user
@@ -66,14 +69,14 @@ class Accounts:
             raise Conflict(f"the username {user.username!r} is being claimed; retry")
         return claimed, False
 
-    async def log_in(self, username: str, password: str) -> User:
+    async def log_in(self, username: str, password: str, within: float | None = None) -> User:
         try:
             normalized = normalize_username(username)
         except InvalidInput:
             normalized = None
         account = await self._store.find_account(normalized) if normalized else None
         stored_hash = account.password_hash if account else None
-        if not await self._passwords.verify(stored_hash, password) or account is None:
+        if not await self._passwords.verify(stored_hash, password, within) or account is None:
             raise Unauthenticated(BAD_CREDENTIALS)
         if self._passwords.needs_rehash(account.password_hash):
             new_hash = await self._passwords.hash(password)

@@ -12,3 +12,6 @@ class GraphSettings(Settings):
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 64 * 1024
     argon2_parallelism: int = 4
+    # Hashes computed at once; more wait their turn, if it comes within their deadline.
+    # Each uses argon2_memory_kib, and the parallelism lanes already share the cores.
+    argon2_concurrency: int = 2

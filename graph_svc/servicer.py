@@ -55,14 +55,16 @@ class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
         self, request: graph_pb2.CreateUserRequest, context: Context
     ) -> graph_pb2.CreateUserResponse:
         user = await self._accounts.sign_up(
-            request.username, request.password, request.display_name
+            request.username, request.password, request.display_name, context.time_remaining()
         )
         return graph_pb2.CreateUserResponse(user=user_proto(user))
 
     async def Authenticate(
         self, request: graph_pb2.AuthenticateRequest, context: Context
     ) -> graph_pb2.AuthenticateResponse:
-        user = await self._accounts.log_in(request.username, request.password)
+        user = await self._accounts.log_in(
+            request.username, request.password, context.time_remaining()
+        )
         return graph_pb2.AuthenticateResponse(user=user_proto(user))
 
     async def GetUserByUsername(

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import pyvips
 
 from media_svc import blurhash
+from media_svc.formats import PHOTO_CONTENT_TYPES, SNIFF_BYTES, sniff_format
 from pictor.errors import InvalidInput
 
 THUMB_SIZE = 150
@@ -49,19 +50,17 @@ _LOADERS = {
     "heif": "heifload_source",
     "avif": "heifload_source",
 }
-# GIF is sniffed but refused: this is a photo app, and an animation cut to its first frame
-# would not be the picture the user chose.
+# The photo formats this libvips can read (GIF is sniffed but never taken).
 ACCEPTED_FORMATS = frozenset(
-    name for name, loader in _LOADERS.items() if pyvips.type_find("VipsForeignLoad", loader)
+    name
+    for name, loader in _LOADERS.items()
+    if name in PHOTO_CONTENT_TYPES and pyvips.type_find("VipsForeignLoad", loader)
 )
 
 _CORRUPT = "truncated or corrupt image"
 # A libvips may read HEIF headers yet lack the HEVC decoder (pyvips-binary does), and a
 # failed decode cannot tell which it was.
 _UNDECODABLE = {"heif": "corrupt HEIC image, or HEVC compression this server cannot decode"}
-
-_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
-_AVIF_BRANDS = {b"avif", b"avis"}
 
 
 class UnsupportedImage(InvalidInput):
@@ -90,42 +89,13 @@ class ProcessedPhoto:
     renditions: list[Rendition]
 
 
-def sniff_format(head: bytes) -> str | None:
-    """The image format the first bytes of a file declare, or None if not one we know.
-
-    Pass at least the first 64 bytes; a HEIF/AVIF ``ftyp`` box is read as far as given.
-    """
-    if head.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "gif"
-    if head[4:8] == b"ftyp":
-        return _sniff_ftyp(head)
-    return None
-
-
-def _sniff_ftyp(head: bytes) -> str | None:
-    # The box holds a major brand, a minor version, then compatible brands to its end.
-    box = head[: int.from_bytes(head[:4], "big")]
-    brands = {box[8:12]} | {box[i : i + 4] for i in range(16, len(box) - 3, 4)}
-    if brands & _AVIF_BRANDS:
-        return "avif"
-    if brands & _HEIF_BRANDS:
-        return "heif"
-    return None
-
-
 def process(data: bytes, max_pixels: int) -> ProcessedPhoto:
     """Every rendition of an uploaded photo, and its BlurHash.
 
     Raises UnsupportedImage or TooManyPixels. Releases the GIL while libvips works, so it
     is meant to run in a worker thread.
     """
-    source_format = sniff_format(data[:64])
+    source_format = sniff_format(data[:SNIFF_BYTES])
     if source_format not in ACCEPTED_FORMATS:
         raise UnsupportedImage(f"unsupported image format: {source_format or 'not an image'}")
     header = _read_header(data, source_format, max_pixels)

@@ -27,7 +27,7 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
         self, request: media_pb2.CreateUploadRequest, context: Context
     ) -> media_pb2.CreateUploadResponse:
         url, headers, expires_at = await self._uploads.create_upload(
-            request.post_id, request.author_id, request.content_type
+            request.post_id, request.author_id
         )
         response = media_pb2.CreateUploadResponse(upload_url=url, upload_headers=headers)
         response.expires_at.FromDatetime(expires_at)

@@ -1,10 +1,14 @@
 """The two ways a photo comes in, ending in the same place: the original stored at
 ``uploads/<post>``, the post PROCESSING, and a ``media.uploaded`` event for the worker.
 
-1. Pre-signed: a PUT URL bound to the declared type, then confirm, which checks the
-   object is there and not too large.
-2. Streamed: chunks written to the object store as they arrive (multipart upload,
-   one part in memory at most), refused past the size limit with nothing kept.
+1. Pre-signed: a PUT URL bound to the type the post declared, then confirm, which
+   checks the object is there and not too large.
+2. Streamed: the type is sniffed from the first bytes (whatever the client labelled
+   them), bytes that are no photo are refused at once, then chunks are written to the
+   object store as they arrive (multipart upload, one part in memory at most), refused
+   past the size limit with nothing kept.
+
+Either way the worker sniffs and decodes the bytes again before anything is served.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from datetime import datetime
 import redis.asyncio as redis
 
 from media_svc.config import MediaSettings
+from media_svc.formats import PHOTO_CONTENT_TYPES, SNIFF_BYTES, sniff_format
 from media_svc.objects import ObjectStore
 from media_svc.post_status import TERMINAL, PostStatus
 from pictor import events
@@ -62,12 +67,15 @@ class Uploads:
         return post
 
     async def create_upload(
-        self, post_id: int, author_id: int, content_type: str
+        self, post_id: int, author_id: int
     ) -> tuple[str, list[media_pb2.UploadHeader], datetime]:
+        """A PUT URL bound to the type the post declared, as post_svc normalised it (the
+        request's ``content_type`` only repeats what the client declared)."""
         post = await self.authored_post(post_id, author_id)
         self._check_pending(post)
-        if content_type != post.media.declared_content_type:
-            raise InvalidInput("the upload's content type must be the one the post declared")
+        content_type = post.media.declared_content_type
+        if not content_type:
+            raise InvalidInput("a pre-signed upload needs the photo's content type")
         url, expires_at = await self._objects.presign_put(
             upload_key(post_id), content_type, self._settings.upload_url_ttl_seconds
         )
@@ -95,29 +103,27 @@ class Uploads:
         self, requests: AsyncIterator[media_pb2.StreamUploadRequest]
     ) -> AsyncIterator[media_pb2.StreamUploadResponse]:
         """Writes a streamed upload to the object store, reporting progress, then starts
-        processing and follows it to the end. Past the size limit the upload is
-        aborted and nothing is kept."""
+        processing and follows it to the end. Its type is sniffed from the first bytes
+        (``UploadStart.content_type``, the client's label, is not trusted); bytes that
+        are no photo, or too many, abort the upload and nothing is kept."""
         first = await anext(requests, None)
         if first is None or not first.HasField("start"):
             raise InvalidInput("a streamed upload starts with an UploadStart message")
         start = first.start
         post = await self.authored_post(start.post_id, start.requester_id)
         self._check_pending(post)
+        head, chunks = await _head(_chunks(requests))
         limit = self._settings.max_upload_bytes
-        writer = self._objects.multipart(upload_key(start.post_id), start.content_type)
+        writer = self._objects.multipart(upload_key(start.post_id), _photo_content_type(head))
         reported = 0
         try:
-            async for request in requests:
-                if not request.chunk:
-                    raise InvalidInput("after UploadStart, every message carries bytes")
-                if writer.size + len(request.chunk) > limit:
+            async for chunk in chunks:
+                if writer.size + len(chunk) > limit:
                     raise PayloadTooLarge(f"a photo may be at most {megabytes(limit)}")
-                await writer.write(request.chunk)
+                await writer.write(chunk)
                 if writer.size - reported >= PROGRESS_EVERY_BYTES:
                     reported = writer.size
                     yield media_pb2.StreamUploadResponse(bytes_received=writer.size)
-            if writer.size == 0:
-                raise InvalidInput("the upload was empty")
             sha256 = await writer.complete()
         except BaseException:
             await writer.abort()
@@ -172,6 +178,41 @@ class Uploads:
     async def _start_processing(self, post_id: int) -> None:
         await self._posts.processing(post_id)
         await events.publish(self._events, events.MEDIA_UPLOADED, {"post_id": post_id})
+
+
+async def _chunks(
+    requests: AsyncIterator[media_pb2.StreamUploadRequest],
+) -> AsyncIterator[bytes]:
+    async for request in requests:
+        if not request.chunk:
+            raise InvalidInput("after UploadStart, every message carries bytes")
+        yield request.chunk
+
+
+async def _head(chunks: AsyncIterator[bytes]) -> tuple[bytes, AsyncIterator[bytes]]:
+    """The first SNIFF_BYTES of the upload (fewer if it is shorter), and every chunk,
+    those it was read from included."""
+    read: list[bytes] = []
+    while sum(map(len, read)) < SNIFF_BYTES and (chunk := await anext(chunks, None)):
+        read.append(chunk)
+
+    async def replayed() -> AsyncIterator[bytes]:
+        for chunk in read:
+            yield chunk
+        async for chunk in chunks:
+            yield chunk
+
+    return b"".join(read)[:SNIFF_BYTES], replayed()
+
+
+def _photo_content_type(head: bytes) -> str:
+    if not head:
+        raise InvalidInput("the upload was empty")
+    content_type = PHOTO_CONTENT_TYPES.get(sniff_format(head) or "")
+    if content_type is None:
+        accepted = ", ".join(sorted(PHOTO_CONTENT_TYPES))
+        raise InvalidInput(f"the upload is not a photo in a format we take ({accepted})")
+    return content_type
 
 
 def _status_from_message(post_id: int, data: bytes | str) -> media_pb2.UploadStatus:

@@ -3,7 +3,8 @@
 Domain code raises these; the server interceptor in :mod:`pictor.service` turns
 them into a status. When the status code alone is ambiguous for the gateway
 (RESOURCE_EXHAUSTED is both "too large" and "too many"), the reason travels in
-the ``pictor-reason`` trailing metadata key.
+the ``pictor-reason`` trailing metadata key; when to retry after RateLimited, in
+``pictor-retry-after`` (whole seconds).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import grpc
 
 REASON_METADATA_KEY = "pictor-reason"
+RETRY_AFTER_METADATA_KEY = "pictor-retry-after"
 
 
 class DomainError(Exception):
@@ -18,6 +20,9 @@ class DomainError(Exception):
 
     status: grpc.StatusCode = grpc.StatusCode.FAILED_PRECONDITION
     reason: str | None = None
+
+    def trailing_metadata(self) -> tuple[tuple[str, str], ...]:
+        return ((REASON_METADATA_KEY, self.reason),) if self.reason else ()
 
 
 class InvalidInput(DomainError):
@@ -43,6 +48,16 @@ class Unauthenticated(DomainError):
 class RateLimited(DomainError):
     status = grpc.StatusCode.RESOURCE_EXHAUSTED
     reason = "RATE_LIMITED"
+
+    def __init__(self, message: str, retry_after_seconds: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+    def trailing_metadata(self) -> tuple[tuple[str, str], ...]:
+        if self.retry_after_seconds is None:
+            return super().trailing_metadata()
+        hint = (RETRY_AFTER_METADATA_KEY, str(self.retry_after_seconds))
+        return (*super().trailing_metadata(), hint)
 
 
 class PayloadTooLarge(DomainError):

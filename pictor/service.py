@@ -26,7 +26,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from pictor.config import ServiceName, Settings
-from pictor.errors import REASON_METADATA_KEY, DomainError
+from pictor.errors import DomainError
 from pictor.logs import configure_logging
 from pictor.telemetry import configure_tracing, traced_rpcs
 
@@ -66,8 +66,7 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
 
 async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: Exception) -> None:
     if isinstance(error, DomainError):
-        metadata = ((REASON_METADATA_KEY, error.reason),) if error.reason else ()
-        await context.abort(error.status, str(error), trailing_metadata=metadata)
+        await context.abort(error.status, str(error), trailing_metadata=error.trailing_metadata())
     else:
         log.warning("a datastore is unavailable: %s", error)
         await context.abort(grpc.StatusCode.UNAVAILABLE, "a datastore is unavailable; retry")

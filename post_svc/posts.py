@@ -67,8 +67,11 @@ def normalize_caption(caption: str) -> str:
 
 
 def check_content_type(content_type: str) -> str:
+    """The declared type, normalised: the one place a declared type is spelled out.
+    Empty declares nothing: a streamed upload is typed by its bytes (media_svc), and
+    a pre-signed one cannot be made without a type."""
     declared = content_type.strip().lower()
-    if declared not in ACCEPTED_CONTENT_TYPES:
+    if declared and declared not in ACCEPTED_CONTENT_TYPES:
         accepted = ", ".join(sorted(ACCEPTED_CONTENT_TYPES))
         raise InvalidInput(f"unsupported content type {content_type!r}; use one of {accepted}")
     return declared
