@@ -3,6 +3,8 @@ create. Its own process (``python -m feed_svc.worker``), scaled apart from reads
 
 from __future__ import annotations
 
+from prometheus_client import Gauge
+
 from feed_svc.authors import AuthorPosts
 from feed_svc.config import FeedSettings
 from feed_svc.fanout import FANOUT_JOBS, FanOut
@@ -11,9 +13,13 @@ from pictor import events
 from pictor.cache import open_redis
 from pictor.clients import ServiceClients
 from pictor.consumer import ConsumerSettings, StreamConsumer
+from pictor.metrics import watch_stream
 from pictor.service import main, run_server
 
 GROUP = "feed-fanout"
+FANOUT_JOBS_QUEUED = Gauge(
+    "pictor_fanout_jobs_queued", "Fan-out jobs not done yet: unread, or read and unacknowledged."
+)
 
 
 async def run(settings: FeedSettings) -> None:
@@ -29,16 +35,21 @@ async def run(settings: FeedSettings) -> None:
             settings,
         )
         consumer_settings = ConsumerSettings.of(settings)
+        handlers = (
+            (events.POST_PUBLISHED, fanout.post_published),
+            (events.POST_DELETED, fanout.post_deleted),
+            (events.FOLLOW_CHANGED, fanout.follow_changed),
+            (events.FOLLOWS_IMPORTED, fanout.follows_imported),
+            (FANOUT_JOBS, fanout.run_job),
+        )
         consumers = [
             StreamConsumer(client, stream, GROUP, handle, settings=consumer_settings)
-            for stream, handle in (
-                (events.POST_PUBLISHED, fanout.post_published),
-                (events.POST_DELETED, fanout.post_deleted),
-                (events.FOLLOW_CHANGED, fanout.follow_changed),
-                (events.FOLLOWS_IMPORTED, fanout.follows_imported),
-                (FANOUT_JOBS, fanout.run_job),
-            )
+            for stream, handle in handlers
         ]
+        for stream, _ in handlers:
+            watch_stream(
+                client, stream, GROUP, FANOUT_JOBS_QUEUED if stream == FANOUT_JOBS else None
+            )
         await run_server("feed_worker", settings, [], [consumer.run for consumer in consumers])
     finally:
         await clients.close()

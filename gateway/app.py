@@ -4,12 +4,14 @@ subscriptions), /healthz for liveness and /readyz for readiness."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TypedDict
 
 import redis.asyncio as redis
 import strawberry
+from graphql import OperationDefinitionNode
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -20,11 +22,13 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from gateway import graphiql
 from gateway.backend_calls import CallCounter
 from gateway.config import GatewaySettings
 from gateway.context import Context
 from gateway.http import BadRequest, Documents, Executor, read_request, refuse
 from gateway.limits import BodySizeLimit
+from gateway.metrics import GatewayMetrics, metrics
 from gateway.ratelimit import AuthRateLimiter
 from gateway.schema import build_schema, limit_rules
 from pictor.cache import open_redis
@@ -47,7 +51,7 @@ class PictorGraphQL(GraphQL[Context, None]):
     def __init__(self, schema: strawberry.Schema, settings: GatewaySettings) -> None:
         super().__init__(
             schema,
-            graphql_ide="graphiql" if settings.graphiql else None,
+            graphql_ide=None,  # the gateway serves its own (gateway.graphiql)
             subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
             multipart_uploads_enabled=True,
         )
@@ -65,29 +69,38 @@ class PictorGraphQL(GraphQL[Context, None]):
 
 
 class GraphQLEndpoint:
-    """``/graphql`` over HTTP: JSON requests take the fast path (gateway.http); a
-    browser's GET (GraphiQL) and multipart uploads go to Strawberry's view."""
+    """``/graphql`` over HTTP: JSON requests take the fast path (gateway.http), counted
+    in the metrics; a browser's GET gets GraphiQL (gateway.graphiql); multipart
+    uploads go to Strawberry's view."""
 
     def __init__(self, schema: strawberry.Schema, settings: GatewaySettings) -> None:
         self._settings = settings
         self._view = PictorGraphQL(schema, settings)
+        self._documents = Documents(schema._schema, limit_rules(settings), settings.max_tokens)
+        self._metrics = GatewayMetrics()
         self._executor = Executor(
             schema._schema,
-            Documents(schema._schema, limit_rules(settings), settings.max_tokens),
+            self._documents,
             schema.execution_context_class,
             settings,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
+        if self._for_graphiql(request):
+            await graphiql.page(request)(scope, receive, send)
+            return
         if self._for_view(request):
             await self._view(scope, receive, send)
             return
+        started = time.perf_counter()
+        name = None
         try:
             graphql = await read_request(request)
         except BadRequest as error:
             response = refuse(request, str(error), error.status)
         else:
+            name = graphql.operation_name or self._operation_name(graphql.query)
             context = Context(
                 request=request,
                 settings=self._settings,
@@ -95,12 +108,34 @@ class GraphQLEndpoint:
                 limiter=request.state.limiter,
             )
             response = await self._executor.respond(request, graphql, context)
+        self._metrics.record(name, response, time.perf_counter() - started)
         await response(scope, receive, send)
 
+    def _for_graphiql(self, request: Request) -> bool:
+        return (
+            request.method == "GET"
+            and "text/html" in request.headers.get("accept", "")
+            and self._settings.graphiql
+        )
+
     def _for_view(self, request: Request) -> bool:
-        if request.method == "GET":
-            return "text/html" in request.headers.get("accept", "") and self._settings.graphiql
-        return request.headers.get("content-type", "").startswith("multipart/")
+        return request.method == "POST" and request.headers.get("content-type", "").startswith(
+            "multipart/"
+        )
+
+    def _operation_name(self, query: str | None) -> str | None:
+        """The name of a document's only operation (the request named none)."""
+        if query is None:  # named by a persisted-query hash
+            return None
+        document = self._documents.prepare(query).document
+        if document is None:
+            return None
+        names = [
+            definition.name.value if definition.name else None
+            for definition in document.definitions
+            if isinstance(definition, OperationDefinitionNode)
+        ]
+        return names[0] if len(names) == 1 else None
 
 
 async def healthz(request: Request) -> Response:
@@ -157,6 +192,8 @@ def create_app(settings: GatewaySettings) -> Starlette:
         middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)],
         routes=[
             Route("/graphql", endpoint, methods=["GET", "POST"]),
+            Route(f"{graphiql.PREFIX}/{{name}}", graphiql.asset),
+            Route("/metrics", metrics),
             WebSocketRoute("/graphql", PictorGraphQL(schema, settings)),
             Route("/healthz", healthz),
             Route("/readyz", readyz),

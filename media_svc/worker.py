@@ -14,6 +14,7 @@ import logging
 
 import pyvips
 import redis.asyncio as redis
+from prometheus_client import Counter
 
 from media_svc import renditions
 from media_svc.config import MediaSettings
@@ -25,6 +26,7 @@ from pictor.cache import open_redis
 from pictor.clients import ServiceClients
 from pictor.consumer import ConsumerSettings, Fields, StreamConsumer
 from pictor.errors import InvalidInput
+from pictor.metrics import watch_stream
 from pictor.post.v1 import post_pb2
 from pictor.s3 import open_s3
 from pictor.service import main, run_server
@@ -34,6 +36,7 @@ log = logging.getLogger(__name__)
 PROCESSING_GROUP = "media-workers"
 CLEANUP_GROUP = "media-cleanup"
 GAVE_UP = "processing failed; please upload the photo again"
+RENDITIONS = Counter("pictor_renditions", "Renditions written to the object store.")
 
 
 class MediaWorker:
@@ -73,6 +76,7 @@ class MediaWorker:
         del data
         await self._progress(post_id, 0.6)
         stored = await self._store(post_id, photo)
+        RENDITIONS.inc(len(stored))
         await self._progress(post_id, 0.9)
         if not await self._posts.ready(post_id, _media(photo, stored)):
             # Deleted (or given up on) while we worked: keep nothing of it.
@@ -162,6 +166,11 @@ async def run(settings: MediaSettings) -> None:
                     settings=consumer_settings,
                 ),
             ]
+            for stream, group in (
+                (events.MEDIA_UPLOADED, PROCESSING_GROUP),
+                (events.POST_DELETED, CLEANUP_GROUP),
+            ):
+                watch_stream(events_redis, stream, group)
             await run_server("media_worker", settings, [], [consumer.run for consumer in consumers])
     finally:
         await clients.close()

@@ -28,6 +28,14 @@ class Settings(BaseSettings):
     media_worker_addr: str = "127.0.0.1:50055"
     feed_worker_addr: str = "127.0.0.1:50056"
     bind_host: str = "127.0.0.1"
+    # Prometheus /metrics of each service and worker, on an HTTP port of its own
+    # (the gateway serves /metrics on its HTTP port).
+    graph_metrics_port: int = 9451
+    post_metrics_port: int = 9452
+    feed_metrics_port: int = 9453
+    media_metrics_port: int = 9454
+    media_worker_metrics_port: int = 9455
+    feed_worker_metrics_port: int = 9456
     # Default deadline of every outgoing gRPC call that does not set its own.
     grpc_deadline_seconds: float = 5.0
     # Streams (uploads, processing status, live feeds) live longer than unary calls.
@@ -68,6 +76,10 @@ class Settings(BaseSettings):
     def service_addr(self, service: ServiceName) -> str:
         addr: str = getattr(self, f"{service}_addr")
         return addr
+
+    def metrics_port(self, service: ServiceName) -> int:
+        port: int = getattr(self, f"{service}_metrics_port")
+        return port
 
     def bind_addr(self, service: ServiceName) -> str:
         port = self.service_addr(service).rsplit(":", 1)[1]

@@ -11,6 +11,7 @@ silently and nothing blocks the messages behind it forever.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -18,11 +19,18 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 import redis.asyncio as redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from pictor.config import Settings
 
 log = logging.getLogger(__name__)
+
+# Redis unreachable: wait this long before trying again, doubling up to the cap.
+RECONNECT_FIRST_SECONDS = 0.1
+RECONNECT_MAX_SECONDS = 2.0
+_LOST = (RedisConnectionError, RedisTimeoutError)
 
 Fields = Mapping[str, str]
 Handler = Callable[[str, Fields], Awaitable[None]]
@@ -86,8 +94,12 @@ class StreamConsumer:
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Consumes until ``stopping`` is set, keeping up to ``concurrency`` messages in
-        hand (a slot is refilled as soon as it frees); those are always finished."""
-        await self.ensure_group()
+        hand (a slot is refilled as soon as it frees); those are always finished.
+
+        Losing Redis does not end it: it waits for Redis to come back, makes the group
+        again if Redis came back without it, and carries on; what it held unacknowledged
+        is still pending there (or, if Redis lost it, was lost with the stream)."""
+        await self._until_connected(stopping, self.ensure_group)
         log.info("consuming %s as %s/%s", self._stream, self._group, self.name)
         in_hand: set[asyncio.Task[None]] = set()
         try:
@@ -96,11 +108,37 @@ class StreamConsumer:
                 if free <= 0:
                     _, in_hand = await asyncio.wait(in_hand, return_when=asyncio.FIRST_COMPLETED)
                     continue
-                for message_id, fields in await self._next(free):
+                try:
+                    entries = await self._next(free)
+                except (*_LOST, ResponseError) as error:
+                    if isinstance(error, ResponseError) and "NOGROUP" not in str(error):
+                        raise
+                    log.warning("%s: lost Redis (%s); reconnecting", self._stream, error)
+                    await self._until_connected(stopping, self.ensure_group)
+                    continue
+                for message_id, fields in entries:
                     in_hand.add(asyncio.create_task(self._deliver(message_id, fields)))
         finally:
             if in_hand:
                 await asyncio.wait(in_hand)
+
+    async def _until_connected(
+        self, stopping: asyncio.Event, attempt: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Runs ``attempt`` until Redis answers it, backing off (or until stopping)."""
+        pause = RECONNECT_FIRST_SECONDS
+        while not stopping.is_set():
+            try:
+                await attempt()
+                return
+            except _LOST as error:
+                log.warning(
+                    "%s: Redis unreachable (%s); retrying in %.1fs", self._stream, error, pause
+                )
+            # Backoff, not synchronisation: wakes early only to stop.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), pause)
+            pause = min(pause * 2, RECONNECT_MAX_SECONDS)
 
     async def run_once(self) -> int:
         """Reclaims orphaned messages or reads new ones, and handles them; returns how
@@ -140,6 +178,13 @@ class StreamConsumer:
         return [(message_id, fields) for message_id, fields in claimed if fields]
 
     async def _deliver(self, message_id: str, fields: Fields) -> None:
+        try:
+            await self._settle(message_id, fields)
+        except _LOST as error:
+            # Not acknowledged: still pending, it is handled again once Redis is back.
+            log.warning("%s %s: lost Redis while settling it (%s)", self._stream, message_id, error)
+
+    async def _settle(self, message_id: str, fields: Fields) -> None:
         try:
             await self._handle(message_id, fields)
         except Exception as error:

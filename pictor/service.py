@@ -28,6 +28,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from pictor.config import ServiceName, Settings
 from pictor.errors import DomainError
 from pictor.logs import configure_logging
+from pictor.metrics import MethodCalls, serve_metrics
 from pictor.telemetry import configure_tracing, traced_rpcs
 
 log = logging.getLogger(__name__)
@@ -72,10 +73,18 @@ async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: Exception) 
         await context.abort(grpc.StatusCode.UNAVAILABLE, "a datastore is unavailable; retry")
 
 
-def _guarded(method: Callable[..., Any]) -> Callable[..., Any]:
+def _status(error: Exception) -> grpc.StatusCode:
+    return error.status if isinstance(error, DomainError) else grpc.StatusCode.UNAVAILABLE
+
+
+def _guarded(method: Callable[..., Any], service: str) -> Callable[..., Any]:
     """The handler, turning a :class:`DomainError` it raises into its gRPC status and a
-    transient datastore failure into UNAVAILABLE. Streaming handlers are async
-    generators; the rest (unary, client-streaming) coroutine functions."""
+    transient datastore failure into UNAVAILABLE, and counting each call by its status.
+    Streaming handlers are async generators; the rest (unary, client-streaming)
+    coroutine functions."""
+    if not (inspect.isasyncgenfunction(method) or inspect.iscoroutinefunction(method)):
+        return method  # the generated base's UNIMPLEMENTED answer
+    calls = MethodCalls(service, method.__name__)
     if inspect.isasyncgenfunction(method):
 
         async def streaming(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
@@ -83,17 +92,26 @@ def _guarded(method: Callable[..., Any]) -> Callable[..., Any]:
                 async for response in method(request, context):
                     yield response
             except (DomainError, *TRANSIENT_ERRORS) as error:
+                calls.code(_status(error)).inc()
                 await _abort(context, error)
+            except BaseException as error:
+                calls.ended(context, error)
+                raise
+            calls.ok.inc()
 
         return streaming
-    if not inspect.iscoroutinefunction(method):
-        return method  # the generated base's UNIMPLEMENTED answer
 
     async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         try:
-            return await method(request, context)
+            response = await method(request, context)
         except (DomainError, *TRANSIENT_ERRORS) as error:
+            calls.code(_status(error)).inc()
             await _abort(context, error)
+        except BaseException as error:
+            calls.ended(context, error)
+            raise
+        calls.ok.inc()
+        return response
 
     return unary
 
@@ -102,11 +120,12 @@ class _Guarded:
     """A servicer whose handlers are guarded (``_guarded``), wrapped once when it is
     registered rather than on every call as a server interceptor would."""
 
-    def __init__(self, servicer: object) -> None:
+    def __init__(self, servicer: object, service: str) -> None:
         self._servicer = servicer
+        self._service = service
 
     def __getattr__(self, name: str) -> Any:
-        return _guarded(getattr(self._servicer, name))
+        return _guarded(getattr(self._servicer, name), self._service)
 
 
 def settle_heap() -> None:
@@ -141,13 +160,14 @@ async def run_server(
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     for servicer in servicers:
-        servicer.add_to_server(_Guarded(servicer.implementation), server)
+        servicer.add_to_server(_Guarded(servicer.implementation, servicer.full_name), server)
     names = [servicer.full_name for servicer in servicers]
     health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
     reflection.enable_server_reflection([*names, health_name, reflection.SERVICE_NAME], server)
     address = settings.bind_addr(service)
     server.add_insecure_port(address)
     await server.start()
+    metrics = await serve_metrics(settings.bind_host, settings.metrics_port(service))
     settle_heap()
 
     stopping = asyncio.Event()
@@ -170,6 +190,8 @@ async def run_server(
     if running:
         await asyncio.wait(running, timeout=settings.shutdown_grace_seconds)
     await server.stop(settings.shutdown_grace_seconds)
+    if metrics is not None:
+        metrics.close()
     log.info("%s stopped", service)
     if failed:
         raise RuntimeError(f"{service} worker failed") from failed[0].exception()

@@ -27,7 +27,7 @@ import websockets
 from pydantic import SecretStr
 
 from gateway.config import GatewaySettings
-from infra.local import stack
+from infra.local import graphiql, stack
 from pictor.config import ServiceName
 
 # Settings of single services that GatewaySettings does not carry. Hash strength is
@@ -42,6 +42,9 @@ SERVICE_ENV = {
     # Low, so a few follows make an author a celebrity (and a few unfollows undo it).
     "PICTOR_CELEBRITY_THRESHOLD": "3",
 }
+
+# Processes with a /metrics port of their own (the gateway serves it on its HTTP port).
+METERED: tuple[ServiceName, ...] = ("graph", "post", "feed", "media", "media_worker", "feed_worker")
 
 TEST_RUN_DIR = stack.STATE / "test" / "run"
 TEST_LOG_DIR = stack.STATE / "test" / "logs"
@@ -67,6 +70,7 @@ def isolated_settings(**overrides: Any) -> GatewaySettings:
         "media_addr": f"127.0.0.1:{free_port()}",
         "media_worker_addr": f"127.0.0.1:{free_port()}",
         "feed_worker_addr": f"127.0.0.1:{free_port()}",
+        **{f"{process}_metrics_port": free_port() for process in METERED},
         "gateway_port": free_port(),
         "shutdown_grace_seconds": 3.0,
         # Tests sign up many users from one address; the limit has a test of its own.
@@ -105,6 +109,7 @@ class IsolatedStack:
         return stack.gateway_url(self.settings)
 
     def start(self) -> None:
+        graphiql.install()
         for part in stack.applications(self.settings, self.env, self.run_dir, self.log_dir):
             stack.stop(part)  # a leftover from an aborted session
             stack.start(part)
@@ -251,7 +256,10 @@ def one_off_part(test_stack: IsolatedStack, name: str, settings: GatewaySettings
         url = f"{stack.gateway_url(settings)}/readyz"
         ready: Callable[[], bool] = lambda: stack.http_ok(url)  # noqa: E731
     else:
-        address = settings.service_addr(module.removesuffix("_svc"))  # type: ignore[arg-type]
+        service = module.removesuffix("_svc")
+        # The test stack's process of the same service holds the usual metrics port.
+        settings = settings.model_copy(update={f"{service}_metrics_port": free_port()})
+        address = settings.service_addr(service)  # type: ignore[arg-type]
         ready = lambda: stack.grpc_serving(address)  # noqa: E731
     return stack.Part(
         name=name,

@@ -32,6 +32,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gateway.config import GatewaySettings
+from infra.local import graphiql
 from pictor.config import ServiceName, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -468,6 +469,7 @@ def up(settings: GatewaySettings) -> None:
     else:
         up_backends(settings)
         prepare_datastores(settings)
+        graphiql.install()
         for part in applications(settings):
             start(part)
     _say(f"GraphiQL: {gateway_url(settings)}/graphql")
