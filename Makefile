@@ -25,6 +25,7 @@ help:
 	@echo "make clean   'down', then remove $(STATE)/ and $(VENV)/"
 	@echo "make status  what is running"
 	@echo "make protos  regenerate the Python stubs from protos/"
+	@echo "make tools   install the Node tools the checks run (buf, graphql-http) under $(TOOLS)/"
 	@echo "make bench   start the stack, run the benchmarks (ARGS='follows --smoke' for some)"
 	@echo "make seed    start the stack, fill it with demo data (ARGS='--users 200' for fewer)"
 
