@@ -29,7 +29,7 @@ from gateway.context import Context
 from gateway.http import BadRequest, Documents, Executor, read_request, refuse
 from gateway.limits import BodySizeLimit
 from gateway.metrics import GatewayMetrics, metrics
-from gateway.ratelimit import AuthRateLimiter
+from gateway.ratelimit import Action, AuthRateLimiter, ViewerRateLimiter
 from gateway.schema import build_schema, limit_rules
 from pictor.cache import open_redis
 from pictor.clients import ServiceClients
@@ -43,6 +43,7 @@ class State(TypedDict):
     clients: ServiceClients
     redis: redis.Redis
     limiter: AuthRateLimiter
+    viewer_limiter: ViewerRateLimiter
 
 
 class PictorGraphQL(GraphQL[Context, None]):
@@ -65,6 +66,7 @@ class PictorGraphQL(GraphQL[Context, None]):
             settings=self.settings,
             clients=request.state.clients,
             limiter=request.state.limiter,
+            viewer_limiter=request.state.viewer_limiter,
         )
 
 
@@ -106,6 +108,7 @@ class GraphQLEndpoint:
                 settings=self._settings,
                 clients=request.state.clients,
                 limiter=request.state.limiter,
+                viewer_limiter=request.state.viewer_limiter,
             )
             response = await self._executor.respond(request, graphql, context)
         self._metrics.record(name, response, time.perf_counter() - started)
@@ -181,7 +184,18 @@ def create_app(settings: GatewaySettings) -> Starlette:
         )
         settle_heap()
         try:
-            yield {"clients": clients, "redis": client, "limiter": limiter}
+            yield {
+                "clients": clients,
+                "redis": client,
+                "limiter": limiter,
+                "viewer_limiter": ViewerRateLimiter(
+                    client,
+                    {
+                        Action.POST: settings.post_rate_limit,
+                        Action.FOLLOW: settings.follow_rate_limit,
+                    },
+                ),
+            }
         finally:
             await clients.close()
             await client.aclose()

@@ -31,6 +31,9 @@ class GatewaySettings(Settings):
     graphiql: bool = True
     # Sign-up and log-in attempts per client address per minute.
     auth_rate_limit: int = 60
+    # What one signed-in viewer may do per minute: posts, and follows plus unfollows.
+    post_rate_limit: int = 10
+    follow_rate_limit: int = 60
     # Failed log-ins per username before it is locked for the window.
     login_failure_limit: int = 10
     login_failure_window_seconds: int = 15 * 60

@@ -14,7 +14,7 @@ from strawberry.dataloader import DataLoader
 from gateway.auth import viewer_from_authorization
 from gateway.config import GatewaySettings
 from gateway.errors import ErrorCode, GatewayError
-from gateway.ratelimit import AuthRateLimiter
+from gateway.ratelimit import Action, AuthRateLimiter, ViewerRateLimiter
 from pictor.clients import ServiceClients
 from pictor.graph.v1 import graph_pb2
 from pictor.media.v1 import media_pb2
@@ -30,6 +30,7 @@ class Context:
     settings: GatewaySettings
     clients: ServiceClients
     limiter: AuthRateLimiter
+    viewer_limiter: ViewerRateLimiter
     # Set by Strawberry from graphql-transport-ws connection_init.
     connection_params: dict[str, Any] | None = None
     # Profiles without counts (served from graph_svc's cache), and counts apart.
@@ -79,6 +80,12 @@ class Context:
         viewer = self.viewer_id
         if viewer is None:
             raise GatewayError(ErrorCode.UNAUTHENTICATED, "sign in first")
+        return viewer
+
+    async def act(self, action: Action) -> int:
+        """The signed-in viewer, counted against their per-minute limit for action."""
+        viewer = self.require_viewer()
+        await self.viewer_limiter.count(viewer, action)
         return viewer
 
     def page_size(self, first: int | None, default: int) -> int:

@@ -17,6 +17,8 @@ from typing import Any
 
 import grpc
 from graphql import GraphQLError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from strawberry.extensions import MaskErrors
 
 from pictor.errors import REASON_METADATA_KEY, RETRY_AFTER_METADATA_KEY
@@ -110,6 +112,9 @@ def classify(error: GraphQLError) -> tuple[ErrorCode, str]:
             return code, original.details() or code.value
     if isinstance(original, GraphQLError):
         return classify(original)
+    if isinstance(original, (RedisConnectionError, RedisTimeoutError)):
+        log.warning("Redis is unavailable at %s: %s", error.path, original)
+        return ErrorCode.UNAVAILABLE, "a datastore is unavailable; retry"
     log.error("internal error at %s", error.path, exc_info=original)
     return ErrorCode.INTERNAL, INTERNAL_MESSAGE
 

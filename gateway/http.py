@@ -353,6 +353,9 @@ class Executor:
         if extensions:
             body["extensions"] = extensions
         headers = self._cache_control(request, result) if request.method == "GET" else None
+        retry_after = _retry_after(body.get("errors", ()))
+        if retry_after is not None:
+            headers = {**(headers or {}), "Retry-After": str(retry_after)}
         return respond(request, body, status, headers)
 
     async def _query(self, request: Request, graphql: GraphQLRequest) -> tuple[str, bool]:
@@ -386,3 +389,9 @@ class Executor:
         if "authorization" in request.headers:
             return SIGNED_IN
         return NOT_STORED if result.errors else self._public
+
+
+def _retry_after(errors: Sequence[Mapping[str, Any]]) -> int | None:
+    """The longest ``retryAfterSeconds`` among the errors: HTTP's ``Retry-After``."""
+    hints = [error["extensions"].get("retryAfterSeconds") for error in errors]
+    return max((hint for hint in hints if isinstance(hint, int)), default=None)

@@ -11,6 +11,7 @@ from gateway import ids
 from gateway.auth import issue_token
 from gateway.context import Context
 from gateway.errors import with_retry_hint
+from gateway.ratelimit import Action
 from gateway.types.auth import AuthPayload
 from gateway.types.post import Post, posts_for
 from gateway.types.upload import CreatePostPayload, UploadHeader
@@ -72,7 +73,7 @@ class Mutation:
     )
     async def create_post(self, info: Info, caption: str, content_type: str) -> CreatePostPayload:
         context = info.context
-        author = context.require_viewer()
+        author = await context.act(Action.POST)
         created = await context.clients.post.CreatePost(
             post_pb2.CreatePostRequest(author_id=author, caption=caption, content_type=content_type)
         )
@@ -123,7 +124,7 @@ class Mutation:
     )
     async def upload_post(self, info: Info, caption: str, file: Upload) -> Post:
         context = info.context
-        author = context.require_viewer()
+        author = await context.act(Action.POST)
         # No declared type: the file part's label is the client's guess (often
         # application/octet-stream); media_svc takes the type from the bytes.
         created = await context.clients.post.CreatePost(
@@ -167,7 +168,8 @@ class Mutation:
         context = info.context
         response = await context.clients.graph.Follow(
             graph_pb2.FollowRequest(
-                follower_id=context.require_viewer(), followee_id=ids.decode("User", user_id)
+                follower_id=await context.act(Action.FOLLOW),
+                followee_id=ids.decode("User", user_id),
             )
         )
         return User.from_proto(response.followee, with_counts=True)
@@ -177,7 +179,8 @@ class Mutation:
         context = info.context
         response = await context.clients.graph.Unfollow(
             graph_pb2.UnfollowRequest(
-                follower_id=context.require_viewer(), followee_id=ids.decode("User", user_id)
+                follower_id=await context.act(Action.FOLLOW),
+                followee_id=ids.decode("User", user_id),
             )
         )
         return User.from_proto(response.followee, with_counts=True)

@@ -1,10 +1,13 @@
-"""Throttles for signing up and logging in, kept in Redis so every gateway replica
-shares them: attempts per client address per minute, and failed log-ins per username
-(which stops password guessing spread across many addresses)."""
+"""Throttles kept in Redis so every gateway replica shares them: sign-up and log-in
+attempts per client address per minute, failed log-ins per username (which stops
+password guessing spread across many addresses), and what a signed-in viewer may do
+per minute (post, follow). Keys carry the address, username or viewer as hash tag,
+so they spread over a Redis Cluster."""
 
 from __future__ import annotations
 
 import time
+from enum import StrEnum
 
 import redis.asyncio as redis
 
@@ -36,9 +39,7 @@ class AuthRateLimiter:
             attempts, _ = await pipe.execute()
         if attempts > self._attempts_per_minute:
             retry_in = _MINUTE - int(time.time()) % _MINUTE
-            raise GatewayError(
-                ErrorCode.RATE_LIMITED, f"too many attempts; try again in {retry_in}s"
-            )
+            raise rate_limited(f"too many attempts; try again in {retry_in}s", retry_in)
 
     async def check_username(self, username: str) -> None:
         failures = await self._redis.get(self._failures_key(username))
@@ -60,3 +61,41 @@ class AuthRateLimiter:
     @staticmethod
     def _failures_key(username: str) -> str:
         return f"ratelimit:login-failures:{{{username.strip().lower()}}}"
+
+
+class Action(StrEnum):
+    """What a viewer does that is limited per minute (follow and unfollow together)."""
+
+    POST = "post"
+    FOLLOW = "follow"
+
+
+class ViewerRateLimiter:
+    def __init__(self, client: redis.Redis, per_minute: dict[Action, int]) -> None:
+        self._redis = client
+        self._per_minute = per_minute
+
+    async def count(self, viewer: int, action: Action) -> None:
+        """Counts one action by the viewer; refuses it (RATE_LIMITED, with the seconds
+        until the next minute starts) past the limit."""
+        now = time.time()
+        window = int(now) // _MINUTE
+        key = f"ratelimit:{{{viewer}}}:{action.value}:{window}"
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, _MINUTE * 2)
+            done, _ = await pipe.execute()
+        limit = self._per_minute[action]
+        if done > limit:
+            retry_after = _MINUTE - int(now) % _MINUTE
+            raise rate_limited(
+                f"at most {limit} {action.value} actions a minute; try again in {retry_after}s",
+                retry_after,
+            )
+
+
+def rate_limited(message: str, retry_after_seconds: int) -> GatewayError:
+    """RATE_LIMITED with when to try again (``extensions.retryAfterSeconds``)."""
+    error = GatewayError(ErrorCode.RATE_LIMITED, message)
+    error.retry_after_seconds = retry_after_seconds
+    return error

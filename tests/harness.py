@@ -75,6 +75,8 @@ def isolated_settings(**overrides: Any) -> GatewaySettings:
         "shutdown_grace_seconds": 3.0,
         # Tests sign up many users from one address; the limit has a test of its own.
         "auth_rate_limit": 100_000,
+        "post_rate_limit": 100_000,
+        "follow_rate_limit": 100_000,
         "report_backend_calls": True,
     }
     values.update(overrides)

@@ -48,10 +48,15 @@ MINIO_CONSOLE_PORT = 9001
 SERVICES: tuple[ServiceName, ...] = ("graph", "post", "feed", "media")
 # Where the local stack differs from the code's (production) defaults, unless the
 # environment says otherwise: with 2,000 demo users (`make seed`) nobody could pass
-# 10,000 followers, so the demo would show no celebrity being merged at read time.
+# 10,000 followers, so the demo would show no celebrity being merged at read time;
+# and the seed and the benchmarks post and follow as a few viewers at machine speed.
 LOCAL_DEFAULTS = {
     name: value
-    for name, value in {"PICTOR_CELEBRITY_THRESHOLD": "1000"}.items()
+    for name, value in {
+        "PICTOR_CELEBRITY_THRESHOLD": "1000",
+        "PICTOR_POST_RATE_LIMIT": "100000",
+        "PICTOR_FOLLOW_RATE_LIMIT": "100000",
+    }.items()
     if name not in os.environ
 }
 

@@ -25,6 +25,7 @@ from tests.harness import (
     GraphQLClient,
     IsolatedStack,
     data,
+    error_codes,
     extra_part,
     free_port,
     one_off_part,
@@ -141,3 +142,24 @@ async def test_pooled_connections_work_at_once_after_a_redis_restart(
             results = [await client.execute(LOG_IN, variables) for _ in range(10)]
             assert [result.get("errors") for result in results] == [None] * 10
     assert urlsplit(settings.redis_url).port != urlsplit(test_stack.settings.redis_url).port
+
+
+async def test_a_redis_outage_is_unavailable_and_ends_when_redis_is_back(
+    test_stack: IsolatedStack,
+    http: httpx.AsyncClient,
+    settings_with_private_redis: tuple[GatewaySettings, stack.Part],
+) -> None:
+    settings, server = settings_with_private_redis
+    person = await sign_up(http, "outage")
+    variables = {"u": person.username, "p": "a fine password"}
+    with extra_part(one_off_part(test_stack, "gateway-redis-outage", settings)):
+        url = stack.gateway_url(settings)
+        async with httpx.AsyncClient(base_url=url, timeout=10) as gateway:
+            client = GraphQLClient(gateway)
+            data(await client.execute(LOG_IN, variables))
+
+            stack.stop(server)
+            assert error_codes(await client.execute(LOG_IN, variables)) == ["UNAVAILABLE"]
+
+            stack.start(server)
+            data(await client.execute(LOG_IN, variables))
