@@ -8,7 +8,6 @@ was lost) is loaded from post_svc on first use.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 
 import redis.asyncio as redis
@@ -20,11 +19,8 @@ from feed_svc.store import (
     author_posts_loaded_key,
     entries,
 )
-from pictor.common.v1 import common_pb2
+from pictor.paging import BATCH_MAX
 from pictor.post.v1 import post_pb2, post_pb2_grpc
-
-# post_svc's largest page.
-_PAGE = 100
 
 
 class AuthorPosts:
@@ -75,24 +71,19 @@ class AuthorPosts:
                 pipe.exists(author_posts_loaded_key(author_id))
             loaded = await pipe.execute()
         missing = [a for a, present in zip(author_ids, loaded, strict=True) if not present]
-        await asyncio.gather(*(self._load(author_id) for author_id in missing))
+        for start in range(0, len(missing), BATCH_MAX):
+            await self._load(missing[start : start + BATCH_MAX])
 
-    async def _load(self, author_id: int) -> None:
-        """Fills the cache from the author's profile grid (READY posts, newest first)."""
-        found: list[Entry] = []
-        token = ""
-        while len(found) < self.keep:
-            response = await self._posts.ListUserPosts(
-                post_pb2.ListUserPostsRequest(
-                    user_id=author_id,
-                    page=common_pb2.PageRequest(page_size=_PAGE, page_token=token),
-                )
-            )
-            found += [Entry(edge.post.id, author_id) for edge in response.edges]
-            token = response.page.next_page_token
-            if not token:
-                break
+    async def _load(self, author_ids: list[int]) -> None:
+        """Fills the caches from the authors' profile grids (READY posts, newest first):
+        one call for them all, so a reader whose timeline is rebuilt from scratch
+        waits for one round of reads, not one per followee."""
+        response = await self._posts.RecentPostIds(
+            post_pb2.RecentPostIdsRequest(author_ids=author_ids, limit=self.keep)
+        )
         async with self._redis.pipeline(transaction=False) as pipe:
-            add_entries(pipe, author_posts_key(author_id), found[: self.keep], self.keep)
-            pipe.set(author_posts_loaded_key(author_id), 1)
+            for author in response.authors:
+                found = [Entry(post_id, author.author_id) for post_id in author.post_ids]
+                add_entries(pipe, author_posts_key(author.author_id), found, self.keep)
+                pipe.set(author_posts_loaded_key(author.author_id), 1)
             await pipe.execute()

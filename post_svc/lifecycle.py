@@ -77,6 +77,10 @@ class PostLifecycle:
         found = await read_through(self._cache, post_ids, load, cacheable=settled)
         return [found[post_id] for post_id in dict.fromkeys(post_ids) if post_id in found]
 
+    async def recent_ids(self, author_ids: Sequence[int], limit: int) -> dict[int, list[int]]:
+        """Each author's newest READY post ids (their profile grid), newest first."""
+        return await self._store.recent_ids(author_ids, limit)
+
     async def update_media(self, post_id: int, media: post_pb2.Media) -> tuple[Post, bool]:
         """Moves the post to media.status; returns the post and whether it moved."""
         allowed_from = ALLOWED_FROM.get(media.status)

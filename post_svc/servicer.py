@@ -6,12 +6,16 @@ from __future__ import annotations
 import grpc
 
 from pictor.common.v1 import common_pb2
+from pictor.errors import InvalidInput
 from pictor.paging import after_id, check_batch, page_size
 from pictor.post.v1 import post_pb2, post_pb2_grpc
 from post_svc.lifecycle import PostLifecycle
 from post_svc.store import PostStore
 
 PAGE_DEFAULT = 12
+# Recent post ids per author for a rebuild: feed_svc keeps a quarter of a timeline.
+RECENT_DEFAULT = 200
+RECENT_MAX = 1000
 
 Context = grpc.aio.ServicerContext
 
@@ -51,6 +55,21 @@ class PostServicer(post_pb2_grpc.PostServiceServicer):
         return post_pb2.ListUserPostsResponse(
             edges=edges,
             page=common_pb2.PageResponse(next_page_token=edges[-1].cursor if more else ""),
+        )
+
+    async def RecentPostIds(
+        self, request: post_pb2.RecentPostIdsRequest, context: Context
+    ) -> post_pb2.RecentPostIdsResponse:
+        check_batch(len(request.author_ids))
+        limit = min(request.limit or RECENT_DEFAULT, RECENT_MAX)
+        if limit < 1:
+            raise InvalidInput("limit must be positive")
+        found = await self._lifecycle.recent_ids(request.author_ids, limit)
+        return post_pb2.RecentPostIdsResponse(
+            authors=[
+                post_pb2.AuthorPostIds(author_id=author_id, post_ids=post_ids)
+                for author_id, post_ids in found.items()
+            ]
         )
 
     async def UpdateMedia(

@@ -14,6 +14,9 @@ from pictor.post.v1 import post_pb2
 from post_svc.posts import Post, Status, status_name
 
 PROFILE = CountedTable("posts_by_user", "author_id", "post_id", "post_count")
+# Profile partitions one rebuild read asks for (ScyllaDB's default cap on partition
+# keys per query is 100): far fewer requests than one per author, on a small box.
+_AUTHORS_PER_READ = 100
 
 
 def _media_json(media: post_pb2.Media) -> str:
@@ -90,6 +93,32 @@ class PostStore:
     async def profile_count(self, author_id: int) -> tuple[int, int]:
         """The author's READY post count and its version (write time)."""
         return await self._profile.count_and_version(author_id)
+
+    async def recent_ids(self, author_ids: Sequence[int], limit: int) -> dict[int, list[int]]:
+        """Each author's newest READY post ids, up to ``limit``: id-only reads of up to
+        ``_AUTHORS_PER_READ`` profile partitions per request, all requests at once."""
+        authors = list(dict.fromkeys(author_ids))
+        chunks = [
+            authors[start : start + _AUTHORS_PER_READ]
+            for start in range(0, len(authors), _AUTHORS_PER_READ)
+        ]
+        reads = await asyncio.gather(
+            *(
+                self._cql.read(
+                    "SELECT author_id, post_id FROM posts_by_user WHERE author_id IN ? "
+                    "PER PARTITION LIMIT ?",
+                    (chunk, limit),
+                )
+                for chunk in chunks
+            )
+        )
+        found: dict[int, list[int]] = {author_id: [] for author_id in authors}
+        for rows in reads:
+            for row in rows:
+                # A partition holding only its static count yields a row with no post.
+                if row.post_id is not None:
+                    found[row.author_id].append(row.post_id)
+        return found
 
     async def profile_page(self, author_id: int, after: int | None, limit: int) -> list[Post]:
         columns = "SELECT author_id, post_id, caption, media FROM posts_by_user WHERE author_id = ?"

@@ -26,15 +26,15 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from pictor.common.v1 import common_pb2 as pictor_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19pictor/post/v1/post.proto\x12\x0epictor.post.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dpictor/common/v1/common.proto\"b\n\tRendition\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12\r\n\x05width\x18\x03 \x01(\x05\x12\x0e\n\x06height\x18\x04 \x01(\x05\x12\x12\n\nobject_key\x18\x05 \x01(\t\"\xd4\x01\n\x05Media\x12+\n\x06status\x18\x01 \x01(\x0e\x32\x1b.pictor.post.v1.MediaStatus\x12\r\n\x05width\x18\x02 \x01(\x05\x12\x0e\n\x06height\x18\x03 \x01(\x05\x12\x10\n\x08\x62lurhash\x18\x04 \x01(\t\x12-\n\nrenditions\x18\x05 \x03(\x0b\x32\x19.pictor.post.v1.Rendition\x12\r\n\x05\x65rror\x18\x06 \x01(\t\x12\x1d\n\x15\x64\x65\x63lared_content_type\x18\x08 \x01(\tJ\x04\x08\x07\x10\x08R\nupload_key\"\x8c\x01\n\x04Post\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x11\n\tauthor_id\x18\x02 \x01(\x03\x12\x0f\n\x07\x63\x61ption\x18\x03 \x01(\t\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12$\n\x05media\x18\x05 \x01(\x0b\x32\x15.pictor.post.v1.Media\"M\n\x11\x43reatePostRequest\x12\x11\n\tauthor_id\x18\x01 \x01(\x03\x12\x0f\n\x07\x63\x61ption\x18\x02 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\"8\n\x12\x43reatePostResponse\x12\"\n\x04post\x18\x01 \x01(\x0b\x32\x14.pictor.post.v1.Post\"(\n\x14\x42\x61tchGetPostsRequest\x12\x10\n\x08post_ids\x18\x01 \x03(\x03\"<\n\x15\x42\x61tchGetPostsResponse\x12#\n\x05posts\x18\x01 \x03(\x0b\x32\x14.pictor.post.v1.Post\"T\n\x14ListUserPostsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12+\n\x04page\x18\x02 \x01(\x0b\x32\x1d.pictor.common.v1.PageRequest\">\n\x08PostEdge\x12\"\n\x04post\x18\x01 \x01(\x0b\x32\x14.pictor.post.v1.Post\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t\"n\n\x15ListUserPostsResponse\x12\'\n\x05\x65\x64ges\x18\x01 \x03(\x0b\x32\x18.pictor.post.v1.PostEdge\x12,\n\x04page\x18\x02 \x01(\x0b\x32\x1e.pictor.common.v1.PageResponse\"K\n\x12UpdateMediaRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\x03\x12$\n\x05media\x18\x02 \x01(\x0b\x32\x15.pictor.post.v1.Media\"J\n\x13UpdateMediaResponse\x12\"\n\x04post\x18\x01 \x01(\x0b\x32\x14.pictor.post.v1.Post\x12\x0f\n\x07\x63hanged\x18\x02 \x01(\x08\":\n\x11\x44\x65letePostRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\x03\x12\x14\n\x0crequester_id\x18\x02 \x01(\x03\"\x14\n\x12\x44\x65letePostResponse*\x93\x01\n\x0bMediaStatus\x12\x1c\n\x18MEDIA_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14MEDIA_STATUS_PENDING\x10\x01\x12\x1b\n\x17MEDIA_STATUS_PROCESSING\x10\x02\x12\x16\n\x12MEDIA_STATUS_READY\x10\x03\x12\x17\n\x13MEDIA_STATUS_FAILED\x10\x04\x32\xcb\x03\n\x0bPostService\x12S\n\nCreatePost\x12!.pictor.post.v1.CreatePostRequest\x1a\".pictor.post.v1.CreatePostResponse\x12\\\n\rBatchGetPosts\x12$.pictor.post.v1.BatchGetPostsRequest\x1a%.pictor.post.v1.BatchGetPostsResponse\x12\\\n\rListUserPosts\x12$.pictor.post.v1.ListUserPostsRequest\x1a%.pictor.post.v1.ListUserPostsResponse\x12V\n\x0bUpdateMedia\x12\".pictor.post.v1.UpdateMediaRequest\x1a#.pictor.post.v1.UpdateMediaResponse\x12S\n\nDeletePost\x12!.pictor.post.v1.DeletePostRequest\x1a\".pictor.post.v1.DeletePostResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19pictor/post/v1/post.proto\x12\x0epictor.post.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dpictor/common/v1/common.proto\"b\n\tRendition\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12\r\n\x05width\x18\x03 \x01(\x05\x12\x0e\n\x06height\x18\x04 \x01(\x05\x12\x12\n\nobject_key\x18\x05 \x01(\t\"\xd4\x01\n\x05Media\x12+\n\x06status\x18\x01 \x01(\x0e\x32\x1b.pictor.post.v1.MediaStatus\x12\r\n\x05width\x18\x02 \x01(\x05\x12\x0e\n\x06height\x18\x03 \x01(\x05\x12\x10\n\x08\x62lurhash\x18\x04 \x01(\t\x12-\n\nrenditions\x18\x05 \x03(\x0b\x32\x19.pictor.post.v1.Rendition\x12\r\n\x05\x65rror\x18\x06 \x01(\t\x12\x1d\n\x15\x64\x65\x63lared_content_type\x18\x08 \x01(\tJ\x04\x08\x07\x10\x08R\nupload_key\"\x8c\x01\n\x04Post\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x11\n\tauthor_id\x18\x02 \x01(\x03\x12\x0f\n\x07\x63\x61ption\x18\x03 \x01(\t\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12$\n\x05media\x18\x05 \x01(\x0b\x32\x15.pictor.post.v1.Media\"M\n\x11\x43reatePostRequest\x12\x11\n\tauthor_id\x18\x01 \x01(\x03\x12\x0f\n\x07\x63\x61ption\x18\x02 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\"8\n\x12\x43reatePostResponse\x12\"\n\x04post\x18\x01 \x01(\x0b\x32\x14.pictor.post.v1.Post\"(\n\x14\x42\x61tchGetPostsRequest\x12\x10\n\x08post_ids\x18\x01 \x03(\x03\"<\n\x15\x42\x61tchGetPostsResponse\x12#\n\x05posts\x18\x01 \x03(\x0b\x32\x14.pictor.post.v1.Post\"T\n\x14ListUserPostsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12+\n\x04page\x18\x02 \x01(\x0b\x32\x1d.pictor.common.v1.PageRequest\">\n\x08PostEdge\x12\"\n\x04post\x18\x01 \x01(\x0b\x32\x14.pictor.post.v1.Post\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t\"n\n\x15ListUserPostsResponse\x12\'\n\x05\x65\x64ges\x18\x01 \x03(\x0b\x32\x18.pictor.post.v1.PostEdge\x12,\n\x04page\x18\x02 \x01(\x0b\x32\x1e.pictor.common.v1.PageResponse\"9\n\x14RecentPostIdsRequest\x12\x12\n\nauthor_ids\x18\x01 \x03(\x03\x12\r\n\x05limit\x18\x02 \x01(\x05\"4\n\rAuthorPostIds\x12\x11\n\tauthor_id\x18\x01 \x01(\x03\x12\x10\n\x08post_ids\x18\x02 \x03(\x03\"G\n\x15RecentPostIdsResponse\x12.\n\x07\x61uthors\x18\x01 \x03(\x0b\x32\x1d.pictor.post.v1.AuthorPostIds\"K\n\x12UpdateMediaRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\x03\x12$\n\x05media\x18\x02 \x01(\x0b\x32\x15.pictor.post.v1.Media\"J\n\x13UpdateMediaResponse\x12\"\n\x04post\x18\x01 \x01(\x0b\x32\x14.pictor.post.v1.Post\x12\x0f\n\x07\x63hanged\x18\x02 \x01(\x08\":\n\x11\x44\x65letePostRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\x03\x12\x14\n\x0crequester_id\x18\x02 \x01(\x03\"\x14\n\x12\x44\x65letePostResponse*\x93\x01\n\x0bMediaStatus\x12\x1c\n\x18MEDIA_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14MEDIA_STATUS_PENDING\x10\x01\x12\x1b\n\x17MEDIA_STATUS_PROCESSING\x10\x02\x12\x16\n\x12MEDIA_STATUS_READY\x10\x03\x12\x17\n\x13MEDIA_STATUS_FAILED\x10\x04\x32\xa9\x04\n\x0bPostService\x12S\n\nCreatePost\x12!.pictor.post.v1.CreatePostRequest\x1a\".pictor.post.v1.CreatePostResponse\x12\\\n\rBatchGetPosts\x12$.pictor.post.v1.BatchGetPostsRequest\x1a%.pictor.post.v1.BatchGetPostsResponse\x12\\\n\rListUserPosts\x12$.pictor.post.v1.ListUserPostsRequest\x1a%.pictor.post.v1.ListUserPostsResponse\x12\\\n\rRecentPostIds\x12$.pictor.post.v1.RecentPostIdsRequest\x1a%.pictor.post.v1.RecentPostIdsResponse\x12V\n\x0bUpdateMedia\x12\".pictor.post.v1.UpdateMediaRequest\x1a#.pictor.post.v1.UpdateMediaResponse\x12S\n\nDeletePost\x12!.pictor.post.v1.DeletePostRequest\x1a\".pictor.post.v1.DeletePostResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'pictor.post.v1.post_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MEDIASTATUS']._serialized_start=1306
-  _globals['_MEDIASTATUS']._serialized_end=1453
+  _globals['_MEDIASTATUS']._serialized_start=1492
+  _globals['_MEDIASTATUS']._serialized_end=1639
   _globals['_RENDITION']._serialized_start=109
   _globals['_RENDITION']._serialized_end=207
   _globals['_MEDIA']._serialized_start=210
@@ -55,14 +55,20 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_POSTEDGE']._serialized_end=956
   _globals['_LISTUSERPOSTSRESPONSE']._serialized_start=958
   _globals['_LISTUSERPOSTSRESPONSE']._serialized_end=1068
-  _globals['_UPDATEMEDIAREQUEST']._serialized_start=1070
-  _globals['_UPDATEMEDIAREQUEST']._serialized_end=1145
-  _globals['_UPDATEMEDIARESPONSE']._serialized_start=1147
-  _globals['_UPDATEMEDIARESPONSE']._serialized_end=1221
-  _globals['_DELETEPOSTREQUEST']._serialized_start=1223
-  _globals['_DELETEPOSTREQUEST']._serialized_end=1281
-  _globals['_DELETEPOSTRESPONSE']._serialized_start=1283
-  _globals['_DELETEPOSTRESPONSE']._serialized_end=1303
-  _globals['_POSTSERVICE']._serialized_start=1456
-  _globals['_POSTSERVICE']._serialized_end=1915
+  _globals['_RECENTPOSTIDSREQUEST']._serialized_start=1070
+  _globals['_RECENTPOSTIDSREQUEST']._serialized_end=1127
+  _globals['_AUTHORPOSTIDS']._serialized_start=1129
+  _globals['_AUTHORPOSTIDS']._serialized_end=1181
+  _globals['_RECENTPOSTIDSRESPONSE']._serialized_start=1183
+  _globals['_RECENTPOSTIDSRESPONSE']._serialized_end=1254
+  _globals['_UPDATEMEDIAREQUEST']._serialized_start=1256
+  _globals['_UPDATEMEDIAREQUEST']._serialized_end=1331
+  _globals['_UPDATEMEDIARESPONSE']._serialized_start=1333
+  _globals['_UPDATEMEDIARESPONSE']._serialized_end=1407
+  _globals['_DELETEPOSTREQUEST']._serialized_start=1409
+  _globals['_DELETEPOSTREQUEST']._serialized_end=1467
+  _globals['_DELETEPOSTRESPONSE']._serialized_start=1469
+  _globals['_DELETEPOSTRESPONSE']._serialized_end=1489
+  _globals['_POSTSERVICE']._serialized_start=1642
+  _globals['_POSTSERVICE']._serialized_end=2195
 # @@protoc_insertion_point(module_scope)

@@ -306,6 +306,74 @@ class ListUserPostsResponse(_message.Message):
 Global___ListUserPostsResponse: _TypeAlias = ListUserPostsResponse  # noqa: Y015
 
 @_typing.final
+class RecentPostIdsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AUTHOR_IDS_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    limit: _builtins.int
+    @_builtins.property
+    def author_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]: ...
+    def __init__(
+        self,
+        *,
+        author_ids: _abc.Iterable[_builtins.int] | None = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_ids", b"author_ids", "limit", b"limit"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecentPostIdsRequest: _TypeAlias = RecentPostIdsRequest  # noqa: Y015
+
+@_typing.final
+class AuthorPostIds(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AUTHOR_ID_FIELD_NUMBER: _builtins.int
+    POST_IDS_FIELD_NUMBER: _builtins.int
+    author_id: _builtins.int
+    @_builtins.property
+    def post_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """Newest first."""
+
+    def __init__(
+        self,
+        *,
+        author_id: _builtins.int = ...,
+        post_ids: _abc.Iterable[_builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "post_ids", b"post_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AuthorPostIds: _TypeAlias = AuthorPostIds  # noqa: Y015
+
+@_typing.final
+class RecentPostIdsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AUTHORS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def authors(self) -> _containers.RepeatedCompositeFieldContainer[Global___AuthorPostIds]: ...
+    def __init__(
+        self,
+        *,
+        authors: _abc.Iterable[Global___AuthorPostIds] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["authors", b"authors"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecentPostIdsResponse: _TypeAlias = RecentPostIdsResponse  # noqa: Y015
+
+@_typing.final
 class UpdateMediaRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -51,6 +51,11 @@ class PostServiceStub:
                 request_serializer=pictor_dot_post_dot_v1_dot_post__pb2.ListUserPostsRequest.SerializeToString,
                 response_deserializer=pictor_dot_post_dot_v1_dot_post__pb2.ListUserPostsResponse.FromString,
                 _registered_method=True)
+        self.RecentPostIds = channel.unary_unary(
+                '/pictor.post.v1.PostService/RecentPostIds',
+                request_serializer=pictor_dot_post_dot_v1_dot_post__pb2.RecentPostIdsRequest.SerializeToString,
+                response_deserializer=pictor_dot_post_dot_v1_dot_post__pb2.RecentPostIdsResponse.FromString,
+                _registered_method=True)
         self.UpdateMedia = channel.unary_unary(
                 '/pictor.post.v1.PostService/UpdateMedia',
                 request_serializer=pictor_dot_post_dot_v1_dot_post__pb2.UpdateMediaRequest.SerializeToString,
@@ -89,6 +94,14 @@ class PostServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecentPostIds(self, request, context):
+        """The ids of each author's newest READY posts, up to limit each (aligned with
+        author_ids): what a timeline rebuild needs, in one call, without the posts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def UpdateMedia(self, request, context):
         """Moves a post's media status forward only (PENDING → PROCESSING → READY | FAILED).
         Becoming READY publishes post.published.
@@ -121,6 +134,11 @@ def add_PostServiceServicer_to_server(servicer, server):
                     servicer.ListUserPosts,
                     request_deserializer=pictor_dot_post_dot_v1_dot_post__pb2.ListUserPostsRequest.FromString,
                     response_serializer=pictor_dot_post_dot_v1_dot_post__pb2.ListUserPostsResponse.SerializeToString,
+            ),
+            'RecentPostIds': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecentPostIds,
+                    request_deserializer=pictor_dot_post_dot_v1_dot_post__pb2.RecentPostIdsRequest.FromString,
+                    response_serializer=pictor_dot_post_dot_v1_dot_post__pb2.RecentPostIdsResponse.SerializeToString,
             ),
             'UpdateMedia': grpc.unary_unary_rpc_method_handler(
                     servicer.UpdateMedia,
@@ -216,6 +234,33 @@ class PostService:
             '/pictor.post.v1.PostService/ListUserPosts',
             pictor_dot_post_dot_v1_dot_post__pb2.ListUserPostsRequest.SerializeToString,
             pictor_dot_post_dot_v1_dot_post__pb2.ListUserPostsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecentPostIds(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pictor.post.v1.PostService/RecentPostIds',
+            pictor_dot_post_dot_v1_dot_post__pb2.RecentPostIdsRequest.SerializeToString,
+            pictor_dot_post_dot_v1_dot_post__pb2.RecentPostIdsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -41,6 +41,10 @@ class PostServiceStub:
     """One round of queries whatever the batch size; missing or deleted ids are left out."""
     ListUserPosts: _grpc.UnaryUnaryMultiCallable[_post_pb2.ListUserPostsRequest, _post_pb2.ListUserPostsResponse]
     """A user's READY posts, newest first."""
+    RecentPostIds: _grpc.UnaryUnaryMultiCallable[_post_pb2.RecentPostIdsRequest, _post_pb2.RecentPostIdsResponse]
+    """The ids of each author's newest READY posts, up to limit each (aligned with
+    author_ids): what a timeline rebuild needs, in one call, without the posts.
+    """
     UpdateMedia: _grpc.UnaryUnaryMultiCallable[_post_pb2.UpdateMediaRequest, _post_pb2.UpdateMediaResponse]
     """Moves a post's media status forward only (PENDING → PROCESSING → READY | FAILED).
     Becoming READY publishes post.published.
@@ -61,6 +65,10 @@ class PostServiceAsyncStub(PostServiceStub):
     """One round of queries whatever the batch size; missing or deleted ids are left out."""
     ListUserPosts: _aio.UnaryUnaryMultiCallable[_post_pb2.ListUserPostsRequest, _post_pb2.ListUserPostsResponse]  # type: ignore[assignment]
     """A user's READY posts, newest first."""
+    RecentPostIds: _aio.UnaryUnaryMultiCallable[_post_pb2.RecentPostIdsRequest, _post_pb2.RecentPostIdsResponse]  # type: ignore[assignment]
+    """The ids of each author's newest READY posts, up to limit each (aligned with
+    author_ids): what a timeline rebuild needs, in one call, without the posts.
+    """
     UpdateMedia: _aio.UnaryUnaryMultiCallable[_post_pb2.UpdateMediaRequest, _post_pb2.UpdateMediaResponse]  # type: ignore[assignment]
     """Moves a post's media status forward only (PENDING → PROCESSING → READY | FAILED).
     Becoming READY publishes post.published.
@@ -96,6 +104,16 @@ class PostServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_post_pb2.ListUserPostsResponse, _abc.Awaitable[_post_pb2.ListUserPostsResponse]]:
         """A user's READY posts, newest first."""
+
+    @_abc_1.abstractmethod
+    def RecentPostIds(
+        self,
+        request: _post_pb2.RecentPostIdsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_post_pb2.RecentPostIdsResponse, _abc.Awaitable[_post_pb2.RecentPostIdsResponse]]:
+        """The ids of each author's newest READY posts, up to limit each (aligned with
+        author_ids): what a timeline rebuild needs, in one call, without the posts.
+        """
 
     @_abc_1.abstractmethod
     def UpdateMedia(
