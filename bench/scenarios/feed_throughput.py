@@ -10,6 +10,18 @@ data path in this process: one ZRANGE of the reader's timeline, then the posts'
 (``post:{id}``) and authors' (``user:{id}``) cache entries; an entry missing is read
 through post_svc BatchGetPosts / graph_svc BatchGetUsers. It is timed by the Python
 generator (latency only), and homeFeed's p50 against it is our overhead.
+
+Last, cold caches, three times: the caches and the reader's timeline are wiped, then
+the first page is timed (one request, which must be the page read before the wipe),
+with the CQL requests it cost, and then a second read, warm again. Not FLUSHDB: the
+stack survives one (consumers remake their groups, tests/pictor/test_redis_restart.py),
+but it would also drop every other user's timeline and last-seen mark, and the next
+``growth`` run would read 100,000 followers' home feeds again to make them active.
+Instead SCAN + UNLINK deletes every entry of the read-through caches (``post:{id}``
+posts, ``user:{id}`` profiles, ``author-posts:{id}`` recent posts per author, with
+their ``:loaded`` marks) and the reader's own feed_svc keys (timeline and its built
+mark, followees and theirs, pulled authors, last-seen, live): all a FLUSHALL would
+take from this reader's page.
 """
 
 from __future__ import annotations
@@ -17,6 +29,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import statistics
+import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -42,7 +56,16 @@ from bench.scenarios.feed_read import (
 from bench.scenarios.floor import TYPENAME
 from bench.stats import GENERATOR, MACHINE, CpuMeter, LoadResult, Operation, run_load
 from bench.wrk import WrkResult, run_wrk
-from feed_svc.store import Entry, feed_key
+from feed_svc.store import (
+    Entry,
+    feed_built_key,
+    feed_key,
+    following_built_key,
+    following_key,
+    last_seen_key,
+    live_key,
+    pulled_key,
+)
 from pictor.clients import ServiceClients
 from pictor.cql import CqlSession
 from pictor.graph.v1 import graph_pb2
@@ -55,14 +78,29 @@ TYPENAME_TARGET = 700
 # a part of ours busier than this then is serving someone else.
 IDLE_SECONDS = 1.0
 BUSY_IDLE_CORES = 0.05
+# Read-through caches, wiped whole for a cold page (every entry; Redis globs).
+CACHE_PATTERNS = ("post:{*", "user:{*", "author-posts:{*")
+READER_KEYS = (
+    feed_key,
+    feed_built_key,
+    following_key,
+    following_built_key,
+    pulled_key,
+    last_seen_key,
+    live_key,
+)
+UNLINK_BATCH = 1000
+COLD_TARGET_MS = 200
 M = TypeVar("M")
 
 
 @dataclass(frozen=True)
 class Durations:
-    # Seconds of each wrk run; pages read (at concurrency 8) to warm up each path.
+    # Seconds of each wrk run; pages read (at concurrency 8) to warm up each path;
+    # cold first pages, each after a wipe.
     wrk: float
     warm_up: int
+    cold: int = 3
 
 
 FULL_RUN = Durations(wrk=20, warm_up=4 * CONNECTIONS)
@@ -97,7 +135,12 @@ class Measured:
 
     def notes(self) -> str:
         result = self.result
-        elsewhere = ", ".join(f"{k} {n}" for k, n in self.cql.other_keyspaces.items() if n)
+        # A count that fell: the keyspace was dropped and made again (a test session began).
+        elsewhere = ", ".join(
+            f"{k} {n}" if n > 0 else f"{k} (recreated)"
+            for k, n in self.cql.other_keyspaces.items()
+            if n
+        )
         return (
             (f"NOT ALONE: CQL requests to {elsewhere} meanwhile; " if elsewhere else "")
             + f"{result.problems()}{result.served} served in {result.wall_seconds:.1f} s by wrk; "
@@ -111,6 +154,40 @@ class Measured:
             "cql_requests": self.cql.counts,
             "cql_requests_other_keyspaces": self.cql.other_keyspaces,
             "cql_requests_per_request": round(self.cql_per_request(), 3),
+        }
+
+
+@dataclass(frozen=True)
+class Cold:
+    """First pages after a wipe, each with the read after it and their CQL requests."""
+
+    deleted: list[int]
+    cold_seconds: list[float]
+    warm_seconds: list[float]
+    cold_cql: list[int]
+    warm_cql: list[int]
+    same_page: bool
+
+    def notes(self) -> str:
+        each = ", ".join(f"{s * 1000:.0f}" for s in self.cold_seconds)
+        same = "the page read before the wipe" if self.same_page else "A DIFFERENT PAGE"
+        return (
+            f"target <= {COLD_TARGET_MS} ms; max {max(self.cold_seconds) * 1000:.0f} ms "
+            f"(each: {each} ms); {same} every time; CQL requests per cold page "
+            f"{'/'.join(map(str, self.cold_cql))}, per warm read after "
+            f"{'/'.join(map(str, self.warm_cql))}; {statistics.median(self.deleted):.0f} keys "
+            "deleted per wipe (caches whole, the reader's feed keys; streams kept)"
+        )
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "cold_ms": [round(s * 1000, 2) for s in self.cold_seconds],
+            "warm_after_ms": [round(s * 1000, 2) for s in self.warm_seconds],
+            "cold_cql_requests": self.cold_cql,
+            "warm_after_cql_requests": self.warm_cql,
+            "keys_deleted": self.deleted,
+            "same_page": self.same_page,
+            "wiped": [*CACHE_PATTERNS, "the reader's feed keys"],
         }
 
 
@@ -140,12 +217,17 @@ async def run(bench: BenchRun) -> list[Figure]:
             )
             timed = CacheReads(cache.hits - warm.hits, cache.misses - warm.misses, cache.missing)
             after = await _stack_state(bench, cql)
+            bench.say(f"{NAME}: {durations.cold} cold first pages, each after a wipe")
+            cold = await _cold(cql, client, reader, settings.cql_keyspace, durations.cold)
     finally:
         await cql.close()
         await clients.close()
         await client.aclose()
     state = {"before": before, "after": after, "same_page": same_page}
-    return _figures(reader, feed, typename, floor_result, timed, state)
+    return [
+        *_figures(reader, feed, typename, floor_result, timed, state),
+        *_cold_figures(cold),
+    ]
 
 
 async def _through_gateway(
@@ -158,7 +240,7 @@ async def _through_gateway(
     # Warm: the gateway's caches and connections, the services' hydration caches.
     await run_load(home_feed(reader), concurrency=CONNECTIONS, count=durations.warm_up)
     bench.say(f"{NAME}: homeFeed with wrk, {CONNECTIONS} connections, {durations.wrk:g} s")
-    feed = await _measured(
+    feed = await measured(
         cql,
         target.settings.cql_keyspace,
         run_wrk(
@@ -171,7 +253,7 @@ async def _through_gateway(
         ),
     )
     bench.say(f"{NAME}: {{ __typename }} with wrk, {CONNECTIONS} connections")
-    typename = await _measured(
+    typename = await measured(
         cql,
         target.settings.cql_keyspace,
         run_wrk(
@@ -185,7 +267,7 @@ async def _through_gateway(
     return feed, typename
 
 
-async def _measured(
+async def measured(
     cql: CqlSession, keyspace: str, load: Coroutine[Any, Any, WrkResult]
 ) -> Measured:
     before = await cassandra.requests(cql, keyspace)
@@ -382,5 +464,85 @@ def _figures(
             floor,
             notes=f"{cache.note()}{_cpu_ms(_cpu_ms_of_load(floor))}; ",
             details={"cache_hits": cache.hits, "cache_misses": cache.misses},
+        ),
+    ]
+
+
+async def _wipe(client: redis.Redis, reader_id: int) -> int:
+    """Deletes every read-through cache entry and the reader's feed keys; how many."""
+    keys: list[bytes | str] = [
+        key
+        for pattern in CACHE_PATTERNS
+        async for key in client.scan_iter(match=pattern, count=UNLINK_BATCH)
+    ]
+    keys += [key(reader_id) for key in READER_KEYS]
+    deleted = 0
+    for start in range(0, len(keys), UNLINK_BATCH):
+        deleted += await client.unlink(*keys[start : start + UNLINK_BATCH])
+    return deleted
+
+
+async def _cold(
+    cql: CqlSession, client: redis.Redis, reader: Reader, keyspace: str, repeats: int
+) -> Cold:
+    """``repeats`` times: wipe, time the first page and the read after it, one request
+    each, with the CQL requests each cost; every page must be the one read before."""
+    read = home_feed(reader)
+    expected = await read(0)
+    deleted: list[int] = []
+    # Per wipe: (seconds, CQL requests) of the first page, then of the read after it.
+    timed: list[tuple[float, int]] = []
+    pages: list[object] = []
+    for _ in range(repeats):
+        deleted.append(await _wipe(client, reader.id))
+        for _ in ("cold", "warm"):
+            before = await cassandra.requests(cql, keyspace)
+            began = time.perf_counter()
+            pages.append(await read(0))
+            seconds = time.perf_counter() - began
+            timed.append((seconds, (await cassandra.requests(cql, keyspace) - before).total))
+    cold, warm = timed[0::2], timed[1::2]
+    return Cold(
+        deleted,
+        cold_seconds=[seconds for seconds, _ in cold],
+        warm_seconds=[seconds for seconds, _ in warm],
+        cold_cql=[requests for _, requests in cold],
+        warm_cql=[requests for _, requests in warm],
+        same_page=all(page == expected for page in pages),
+    )
+
+
+def _cold_figures(cold: Cold) -> list[Figure]:
+    metric = f"homeFeed(first: {PAGE}), caches wiped"
+    return [
+        Figure(
+            scenario=NAME,
+            metric=f"{metric}: first page, median of {len(cold.cold_seconds)}",
+            value=statistics.median(cold.cold_seconds) * 1000,
+            unit="ms",
+            concurrency=1,
+            notes=cold.notes(),
+            details=cold.details(),
+        ),
+        Figure(
+            scenario=NAME,
+            metric=f"{metric}: first page, max",
+            value=max(cold.cold_seconds) * 1000,
+            unit="ms",
+            concurrency=1,
+        ),
+        Figure(
+            scenario=NAME,
+            metric=f"{metric}: first page CQL requests, median",
+            value=statistics.median(cold.cold_cql),
+            unit="CQL/page",
+            concurrency=1,
+        ),
+        Figure(
+            scenario=NAME,
+            metric=f"{metric}: the next read (warm), median",
+            value=statistics.median(cold.warm_seconds) * 1000,
+            unit="ms",
+            concurrency=1,
         ),
     ]

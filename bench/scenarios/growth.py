@@ -1,6 +1,6 @@
-"""How cost grows with the graph: home feed read latency for readers following 10, 100
-and 1,000 accounts, and how long one post takes to fan out to 100, 1k, 10k and 100k
-followers.
+"""How cost grows with the graph: home feed throughput and latency for readers
+following 10, 100 and 1,000 accounts (``wrk``, 8 connections, as ``feed_throughput``),
+and how long one post takes to fan out to 100, 1k, 10k and 100k followers.
 
 Every account is made in bulk through graph_svc ``ImportUsers`` (one argon2id hash,
 made once here, shared by all) and every edge through ``ImportFollows``; both are
@@ -46,15 +46,20 @@ from bench.backend import (
     worker_setting,
 )
 from bench.graphql import PASSWORD, GraphQLClient
-from bench.report import Figure, milliseconds
+from bench.report import Figure
 from bench.run import BenchRun
 from bench.scenarios.feed_read import HOME_FEED, PAGE, log_in_as
-from bench.stats import LoadResult, run_load
+from bench.scenarios.feed_throughput import Measured, measured
+from bench.stats import run_load
+from bench.wrk import run_wrk
 from feed_svc.store import Entry
 from pictor.clients import ServiceClients
+from pictor.cql import CqlSession
 
 NAME = "growth"
 CONCURRENCY = 8
+# The readers' p99 should stay within this of the smallest reader's.
+P99_SPREAD_TARGET = 1.2
 PUBLISH_CONCURRENCY = 8
 # Caps the fan-out sizes of a full run (e.g. 10000 skips the 100k author); unset: all.
 MAX_FOLLOWERS_ENV = "BENCH_GROWTH_MAX_FOLLOWERS"
@@ -64,9 +69,10 @@ PROCESSES = ("gateway", "feed_svc", "post_svc", "graph_svc", "media_svc", "redis
 @dataclass(frozen=True)
 class Sizes:
     prefix: str
-    # Readers following this many authors (1 READY post each).
+    # Readers following this many authors (1 READY post each), each read by wrk this
+    # many seconds.
     following: tuple[int, ...]
-    reads: int
+    wrk_seconds: float
     # Authors with this many followers, and posts fanned out one at a time by each.
     followers: tuple[int, ...]
     posts_per_author: int
@@ -75,12 +81,14 @@ class Sizes:
 FULL = Sizes(
     "bench.grow",
     following=(10, 100, 1_000),
-    reads=200,
+    wrk_seconds=10,
     followers=(100, 1_000, 10_000, 100_000),
     posts_per_author=3,
 )
 # The test stack's celebrity threshold is 3: nobody here has more followers.
-SMOKE = Sizes("bench.grow.smoke", following=(2, 3), reads=8, followers=(2, 3), posts_per_author=1)
+SMOKE = Sizes(
+    "bench.grow.smoke", following=(2, 3), wrk_seconds=2, followers=(2, 3), posts_per_author=1
+)
 
 
 def _sizes(smoke: bool) -> Sizes:
@@ -90,7 +98,7 @@ def _sizes(smoke: bool) -> Sizes:
     if not cap:
         return FULL
     kept = tuple(size for size in FULL.followers if size <= int(cap))
-    return Sizes(FULL.prefix, FULL.following, FULL.reads, kept, FULL.posts_per_author)
+    return Sizes(FULL.prefix, FULL.following, FULL.wrk_seconds, kept, FULL.posts_per_author)
 
 
 # ---------------------------------------------------------------- feed reads
@@ -100,7 +108,7 @@ def _sizes(smoke: bool) -> Sizes:
 class ReadRow:
     following: int
     page: int
-    result: LoadResult
+    load: Measured
 
 
 async def _feed_reads(
@@ -136,23 +144,43 @@ async def _feed_reads(
         readers.append((following, reader_id, signed_in))
     await wait_drained(client)
 
-    processes = bench.target.pids(*PROCESSES)
+    target = bench.target
+    cql = await CqlSession.connect(target.settings, use_keyspace=False)
     rows = []
-    for following, _, signed_in in readers:
-        page = min(PAGE, following)
+    try:
+        for following, _, signed_in in readers:
+            page = min(PAGE, following)
 
-        async def read(index: int, signed_in: GraphQLClient = signed_in, page: int = page) -> None:
-            found = (await signed_in.execute(HOME_FEED, {"first": PAGE}))["homeFeed"]["edges"]
-            if len(found) != page:
-                raise AssertionError(f"a page of {len(found)} posts, not {page}")
+            async def read(_: int, signed_in: GraphQLClient = signed_in, page: int = page) -> None:
+                found = (await signed_in.execute(HOME_FEED, {"first": PAGE}))["homeFeed"]["edges"]
+                if len(found) != page:
+                    raise AssertionError(f"a page of {len(found)} posts, not {page}")
 
-        bench.say(f"{NAME}: {sizes.reads} homeFeed reads following {following}")
-        await read(0)  # rebuilds the timeline
-        await run_load(read, concurrency=CONCURRENCY, count=2 * CONCURRENCY)
-        result = await run_load(
-            read, concurrency=CONCURRENCY, count=sizes.reads, processes=processes
-        )
-        rows.append(ReadRow(following, page, result))
+            await read(0)  # rebuilds the timeline, and checks the page
+            warm = await run_load(read, concurrency=CONCURRENCY, count=4 * CONCURRENCY)
+            if warm.errors:
+                raise RuntimeError(f"warm-up failed: {warm.first_error}")
+            bench.say(
+                f"{NAME}: homeFeed following {following} with wrk, {CONCURRENCY} connections, "
+                f"{sizes.wrk_seconds:g} s"
+            )
+            assert signed_in.token is not None
+            load = await measured(
+                cql,
+                target.settings.cql_keyspace,
+                run_wrk(
+                    f"{target.gateway_url}/graphql",
+                    {"query": HOME_FEED, "variables": {"first": PAGE}},
+                    headers={"Authorization": f"Bearer {signed_in.token}"},
+                    connections=CONCURRENCY,
+                    seconds=sizes.wrk_seconds,
+                    processes=target.pids(*PROCESSES),
+                ),
+            )
+            await read(0)  # still the same page size after the load
+            rows.append(ReadRow(following, page, load))
+    finally:
+        await cql.close()
     return rows
 
 
@@ -258,31 +286,40 @@ def _figures(
     reads: list[ReadRow], fanouts: list[FanoutRow], threshold: int, restarted: bool
 ) -> list[Figure]:
     figures = []
-    smallest = reads[0].result
+    smallest = reads[0].load.result
     for row in reads:
-        for percent in (50, 99):
-            baseline = None if row is reads[0] else milliseconds(smallest.latencies.p(percent))
-            figures.append(
+        result = row.load.result
+        is_baseline = row is reads[0]
+        metric = f"homeFeed(first: 12) following {row.following}, wrk"
+        spread = result.p99_seconds / smallest.p99_seconds if smallest.p99_seconds else 0.0
+        figures += [
+            Figure(
+                scenario=NAME,
+                metric=f"{metric} (pages/s)",
+                value=result.per_second,
+                unit="/s",
+                baseline=None if is_baseline else smallest.per_second,
+                concurrency=result.connections,
+                notes=f"{row.page} posts a page; baseline: following {reads[0].following}; "
+                + ("" if is_baseline else f"p99 {spread:.2f}x (target <= {P99_SPREAD_TARGET}x); ")
+                + row.load.notes(),
+                details={**row.load.details(), "following": row.following, "page": row.page},
+            ),
+            *(
                 Figure(
                     scenario=NAME,
-                    metric=f"homeFeed(first: 12) following {row.following} p{percent}",
-                    value=milliseconds(row.result.latencies.p(percent)),
+                    metric=f"{metric} p{percent}",
+                    value=seconds * 1000,
                     unit="ms",
-                    baseline=baseline,
-                    concurrency=row.result.concurrency,
-                    notes=(
-                        f"{row.page} posts a page; baseline: following {reads[0].following}; "
-                        f"{row.result.summary()}"
-                        if percent == 50
-                        else ""
-                    ),
-                    details=(
-                        {**row.result.details(), "following": row.following}
-                        if percent == 50
-                        else {}
-                    ),
+                    baseline=None if is_baseline else baseline * 1000,
+                    concurrency=result.connections,
                 )
-            )
+                for percent, seconds, baseline in (
+                    (50, result.p50_seconds, smallest.p50_seconds),
+                    (99, result.p99_seconds, smallest.p99_seconds),
+                )
+            ),
+        ]
     pushed = pushed_note(threshold, restarted)
     first = statistics.median(fanouts[0].fanned_out) * 1000
     for fan in fanouts:
