@@ -36,6 +36,7 @@ _SCRIPT = """
 wrk.method = "POST"
 wrk.body = [{level}[{body}]{level}]
 {headers}
+{pace}
 local threads = {{}}
 function setup(thread) table.insert(threads, thread) end
 function init(args) failed = 0 end
@@ -120,8 +121,9 @@ class WrkResult:
         }
 
 
-def script(body: Mapping[str, Any], headers: Mapping[str, str]) -> str:
-    """The Lua script that POSTs ``body`` as JSON with ``headers``."""
+def script(body: Mapping[str, Any], headers: Mapping[str, str], pause_ms: float = 0) -> str:
+    """The Lua script that POSTs ``body`` as JSON with ``headers``, each connection
+    waiting ``pause_ms`` after a response before its next request (a paced load)."""
     text = json.dumps(body)
     level = "="
     while f"]{level}]" in text:
@@ -134,6 +136,7 @@ def script(body: Mapping[str, Any], headers: Mapping[str, str]) -> str:
             f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in lines.items()
         ),
         mark=_MARK,
+        pace=f"function delay() return {pause_ms:.1f} end" if pause_ms > 0 else "",
     )
 
 
@@ -154,13 +157,15 @@ async def run_wrk(
     connections: int,
     seconds: float,
     processes: Mapping[str, int] | None = None,
+    pause_ms: float = 0,
 ) -> WrkResult:
     """POSTs ``body`` to ``url`` on ``connections`` connections (one wrk thread) for
-    ``seconds``; ``processes`` (name -> pid) have their CPU metered meanwhile."""
+    ``seconds``, each pausing ``pause_ms`` between its requests; ``processes`` (name
+    -> pid) have their CPU metered meanwhile."""
     # Debian's package, installed first if it is missing (any run, smoke ones too).
     wrk = await asyncio.to_thread(stack.install_wrk)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", prefix="pictor-wrk-") as lua:
-        lua.write(script(body, headers or {}))
+        lua.write(script(body, headers or {}, pause_ms))
         lua.flush()
         meter = CpuMeter(dict(processes or {}))
         children_before = children_cpu_seconds()

@@ -19,6 +19,7 @@ from bench.scenarios import (
     gateway_overhead,
     growth,
     pipeline,
+    soak,
     upload_memory,
 )
 
@@ -36,6 +37,7 @@ SCENARIOS: dict[str, Scenario] = {
         feed_read,
         feed_throughput,
         growth,
+        soak,
     )
 }
 

@@ -1,0 +1,214 @@
+"""Soak: the home feed read at 80% of its measured capacity for ten minutes, with a
+trickle of writes (a post published and a follow or unfollow every second), to see
+what only time shows: errors, latency drifting up, memory growing.
+
+Capacity is measured first in the same run (wrk, unpaced, like ``feed_throughput``).
+The soak then paces wrk: each of its connections waits between a response and its
+next request so that together they ask for 80% of that rate. It runs in one-minute
+slices, so the p99 of the first minute can be set against the last. Resident memory
+(VmRSS) of each process is read before and after. Writes go straight to the services
+(post_svc CreatePost + UpdateMedia READY, as the media worker would leave a post;
+graph_svc Follow/Unfollow) from this process, a few calls a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as redis
+
+from bench.backend import create_post, make_ready
+from bench.report import Figure, milliseconds
+from bench.run import BenchRun
+from bench.scenarios.feed_read import FULL, HOME_FEED, PAGE, SMOKE, Reader, home_feed, population
+from bench.stats import resident_kib, run_load
+from bench.wrk import WrkResult, run_wrk
+from pictor.clients import ServiceClients
+from pictor.graph.v1 import graph_pb2
+
+NAME = "soak"
+CONNECTIONS = 8
+SHARE_OF_CAPACITY = 0.8
+PROCESSES = (
+    "gateway",
+    "feed_svc",
+    "post_svc",
+    "graph_svc",
+    "media_svc",
+    "feed_worker",
+    "redis",
+    "cassandra",
+)
+
+
+@dataclass(frozen=True)
+class Durations:
+    capacity: float  # seconds of the unpaced measurement
+    slice: float  # seconds of each paced slice
+    slices: int
+
+
+FULL_RUN = Durations(capacity=20, slice=60, slices=10)
+SMOKE_RUN = Durations(capacity=2, slice=2, slices=2)
+
+
+@dataclass
+class Writes:
+    done: int = 0
+    failed: int = 0
+
+
+async def run(bench: BenchRun) -> list[Figure]:
+    sizes, durations = (SMOKE, SMOKE_RUN) if bench.smoke else (FULL, FULL_RUN)
+    settings = bench.target.settings
+    clients = ServiceClients.connect(settings)
+    client = redis.from_url(settings.redis_url)
+    try:
+        async with bench.graphql() as anonymous:
+            reader = await population(bench, clients, client, anonymous, sizes)
+        url = f"{bench.target.gateway_url}/graphql"
+        assert reader.client.token is not None
+        request = {
+            "url": url,
+            "body": {"query": HOME_FEED, "variables": {"first": PAGE}},
+            "headers": {"Authorization": f"Bearer {reader.client.token}"},
+            "connections": CONNECTIONS,
+        }
+        await run_load(home_feed(reader), concurrency=CONNECTIONS, count=4 * CONNECTIONS)
+        bench.say(f"{NAME}: capacity, unpaced, {durations.capacity:g} s")
+        capacity = await run_wrk(**request, seconds=durations.capacity)
+        rate = SHARE_OF_CAPACITY * capacity.served / capacity.wall_seconds
+        # Each connection's turn: its share of the rate, less the time a page takes.
+        pause_ms = max(0.0, CONNECTIONS / rate - capacity.p50_seconds) * 1000
+        pids = bench.target.pids(*PROCESSES)
+        memory_before = {name: resident_kib(pid) for name, pid in pids.items()}
+        writes = Writes()
+        writer = asyncio.create_task(_trickle(clients, reader, writes))
+        slices: list[WrkResult] = []
+        try:
+            for number in range(durations.slices):
+                bench.say(
+                    f"{NAME}: slice {number + 1} of {durations.slices}, "
+                    f"{durations.slice:g} s at {rate:.0f} pages/s"
+                )
+                paced = await run_wrk(
+                    **request, seconds=durations.slice, pause_ms=pause_ms, processes=pids
+                )
+                slices.append(paced)
+                pause_ms = _repaced(pause_ms, paced, rate)
+        finally:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+        memory_after = {name: resident_kib(pid) for name, pid in pids.items()}
+    finally:
+        await clients.close()
+        await client.aclose()
+    return _figures(capacity, rate, slices, writes, memory_before, memory_after)
+
+
+def _repaced(pause_ms: float, paced: WrkResult, rate: float) -> float:
+    """The pause that would have asked for ``rate`` in the slice just run: a page
+    takes longer under load than unpaced, so the first guess is corrected each slice."""
+    achieved = paced.served / paced.wall_seconds
+    if achieved <= 0:
+        return pause_ms
+    page_ms = CONNECTIONS / achieved * 1000 - pause_ms
+    return max(0.0, CONNECTIONS / rate * 1000 - page_ms)
+
+
+async def _trickle(clients: ServiceClients, reader: Reader, writes: Writes) -> None:
+    """A post by one of the reader's followees and a follow or unfollow between two
+    others, every second, until cancelled; failures are counted, never raised."""
+    poster, follower, followee = reader.followees[:3]
+    following = False
+    tick = 0
+    while True:
+        tick += 1
+        try:
+            await make_ready(clients, await create_post(clients, poster, f"soak {tick}"))
+            change = graph_pb2.FollowRequest(follower_id=follower, followee_id=followee)
+            if following:
+                unfollow = graph_pb2.UnfollowRequest(follower_id=follower, followee_id=followee)
+                await clients.graph.Unfollow(unfollow)
+            else:
+                await clients.graph.Follow(change)
+            following = not following
+            writes.done += 2
+        except Exception:  # counted: the soak reports failed writes
+            writes.failed += 1
+        await asyncio.sleep(1.0)  # the pace of the trickle, not a wait for anything
+
+
+def _figures(
+    capacity: WrkResult,
+    rate: float,
+    slices: list[WrkResult],
+    writes: Writes,
+    before: dict[str, int | None],
+    after: dict[str, int | None],
+) -> list[Figure]:
+    first, last = slices[0], slices[-1]
+    served = sum(s.served for s in slices)
+    seconds = sum(s.wall_seconds for s in slices)
+    failed = sum(s.failed + sum(s.socket_errors.values()) for s in slices)
+    p99s = [s.p99_seconds for s in slices]
+    growth = {
+        name: (after[name] or 0) - (before[name] or 0)
+        for name in before
+        if before[name] is not None and after.get(name) is not None
+    }
+    memory = ", ".join(f"{name} {kib / 1024:+.1f}" for name, kib in growth.items())
+    details: dict[str, Any] = {
+        "capacity_pages_per_second": round(capacity.served / capacity.wall_seconds, 1),
+        "asked_pages_per_second": round(rate, 1),
+        "slice_p99_ms": [round(p * 1000, 1) for p in p99s],
+        "slice_pages_per_second": [round(s.served / s.wall_seconds, 1) for s in slices],
+        "rss_kib_before": before,
+        "rss_kib_after": after,
+        "writes_done": writes.done,
+        "writes_failed": writes.failed,
+    }
+    metric = f"homeFeed(first: {PAGE}) at {SHARE_OF_CAPACITY:.0%} of capacity"
+    return [
+        Figure(
+            NAME,
+            f"{metric}, pages/s over {seconds / 60:.1f} min",
+            served / seconds,
+            "/s",
+            baseline=rate,
+            concurrency=CONNECTIONS,
+            notes=(
+                f"asked {rate:.0f}/s (capacity {details['capacity_pages_per_second']}/s); "
+                f"{failed} failed reads; writes {writes.done} done, {writes.failed} failed"
+            ),
+            details=details,
+        ),
+        Figure(
+            NAME,
+            f"{metric}, p99 last slice vs first",
+            milliseconds(last.p99_seconds),
+            "ms",
+            baseline=first.p99_seconds * 1000,
+            concurrency=CONNECTIONS,
+            notes=f"each slice's p99 (ms): {', '.join(f'{p * 1000:.0f}' for p in p99s)}",
+        ),
+        Figure(
+            NAME,
+            f"{metric}, failed requests (reads and writes)",
+            failed + writes.failed,
+            "failed",
+            concurrency=CONNECTIONS,
+        ),
+        Figure(
+            NAME,
+            f"{metric}, resident memory growth, gateway",
+            growth.get("gateway", 0) / 1024,
+            "MiB growth",
+            concurrency=CONNECTIONS,
+            notes=f"MiB after - before, each process: {memory}",
+        ),
+    ]
