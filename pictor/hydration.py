@@ -36,7 +36,7 @@ class HydrationCache:
         return {
             record_id: value
             for record_id, value in zip(ids, found, strict=True)
-            if value is not None
+            if isinstance(value, bytes)
         }
 
     async def fill(self, records: Mapping[int, bytes]) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,17 +70,17 @@ async def run(bench: BenchRun) -> list[Figure]:
     try:
         async with bench.graphql() as anonymous:
             reader = await population(bench, clients, client, anonymous, sizes)
-        url = f"{bench.target.gateway_url}/graphql"
         assert reader.client.token is not None
-        request = {
-            "url": url,
-            "body": {"query": HOME_FEED, "variables": {"first": PAGE}},
-            "headers": {"Authorization": f"Bearer {reader.client.token}"},
-            "connections": CONNECTIONS,
-        }
+        request = functools.partial(
+            run_wrk,
+            f"{bench.target.gateway_url}/graphql",
+            {"query": HOME_FEED, "variables": {"first": PAGE}},
+            headers={"Authorization": f"Bearer {reader.client.token}"},
+            connections=CONNECTIONS,
+        )
         await run_load(home_feed(reader), concurrency=CONNECTIONS, count=4 * CONNECTIONS)
         bench.say(f"{NAME}: capacity, unpaced, {durations.capacity:g} s")
-        capacity = await run_wrk(**request, seconds=durations.capacity)
+        capacity = await request(seconds=durations.capacity)
         rate = SHARE_OF_CAPACITY * capacity.served / capacity.wall_seconds
         # Each connection's turn: its share of the rate, less the time a page takes.
         pause_ms = max(0.0, CONNECTIONS / rate - capacity.p50_seconds) * 1000
@@ -94,9 +95,7 @@ async def run(bench: BenchRun) -> list[Figure]:
                     f"{NAME}: slice {number + 1} of {durations.slices}, "
                     f"{durations.slice:g} s at {rate:.0f} pages/s"
                 )
-                paced = await run_wrk(
-                    **request, seconds=durations.slice, pause_ms=pause_ms, processes=pids
-                )
+                paced = await request(seconds=durations.slice, pause_ms=pause_ms, processes=pids)
                 slices.append(paced)
                 pause_ms = _repaced(pause_ms, paced, rate)
         finally:
