@@ -9,8 +9,8 @@ import pytest
 import redis.asyncio as redis
 
 from gateway.config import GatewaySettings
-from pictor.consumer import ConsumerSettings, StreamConsumer, dead_letter_stream
-from tests.harness import unique_name
+from pictor.consumer import ConsumerSettings, StreamConsumer, dead_letter_stream, replay_dead
+from tests.harness import unique_name, wait_until
 
 FAST = ConsumerSettings(batch=8, block_ms=50, claim_idle_ms=100, max_deliveries=3)
 
@@ -107,3 +107,38 @@ async def test_a_message_left_by_a_dead_consumer_is_reclaimed(client: redis.Redi
     await drain(survivor, lambda: handled)
     assert handled == ["only"]
     assert (await client.xpending(stream, "workers"))["pending"] == 0
+
+
+async def test_a_dead_lettered_message_is_replayed_once_its_handler_is_fixed(
+    client: redis.Redis,
+) -> None:
+    stream = unique_name("stream")
+    handled: list[str] = []
+    fixed = False
+
+    async def handler(message_id: str, fields: dict[str, str]) -> None:
+        if not fixed:
+            raise ValueError("a bug")
+        handled.append(fields["post_id"])
+
+    consumer = StreamConsumer(client, stream, "workers", handler, settings=FAST)
+    await consumer.ensure_group()
+    await client.xadd(stream, {"post_id": "7"})
+    dead = dead_letter_stream(stream)
+
+    async def buried() -> bool:
+        await consumer.run_once()
+        return await client.xlen(dead) == 1
+
+    await wait_until(buried, within=10, interval=0.01)
+
+    fixed = True
+    (dead_id,) = [entry[0].decode() for entry in await client.xrange(dead)]
+    replayed = await replay_dead(client, stream, [dead_id])
+
+    assert len(replayed) == 1
+    assert await client.xlen(dead) == 0
+    await drain(consumer, lambda: handled)
+    assert handled == ["7"]
+    (entry,) = await client.xrange(stream, replayed[0], replayed[0])
+    assert entry[1] == {b"post_id": b"7"}
