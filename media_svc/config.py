@@ -10,8 +10,6 @@ class MediaSettings(Settings):
     max_pixels: int = 40_000_000
     # Lifetime of the signed GET URLs put in responses.
     media_url_ttl_seconds: int = 3600
-    # Lifetime of a pre-signed PUT URL for the two-phase upload.
-    upload_url_ttl_seconds: int = 900
     # How long an upload status stream waits for processing to end.
     processing_timeout_seconds: float = 120.0
     # Photos processed at once by one worker process (libvips uses threads too).

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime
 
 import redis.asyncio as redis
 
@@ -70,14 +70,21 @@ class Uploads:
         self, post_id: int, author_id: int
     ) -> tuple[str, list[media_pb2.UploadHeader], datetime]:
         """A PUT URL bound to the type the post declared, as post_svc normalised it (the
-        request's ``content_type`` only repeats what the client declared)."""
+        request's ``content_type`` only repeats what the client declared).
+
+        The URL's lifetime counts from the post's creation: post_svc deletes a post still
+        PENDING after that lifetime (and a grace), so no URL outlives the post."""
         post = await self.authored_post(post_id, author_id)
         self._check_pending(post)
         content_type = post.media.declared_content_type
         if not content_type:
             raise InvalidInput("a pre-signed upload needs the photo's content type")
+        age = datetime.now(UTC) - post.created_at.ToDatetime(tzinfo=UTC)
+        ttl_seconds = int(self._settings.upload_url_ttl_seconds - age.total_seconds())
+        if ttl_seconds < 1:
+            raise Conflict("the time to upload this post's photo has passed; create a new post")
         url, expires_at = await self._objects.presign_put(
-            upload_key(post_id), content_type, self._settings.upload_url_ttl_seconds
+            upload_key(post_id), content_type, ttl_seconds
         )
         headers = [media_pb2.UploadHeader(name="Content-Type", value=content_type)]
         return url, headers, expires_at

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     s3_bucket: str = "pictor-media"
     s3_access_key: str = "pictor"
     s3_secret_key: SecretStr = SecretStr("pictor-local-secret")
+    # Lifetime of a pre-signed PUT URL for the two-phase upload: media_svc signs them,
+    # post_svc deletes the posts still waiting for their photo after it.
+    upload_url_ttl_seconds: int = 900
 
     # Event workers: how long an unacknowledged message waits before another try, and
     # how many tries before it is dead-lettered.

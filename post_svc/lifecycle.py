@@ -104,6 +104,8 @@ class PostLifecycle:
                 f"post {post_id} is {status_name(post.status)}; "
                 f"it cannot become {status_name(media.status)}"
             )
+        if moved:
+            await self._store.unfile_pending(post_id)
         if post.status == READY:
             await self._publish(post)
         # Announced last, so whoever sees READY also sees the post on the profile.
@@ -128,6 +130,22 @@ class PostLifecycle:
             events.POST_DELETED,
             {"post_id": post.id, "author_id": post.author_id},
         )
+        await self._store.unfile_pending(post_id)
+
+    async def abandon(self, post_id: int, author_id: int) -> bool:
+        """Deletes a post whose photo never came, if it is still PENDING; returns whether
+        it is gone. Safe to repeat and to race: a post that moved on is left alone,
+        and ``post.deleted`` sent twice only cleans up twice (media worker, feeds)."""
+        gone = await self._store.delete_if_pending(post_id)
+        if gone:
+            # Never cached (only settled posts are), so no tombstone is needed, and
+            # burying a post that moved on would hide it.
+            await events.publish(
+                self._events, events.POST_DELETED, {"post_id": post_id, "author_id": author_id}
+            )
+            log.info("post %s abandoned before its photo came: deleted", post_id)
+        await self._store.unfile_pending(post_id)
+        return gone
 
     async def _publish(self, post: Post) -> None:
         await self._store.show_on_profile(post)

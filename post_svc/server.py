@@ -1,4 +1,5 @@
-"""Wiring: opens CQL, Redis and a graph_svc client, serves until SIGTERM."""
+"""Wiring: opens CQL, Redis and a graph_svc client, serves (and sweeps abandoned
+uploads) until SIGTERM."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pictor.cql import CqlSession
 from pictor.post.v1 import post_pb2, post_pb2_grpc
 from pictor.service import Servicer, run_server
 from pictor.snowflake import SnowflakeGenerator
+from post_svc.abandoned import AbandonedUploads
 from post_svc.cache import post_cache
 from post_svc.config import PostSettings
 from post_svc.lifecycle import PostLifecycle
@@ -28,6 +30,12 @@ async def serve(settings: PostSettings) -> None:
             clients,
             post_cache(events, settings.hydration_ttl_seconds),
         )
+        abandoned = AbandonedUploads(
+            store,
+            lifecycle,
+            settings.upload_url_ttl_seconds + settings.abandoned_upload_grace_seconds,
+            settings.abandoned_upload_sweep_seconds,
+        )
         await run_server(
             "post",
             settings,
@@ -38,6 +46,7 @@ async def serve(settings: PostSettings) -> None:
                     post_pb2.DESCRIPTOR.services_by_name["PostService"].full_name,
                 )
             ],
+            [abandoned.run],
         )
     finally:
         await clients.close()

@@ -11,12 +11,18 @@ from google.protobuf import json_format
 from pictor.counted import CountedRows, CountedTable
 from pictor.cql import CqlSession
 from pictor.post.v1 import post_pb2
-from post_svc.posts import Post, Status, status_name
+from pictor.snowflake import EPOCH_MS, SEQUENCE_BITS, WORKER_BITS, timestamp_ms
+from post_svc.posts import PENDING, Post, Status, status_name
 
 PROFILE = CountedTable("posts_by_user", "author_id", "post_id", "post_count")
 # Profile partitions one rebuild read asks for (ScyllaDB's default cap on partition
 # keys per query is 100): far fewer requests than one per author, on a small box.
 _AUTHORS_PER_READ = 100
+# Posts awaiting their photo are filed by the minute they were created, each minute
+# split over this many partitions so a busy one is no hot spot.
+PENDING_MINUTE_MS = 60_000
+PENDING_SHARDS = 8
+_SWEEP = "pending_uploads"
 
 
 def _media_json(media: post_pb2.Media) -> str:
@@ -30,12 +36,30 @@ def _post(row: Any) -> Post:
     return Post(id=row.post_id, author_id=row.author_id, caption=row.caption, media=media)
 
 
+def pending_minute(post_id: int) -> int:
+    """The minute (Unix ms // 60,000) under which a pending post is filed."""
+    return timestamp_ms(post_id) // PENDING_MINUTE_MS
+
+
+def first_id_at(unix_ms: int) -> int:
+    """The smallest Snowflake id made at unix_ms: every post older has a smaller id."""
+    return max(0, unix_ms - EPOCH_MS) << (WORKER_BITS + SEQUENCE_BITS)
+
+
 class PostStore:
     def __init__(self, cql: CqlSession) -> None:
         self._cql = cql
         self._profile = CountedRows(cql, PROFILE)
 
     async def create(self, post: Post) -> None:
+        if post.status == PENDING:
+            # Filed first: a crash before the post is written leaves an entry the sweep
+            # clears, never a PENDING post no sweep will find.
+            await self._cql.write(
+                "INSERT INTO pending_uploads (minute, shard, post_id, author_id) "
+                "VALUES (?, ?, ?, ?)",
+                (pending_minute(post.id), post.id % PENDING_SHARDS, post.id, post.author_id),
+            )
         await self._cql.write(
             "INSERT INTO posts_by_id (post_id, author_id, caption, status, media) "
             "VALUES (?, ?, ?, ?, ?) IF NOT EXISTS",
@@ -81,6 +105,45 @@ class PostStore:
             "DELETE FROM posts_by_id WHERE post_id = ? IF author_id = ?", (post_id, author_id)
         )
         return bool(rows[0].applied)
+
+    async def delete_if_pending(self, post_id: int) -> bool:
+        """Deletes the post if it is still PENDING; True if it is gone (now or before)."""
+        rows = await self._cql.write(
+            "DELETE FROM posts_by_id WHERE post_id = ? IF status = ?",
+            (post_id, status_name(PENDING)),
+        )
+        return bool(rows[0].applied) or getattr(rows[0], "status", None) is None
+
+    async def unfile_pending(self, post_id: int) -> None:
+        """The post no longer awaits its photo (it came, or the post is gone)."""
+        await self._cql.write(
+            "DELETE FROM pending_uploads WHERE minute = ? AND shard = ? AND post_id = ?",
+            (pending_minute(post_id), post_id % PENDING_SHARDS, post_id),
+        )
+
+    async def pending_before(
+        self, minute: int, shard: int, before_id: int, after_id: int, limit: int
+    ) -> list[tuple[int, int]]:
+        """(post id, author id) of posts filed as pending in this minute and shard, with
+        ids in (after_id, before_id), oldest first, at most limit."""
+        rows = await self._cql.read(
+            "SELECT post_id, author_id FROM pending_uploads "
+            "WHERE minute = ? AND shard = ? AND post_id > ? AND post_id < ? LIMIT ?",
+            (minute, shard, after_id, before_id, limit),
+        )
+        return [(row.post_id, row.author_id) for row in rows]
+
+    async def swept_through(self) -> int | None:
+        """The last minute every pending post of which has been dealt with."""
+        rows = await self._cql.read(
+            "SELECT swept_through FROM upload_sweeps WHERE sweep = ?", (_SWEEP,)
+        )
+        return rows[0].swept_through if rows else None
+
+    async def set_swept_through(self, minute: int) -> None:
+        await self._cql.write(
+            "UPDATE upload_sweeps SET swept_through = ? WHERE sweep = ?", (minute, _SWEEP)
+        )
 
     async def show_on_profile(self, post: Post) -> bool:
         return await self._profile.add(
