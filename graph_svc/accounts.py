@@ -1,8 +1,16 @@
-"""Signing up and logging in."""
+"""Signing up and logging in.
+
+A sign-up is safe to retry: its answer can be lost (a client deadline, a dropped
+connection) after the account was written, and the client's retry then finds the name
+taken. A repeat of the same sign-up (same name, display name and password) within
+``sign_up_retry_window_seconds`` of the account's creation is answered with that
+account, as the first attempt would have been. It tells nothing a log-in would not:
+only the password's holder gets the account; anyone else gets CONFLICT, as before.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from graph_svc.passwords import Passwords
 from graph_svc.store import AccountStore
@@ -21,10 +29,17 @@ BAD_CREDENTIALS = "invalid username or password"
 
 
 class Accounts:
-    def __init__(self, store: AccountStore, passwords: Passwords, ids: SnowflakeGenerator) -> None:
+    def __init__(
+        self,
+        store: AccountStore,
+        passwords: Passwords,
+        ids: SnowflakeGenerator,
+        retry_window: timedelta,
+    ) -> None:
         self._store = store
         self._passwords = passwords
         self._ids = ids
+        self._retry_window = retry_window
 
     async def sign_up(
         self, username: str, password: str, display_name: str, within: float | None = None
@@ -38,12 +53,35 @@ class Accounts:
             created_at=datetime.now(UTC),
         )
         check_password(password)
-        if await self._store.find_id(user.username) is not None:
-            raise Conflict(f"the username {user.username!r} is taken")
+        existing = await self._store.find_account(user.username)
+        if existing is not None:
+            return await self._repeated_sign_up(existing, user, password, within)
         account = Account(user=user, password_hash=await self._passwords.hash(password, within))
         if not await self._store.create(account):
-            raise Conflict(f"the username {user.username!r} is taken")
+            # Taken meanwhile, perhaps by this very sign-up's first attempt.
+            existing = await self._store.find_account(user.username)
+            if existing is None:
+                raise Conflict(f"the username {user.username!r} is being claimed; retry")
+            return await self._repeated_sign_up(existing, user, password, within)
         return user
+
+    async def _repeated_sign_up(
+        self, existing: Account, asked: User, password: str, within: float | None
+    ) -> User:
+        """The existing account if this sign-up repeats the one that created it moments
+        ago (its answer was lost); otherwise the name is taken. Only recent accounts
+        are checked, so an old name costs no hash."""
+        created = existing.user.created_at
+        if created.tzinfo is None:  # the driver reads timestamps as naive UTC
+            created = created.replace(tzinfo=UTC)
+        if (
+            asked.created_at - created <= self._retry_window
+            and existing.user.display_name == asked.display_name
+            and await self._passwords.verify(existing.password_hash, password, within)
+        ):
+            users = await self._store.get_many([existing.user.id])
+            return users[0] if users else existing.user
+        raise Conflict(f"the username {asked.username!r} is taken")
 
     async def import_account(
         self, username: str, display_name: str, password_hash: str

@@ -15,3 +15,6 @@ class GraphSettings(Settings):
     # Hashes computed at once; more wait their turn, if it comes within their deadline.
     # Each uses argon2_memory_kib, and the parallelism lanes already share the cores.
     argon2_concurrency: int = 2
+    # A sign-up repeated this soon after it created the account (same name, display
+    # name and password: its answer was lost) is answered with that account.
+    sign_up_retry_window_seconds: float = 600.0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from graph_svc.accounts import Accounts
 from graph_svc.config import GraphSettings
 from graph_svc.follows import FollowGraph
@@ -22,7 +24,12 @@ async def serve(settings: GraphSettings) -> None:
     try:
         users, edges = AccountStore(cql), EdgeStore(cql)
         servicer = GraphServicer(
-            accounts=Accounts(users, Passwords(settings), SnowflakeGenerator(settings.worker_id)),
+            accounts=Accounts(
+                users,
+                Passwords(settings),
+                SnowflakeGenerator(settings.worker_id),
+                timedelta(seconds=settings.sign_up_retry_window_seconds),
+            ),
             users=users,
             edges=edges,
             graph=FollowGraph(users, edges, events),

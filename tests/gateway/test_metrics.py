@@ -42,7 +42,7 @@ async def test_errors_are_counted_by_code_and_the_outcome_says_whether_data_came
     feed = await graphql.execute(f"query {anonymous} {{ homeFeed {{ edges {{ cursor }} }} }}")
     assert error_codes(feed) == ["UNAUTHENTICATED"]
     again = await graphql.execute(
-        f'mutation {taken} {{ signUp(username: "{person.username}", password: "a fine password")'
+        f'mutation {taken} {{ signUp(username: "{person.username}", password: "not their password")'
         " { token } }"
     )
     assert error_codes(again) == ["CONFLICT"]
