@@ -16,7 +16,7 @@ GRAPHQL_JS_VERSION := 16.15.0
 STACK     := $(PY) -m infra.local.stack
 
 .PHONY: help up down clean status test lint protos protos-check buf-lint buf-breaking \
-        migrate lock bench seed tools
+        migrate lock bench seed chaos tools
 
 help:
 	@echo "make up      install what is missing, start the whole stack, print the GraphiQL URL"
@@ -28,6 +28,7 @@ help:
 	@echo "make tools   install the Node tools the checks run (buf, graphql-http) under $(TOOLS)/"
 	@echo "make bench   start the stack, run the benchmarks (ARGS='follows --smoke' for some)"
 	@echo "make seed    start the stack, fill it with demo data (ARGS='--users 200' for fewer)"
+	@echo "make chaos   the fault suite: kill -9 of every part under load (run it alone)"
 
 # The virtualenv is rebuilt whenever the lock or the project metadata change.
 $(VENV)/.installed: requirements.lock pyproject.toml
@@ -86,6 +87,10 @@ lint: $(VENV)/.installed
 
 test: lint buf-lint buf-breaking protos-check $(GRAPHQL_HTTP)
 	$(PY) -m pytest
+
+# The fault suite: kills every part under load, datastores included; run it alone.
+chaos: $(VENV)/.installed
+	$(PY) -m pytest -m chaos -s tests/chaos
 
 # Results go to bench/results/<UTC timestamp>.json; see bench/README.md.
 bench: $(VENV)/.installed

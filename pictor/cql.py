@@ -16,7 +16,11 @@ from cassandra.cluster import (
     ResponseFuture,
     Session,
 )
-from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+from cassandra.policies import (
+    DCAwareRoundRobinPolicy,
+    ExponentialReconnectionPolicy,
+    TokenAwarePolicy,
+)
 from cassandra.query import (
     BatchStatement,
     BatchType,
@@ -94,6 +98,9 @@ class CqlSession:
             port=settings.cql_port,
             protocol_version=_PROTOCOL_VERSION,
             execution_profiles={EXEC_PROFILE_DEFAULT: profile},
+            # A node that comes back is used again within seconds (the driver's default
+            # backoff grows to ten minutes).
+            reconnection_policy=ExponentialReconnectionPolicy(base_delay=0.5, max_delay=2.0),
         )
         keyspace = settings.cql_keyspace if use_keyspace else None
         # connect() blocks on network round trips; keep it off the event loop.
