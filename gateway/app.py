@@ -9,8 +9,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TypedDict
 
+import orjson
 import redis.asyncio as redis
 import strawberry
+from cross_web import HTTPException
 from graphql import OperationDefinitionNode
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -31,6 +33,7 @@ from gateway.limits import BodySizeLimit
 from gateway.metrics import GatewayMetrics, metrics
 from gateway.ratelimit import Action, AuthRateLimiter, ViewerRateLimiter
 from gateway.schema import build_schema, limit_rules
+from gateway.uploads import check_upload
 from pictor.cache import open_redis
 from pictor.clients import ServiceClients
 from pictor.config import ServiceName
@@ -57,6 +60,12 @@ class PictorGraphQL(GraphQL[Context, None]):
             multipart_uploads_enabled=True,
         )
         self.settings = settings
+
+    def decode_json(self, data: str | bytes) -> object:
+        """orjson, as on the JSON path: too deep or too long a number is a
+        JSONDecodeError the view answers as bad JSON, where the standard library's
+        RecursionError and ValueError would escape it."""
+        return orjson.loads(data)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -93,7 +102,11 @@ class GraphQLEndpoint:
             await graphiql.page(request)(scope, receive, send)
             return
         if self._for_view(request):
-            await self._view(scope, receive, send)
+            try:
+                response = await self._upload(request)
+                await response(scope, receive, send)
+            finally:
+                await request.close()  # the form's spooled files
             return
         started = time.perf_counter()
         name = None
@@ -113,6 +126,17 @@ class GraphQLEndpoint:
             response = await self._executor.respond(request, graphql, context)
         self._metrics.record(name, response, time.perf_counter() - started)
         await response(scope, receive, send)
+
+    async def _upload(self, request: Request) -> Response:
+        """A multipart request, its envelope checked (gateway.uploads), run by the view;
+        whatever either refuses is the client's error, with its code."""
+        try:
+            await check_upload(request)
+            return await self._view.run(request)
+        except BadRequest as error:
+            return refuse(request, str(error), error.status)
+        except HTTPException as error:
+            return refuse(request, error.reason, error.status_code)
 
     def _for_graphiql(self, request: Request) -> bool:
         return (

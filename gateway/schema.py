@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import suppress
+from functools import lru_cache
+
 import strawberry
-from graphql import ASTValidationRule, GraphQLError
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    GraphQLError,
+    GraphQLSchema,
+    specified_rules,
+    validate,
+)
 from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
     QueryDepthLimiter,
-    ValidationCache,
+    SchemaExtension,
 )
+from strawberry.file_uploads import Upload
+from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types import ExecutionContext
 
 from gateway.backend_calls import BackendCallsReport
@@ -23,6 +38,7 @@ from gateway.subscriptions import Subscription
 from gateway.tracing import ResolverTracing
 from gateway.types.post import Post
 from gateway.types.user import User
+from gateway.uploads import UPLOAD
 
 
 class PictorSchema(strawberry.Schema):
@@ -41,7 +57,52 @@ def limit_rules(settings: GatewaySettings) -> list[type[ASTValidationRule]]:
     ]
 
 
+class _Parsed(ParserCache):
+    """Parsed documents, cached. A document that does not parse is left to
+    Strawberry's own parse, which reports the error as a result; raised from here it
+    would skip the extensions' handling of results (ErrorCodes) and reach the client
+    without a code."""
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        with suppress(GraphQLError):
+            context.graphql_document = self.cached_parse_document(
+                context.query, **context.parse_options
+            )
+        yield
+
+
+class _Validated(SchemaExtension):
+    """The spec's rules, then the depth and alias limits, cached by document.
+
+    The limits walk fragments and expect a valid document (an unknown fragment was a
+    KeyError inside the depth limiter): they run only on one that passed, as on the
+    JSON path (gateway.http.Documents)."""
+
+    def __init__(self, limits: tuple[type[ASTValidationRule], ...]) -> None:
+        self._limits = limits
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        assert context.graphql_document is not None
+        context.pre_execution_errors = _validated(
+            context.schema._schema, context.graphql_document, self._limits
+        )
+        yield
+
+
+_SPEC_RULES = (*specified_rules, MaybeNullValidationRule, OneOfInputValidationRule)
+
+
+@lru_cache(maxsize=256)
+def _validated(
+    schema: GraphQLSchema, document: DocumentNode, limits: tuple[type[ASTValidationRule], ...]
+) -> list[GraphQLError]:
+    return validate(schema, document, _SPEC_RULES) or validate(schema, document, limits)
+
+
 def build_schema(settings: GatewaySettings) -> strawberry.Schema:
+    limits = tuple(limit_rules(settings))
     diagnostics = [BackendCallsReport] if settings.report_backend_calls else []
     return PictorSchema(
         query=Query,
@@ -49,15 +110,14 @@ def build_schema(settings: GatewaySettings) -> strawberry.Schema:
         subscription=Subscription,
         types=[User, Post],
         execution_context_class=PlannedExecutor,
+        config=StrawberryConfig(scalar_map={Upload: UPLOAD}),
         # Factories, not instances: each operation gets fresh extensions, so concurrent
         # requests never share per-operation state (strawberry#4369). The parser and
         # validation caches live at module level and are shared all the same.
         extensions=[
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-            lambda: ParserCache(maxsize=256),
-            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
-            lambda: ValidationCache(maxsize=256),
+            lambda: _Parsed(maxsize=256),
+            lambda: _Validated(limits),
             ResolverTracing,
             ErrorCodes,
             *diagnostics,

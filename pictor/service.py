@@ -65,21 +65,42 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
+# A service this one called that did not answer in time: its caller may retry.
+_UNREACHED = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+
+
 async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: Exception) -> None:
     if isinstance(error, DomainError):
         await context.abort(error.status, str(error), trailing_metadata=error.trailing_metadata())
+    elif isinstance(error, grpc.aio.AioRpcError) and error.code() in _UNREACHED:
+        log.warning("a service this call needs is unavailable: %s", error.code().name)
+        await context.abort(
+            grpc.StatusCode.UNAVAILABLE, "a service this call needs is unavailable; retry"
+        )
+    elif isinstance(error, grpc.aio.AioRpcError):
+        await context.abort(
+            error.code(),
+            error.details() or "",
+            trailing_metadata=tuple(error.trailing_metadata() or ()),
+        )
     else:
         log.warning("a datastore is unavailable: %s", error)
         await context.abort(grpc.StatusCode.UNAVAILABLE, "a datastore is unavailable; retry")
 
 
 def _status(error: Exception) -> grpc.StatusCode:
-    return error.status if isinstance(error, DomainError) else grpc.StatusCode.UNAVAILABLE
+    if isinstance(error, DomainError):
+        return error.status
+    if isinstance(error, grpc.aio.AioRpcError) and error.code() not in _UNREACHED:
+        return error.code()
+    return grpc.StatusCode.UNAVAILABLE
 
 
 def _guarded(method: Callable[..., Any], service: str) -> Callable[..., Any]:
-    """The handler, turning a :class:`DomainError` it raises into its gRPC status and a
-    transient datastore failure into UNAVAILABLE, and counting each call by its status.
+    """The handler, turning a :class:`DomainError` it raises into its gRPC status, a
+    transient datastore failure into UNAVAILABLE, and a failed call to another service
+    into UNAVAILABLE when that service was unreachable (else that call's own status
+    and details), and counting each call by its status.
     Streaming handlers are async generators; the rest (unary, client-streaming)
     coroutine functions."""
     if not (inspect.isasyncgenfunction(method) or inspect.iscoroutinefunction(method)):
@@ -91,7 +112,7 @@ def _guarded(method: Callable[..., Any], service: str) -> Callable[..., Any]:
             try:
                 async for response in method(request, context):
                     yield response
-            except (DomainError, *TRANSIENT_ERRORS) as error:
+            except (DomainError, grpc.aio.AioRpcError, *TRANSIENT_ERRORS) as error:
                 calls.code(_status(error)).inc()
                 await _abort(context, error)
             except BaseException as error:
@@ -104,7 +125,7 @@ def _guarded(method: Callable[..., Any], service: str) -> Callable[..., Any]:
     async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         try:
             response = await method(request, context)
-        except (DomainError, *TRANSIENT_ERRORS) as error:
+        except (DomainError, grpc.aio.AioRpcError, *TRANSIENT_ERRORS) as error:
             calls.code(_status(error)).inc()
             await _abort(context, error)
         except BaseException as error:
