@@ -3,7 +3,7 @@ uploads, feed reads), each part is killed with SIGKILL and started again — eve
 service, both workers, Redis, Cassandra and MinIO — and then Redis's timelines and
 caches are wiped. Afterwards nothing that was acknowledged is lost: every post
 whose upload was answered is READY and in every follower's feed, every follower
-count equals its list. It reports how long each outage lasted and how many requests
+count equals its list, and S3 holds no object of a post that is gone. It reports how long each outage lasted and how many requests
 failed during it, and requires that none fail once the part is back.
 
 It kills the datastores the test suite shares with the dev stack (they are started
@@ -29,6 +29,9 @@ import redis.asyncio as redis
 
 from gateway.config import GatewaySettings
 from infra.local import stack
+from pictor.clients import ServiceClients
+from pictor.post.v1 import post_pb2
+from pictor.s3 import open_s3
 from tests import images
 from tests.gateway.test_posts import upload_one_shot
 from tests.harness import GraphQLClient, IsolatedStack, Person, sign_up, wait_until
@@ -174,7 +177,10 @@ def _parts(test_stack: IsolatedStack) -> list[stack.Part]:
 
 
 async def test_nothing_acknowledged_is_lost_when_any_part_dies(
-    test_stack: IsolatedStack, http: httpx.AsyncClient, settings: GatewaySettings
+    test_stack: IsolatedStack,
+    http: httpx.AsyncClient,
+    settings: GatewaySettings,
+    clients: ServiceClients,
 ) -> None:
     ledger = Ledger()
     stopping = asyncio.Event()
@@ -205,6 +211,34 @@ async def test_nothing_acknowledged_is_lost_when_any_part_dies(
     await _every_acknowledged_post_is_ready_and_in_every_feed(ledger)
     await _every_count_equals_its_list(ledger)
     # And the feeds rebuilt after the wipe were right (checked above, read after it).
+    await wait_until(lambda: _orphans(clients, settings), within=60, interval=1.0)
+
+
+async def _orphans(clients: ServiceClients, settings: GatewaySettings) -> bool:
+    """True once S3 holds nothing but a live post's objects: no object of a post that
+    is gone, and no original left beside a READY post's renditions."""
+    keys: list[str] = []
+    async with open_s3(settings) as s3:
+        paginator = s3.get_paginator("list_objects_v2")
+        async for page in paginator.paginate(Bucket=settings.s3_bucket):
+            keys += [item["Key"] for item in page.get("Contents", [])]
+    owners = {key: int(key.split("/")[1].split(".")[0]) for key in keys}
+    found: dict[int, int] = {}
+    wanted = sorted(set(owners.values()))
+    for start in range(0, len(wanted), 500):
+        response = await clients.post.BatchGetPosts(
+            post_pb2.BatchGetPostsRequest(post_ids=wanted[start : start + 500])
+        )
+        found |= {post.id: post.media.status for post in response.posts}
+    left = [
+        key
+        for key, post_id in owners.items()
+        if post_id not in found
+        or (key.startswith("uploads/") and found[post_id] == post_pb2.MEDIA_STATUS_READY)
+    ]
+    if left:
+        print(f"chaos: {len(left)} objects without a live post, e.g. {left[:3]}")
+    return not left
 
 
 async def _wipe_feeds(settings: GatewaySettings) -> None:
