@@ -13,7 +13,6 @@ import orjson
 import redis.asyncio as redis
 import strawberry
 from cross_web import HTTPException
-from graphql import OperationDefinitionNode
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -50,7 +49,7 @@ class State(TypedDict):
 
 
 class PictorGraphQL(GraphQL[Context, None]):
-    """Strawberry's view: GraphiQL, multipart uploads and WebSocket subscriptions."""
+    """Strawberry's view: multipart uploads and WebSocket subscriptions."""
 
     def __init__(self, schema: strawberry.Schema, settings: GatewaySettings) -> None:
         super().__init__(
@@ -70,13 +69,7 @@ class PictorGraphQL(GraphQL[Context, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
-        return Context(
-            request=request,
-            settings=self.settings,
-            clients=request.state.clients,
-            limiter=request.state.limiter,
-            viewer_limiter=request.state.viewer_limiter,
-        )
+        return Context.of(request, self.settings)
 
 
 class GraphQLEndpoint:
@@ -86,7 +79,7 @@ class GraphQLEndpoint:
 
     def __init__(self, schema: strawberry.Schema, settings: GatewaySettings) -> None:
         self._settings = settings
-        self._view = PictorGraphQL(schema, settings)
+        self.view = PictorGraphQL(schema, settings)
         self._documents = Documents(schema._schema, limit_rules(settings), settings.max_tokens)
         self._metrics = GatewayMetrics()
         self._executor = Executor(
@@ -116,13 +109,7 @@ class GraphQLEndpoint:
             response = refuse(request, str(error), error.status)
         else:
             name = graphql.operation_name or self._operation_name(graphql.query)
-            context = Context(
-                request=request,
-                settings=self._settings,
-                clients=request.state.clients,
-                limiter=request.state.limiter,
-                viewer_limiter=request.state.viewer_limiter,
-            )
+            context = Context.of(request, self._settings)
             response = await self._executor.respond(request, graphql, context)
         self._metrics.record(name, response, time.perf_counter() - started)
         await response(scope, receive, send)
@@ -132,7 +119,7 @@ class GraphQLEndpoint:
         whatever either refuses is the client's error, with its code."""
         try:
             await check_upload(request)
-            return await self._view.run(request)
+            return await self.view.run(request)
         except BadRequest as error:
             return refuse(request, str(error), error.status)
         except HTTPException as error:
@@ -154,15 +141,8 @@ class GraphQLEndpoint:
         """The name of a document's only operation (the request named none)."""
         if query is None:  # named by a persisted-query hash
             return None
-        document = self._documents.prepare(query).document
-        if document is None:
-            return None
-        names = [
-            definition.name.value if definition.name else None
-            for definition in document.definitions
-            if isinstance(definition, OperationDefinitionNode)
-        ]
-        return names[0] if len(names) == 1 else None
+        only = self._documents.prepare(query).operations.get(None)
+        return only.name if only is not None else None
 
 
 async def healthz(request: Request) -> Response:
@@ -232,7 +212,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
             Route("/graphql", endpoint, methods=["GET", "POST"]),
             Route(f"{graphiql.PREFIX}/{{name}}", graphiql.asset),
             Route("/metrics", metrics),
-            WebSocketRoute("/graphql", PictorGraphQL(schema, settings)),
+            WebSocketRoute("/graphql", endpoint.view),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],

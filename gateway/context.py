@@ -4,6 +4,7 @@ so that a page of any size costs a constant number of gRPC calls."""
 from __future__ import annotations
 
 import asyncio
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,11 +45,23 @@ class Context:
     def __post_init__(self) -> None:
         self.fresh_loaders()
 
+    @classmethod
+    def of(cls, request: Request | WebSocket, settings: GatewaySettings) -> Context:
+        """A request's context, with what the app's lifespan opened (``request.state``)."""
+        state = request.state
+        return cls(
+            request=request,
+            settings=settings,
+            clients=state.clients,
+            limiter=state.limiter,
+            viewer_limiter=state.viewer_limiter,
+        )
+
     def fresh_loaders(self) -> None:
         """New, empty DataLoaders. A subscription's context lives as long as its
         connection, so it takes fresh ones for each event rather than serve stale data."""
-        self.users = DataLoader(self._load_users)
-        self.user_counts = DataLoader(self._load_user_counts)
+        self.users = DataLoader(functools.partial(self._load_users, profiles_only=True))
+        self.user_counts = DataLoader(functools.partial(self._load_users, profiles_only=False))
         self.posts = DataLoader(self._load_posts)
         self.viewer_follows = DataLoader(self._load_viewer_follows)
         self._signed_urls = {}
@@ -120,16 +133,11 @@ class Context:
             self._signed_urls.update(zip(chunk, response.urls, strict=True))
         return self._signed_urls
 
-    async def _load_users(self, ids: list[int]) -> list[graph_pb2.User | None]:
+    async def _load_users(
+        self, ids: list[int], *, profiles_only: bool
+    ) -> list[graph_pb2.User | None]:
         response = await self.clients.graph.BatchGetUsers(
-            graph_pb2.BatchGetUsersRequest(user_ids=ids, profiles_only=True)
-        )
-        found = {user.id: user for user in response.users}
-        return [found.get(user_id) for user_id in ids]
-
-    async def _load_user_counts(self, ids: list[int]) -> list[graph_pb2.User | None]:
-        response = await self.clients.graph.BatchGetUsers(
-            graph_pb2.BatchGetUsersRequest(user_ids=ids)
+            graph_pb2.BatchGetUsersRequest(user_ids=ids, profiles_only=profiles_only)
         )
         found = {user.id: user for user in response.users}
         return [found.get(user_id) for user_id in ids]

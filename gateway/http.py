@@ -68,8 +68,22 @@ DOCUMENTS_CACHED = 1024
 _tracer = trace.get_tracer("pictor.gateway")
 
 
+# The spec's rules and Strawberry's own (the limits are given apart: they run second).
+SPEC_RULES = (*specified_rules, MaybeNullValidationRule, OneOfInputValidationRule)
+
+
+def validation_errors(
+    schema: GraphQLSchema, document: DocumentNode, limits: Sequence[type[ASTValidationRule]]
+) -> list[GraphQLError]:
+    """The spec's rules, then the depth and alias limits: the limits walk fragments
+    and expect a valid document (an unknown fragment was a KeyError inside the depth
+    limiter), so they run only on one that passed."""
+    return validate(schema, document, SPEC_RULES) or validate(schema, document, limits)
+
+
 @dataclass(frozen=True)
 class Operation:
+    name: str | None
     type: OperationType
     cost: Cost
 
@@ -95,7 +109,6 @@ class Documents:
         capacity: int = DOCUMENTS_CACHED,
     ) -> None:
         self._schema = schema
-        self._rules = (*specified_rules, MaybeNullValidationRule, OneOfInputValidationRule)
         self._limits = tuple(limits)
         self._max_tokens = max_tokens
         self._capacity = capacity
@@ -117,10 +130,7 @@ class Documents:
             document = parse(query, max_tokens=self._max_tokens)
         except GraphQLError as error:
             return Prepared(None, (error,), {})
-        # The limits walk fragments and expect a valid document: they run second.
-        errors = validate(self._schema, document, self._rules) or validate(
-            self._schema, document, self._limits
-        )
+        errors = validation_errors(self._schema, document, self._limits)
         if errors:
             return Prepared(None, tuple(errors), {})
         return Prepared(document, (), self._operations(document))
@@ -138,11 +148,12 @@ class Documents:
             if isinstance(definition, OperationDefinitionNode)
         ]
         for definition in definitions:
+            name = definition.name.value if definition.name is not None else None
             operation = Operation(
-                definition.operation, Cost.of(self._schema, definition, fragments)
+                name, definition.operation, Cost.of(self._schema, definition, fragments)
             )
-            if definition.name is not None:
-                operations[definition.name.value] = operation
+            if name is not None:
+                operations[name] = operation
             if len(definitions) == 1:
                 operations[None] = operation
         return operations

@@ -5,6 +5,7 @@ import strawberry
 
 from gateway import ids
 from gateway.context import Context
+from gateway.selection import names_below
 from gateway.types.node import Node
 from gateway.types.page import PageInfo
 from gateway.types.post import Post, PostConnection, PostEdge, posts_for
@@ -17,7 +18,7 @@ Info = strawberry.Info[Context, None]
 
 
 async def load_user(info: Info, user_id: int) -> User | None:
-    with_counts = asks_for_counts(info)
+    with_counts = asks_for_counts(names_below(info))
     user = (await info.context.profiles([user_id], with_counts))[user_id]
     return User.from_proto(user, with_counts=with_counts) if user is not None else None
 

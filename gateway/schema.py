@@ -9,11 +9,7 @@ from functools import lru_cache
 import strawberry
 from graphql import (
     ASTValidationRule,
-    DocumentNode,
     GraphQLError,
-    GraphQLSchema,
-    specified_rules,
-    validate,
 )
 from strawberry.extensions import (
     MaxAliasesLimiter,
@@ -24,14 +20,13 @@ from strawberry.extensions import (
 )
 from strawberry.file_uploads import Upload
 from strawberry.schema.config import StrawberryConfig
-from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
-from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types import ExecutionContext
 
 from gateway.backend_calls import BackendCallsReport
 from gateway.compiled import PlannedExecutor
 from gateway.config import GatewaySettings
 from gateway.errors import ErrorCodes
+from gateway.http import validation_errors
 from gateway.mutations import Mutation
 from gateway.queries import Query
 from gateway.subscriptions import Subscription
@@ -73,11 +68,8 @@ class _Parsed(ParserCache):
 
 
 class _Validated(SchemaExtension):
-    """The spec's rules, then the depth and alias limits, cached by document.
-
-    The limits walk fragments and expect a valid document (an unknown fragment was a
-    KeyError inside the depth limiter): they run only on one that passed, as on the
-    JSON path (gateway.http.Documents)."""
+    """Validation as on the JSON path (``gateway.http.validation_errors``), cached by
+    document."""
 
     def __init__(self, limits: tuple[type[ASTValidationRule], ...]) -> None:
         self._limits = limits
@@ -91,14 +83,7 @@ class _Validated(SchemaExtension):
         yield
 
 
-_SPEC_RULES = (*specified_rules, MaybeNullValidationRule, OneOfInputValidationRule)
-
-
-@lru_cache(maxsize=256)
-def _validated(
-    schema: GraphQLSchema, document: DocumentNode, limits: tuple[type[ASTValidationRule], ...]
-) -> list[GraphQLError]:
-    return validate(schema, document, _SPEC_RULES) or validate(schema, document, limits)
+_validated = lru_cache(maxsize=256)(validation_errors)
 
 
 def build_schema(settings: GatewaySettings) -> strawberry.Schema:

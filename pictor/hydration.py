@@ -57,15 +57,16 @@ async def read_through(
     cache: HydrationCache,
     ids: Iterable[int],
     load: Callable[[list[int]], Awaitable[Mapping[int, bytes]]],
-    cacheable: Callable[[bytes], bool] = lambda _: True,
+    cacheable: Callable[[int], bool] = lambda _: True,
 ) -> dict[int, bytes]:
     """The records among ids that exist: from the cache, the misses from ``load``
-    (cached when ``cacheable``). Tombstoned ids are absent."""
+    (cached when ``cacheable`` says so of their id, asked after ``load``). Tombstoned
+    ids are absent."""
     wanted = list(dict.fromkeys(ids))
     cached = await cache.get_many(wanted)
     missing = [record_id for record_id in wanted if record_id not in cached]
     loaded = await load(missing) if missing else {}
-    await cache.fill({k: v for k, v in loaded.items() if cacheable(v)})
+    await cache.fill({k: v for k, v in loaded.items() if cacheable(k)})
     found = {k: v for k, v in cached.items() if v != TOMBSTONE}
     found.update(loaded)
     return found

@@ -67,33 +67,29 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
 
 # A service this one called that did not answer in time: its caller may retry.
 _UNREACHED = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+# What a handler may raise that becomes a status (anything else is a bug: UNKNOWN).
+_REFUSED = (DomainError, grpc.aio.AioRpcError, *TRANSIENT_ERRORS)
 
 
-async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: Exception) -> None:
+def _refusal(error: Exception) -> tuple[grpc.StatusCode, str, tuple[tuple[str, str], ...]]:
+    """The status, details and trailing metadata a failed call answers with."""
     if isinstance(error, DomainError):
-        await context.abort(error.status, str(error), trailing_metadata=error.trailing_metadata())
-    elif isinstance(error, grpc.aio.AioRpcError) and error.code() in _UNREACHED:
-        log.warning("a service this call needs is unavailable: %s", error.code().name)
-        await context.abort(
-            grpc.StatusCode.UNAVAILABLE, "a service this call needs is unavailable; retry"
-        )
-    elif isinstance(error, grpc.aio.AioRpcError):
-        await context.abort(
-            error.code(),
-            error.details() or "",
-            trailing_metadata=tuple(error.trailing_metadata() or ()),
-        )
-    else:
-        log.warning("a datastore is unavailable: %s", error)
-        await context.abort(grpc.StatusCode.UNAVAILABLE, "a datastore is unavailable; retry")
-
-
-def _status(error: Exception) -> grpc.StatusCode:
-    if isinstance(error, DomainError):
-        return error.status
+        return error.status, str(error), error.trailing_metadata()
     if isinstance(error, grpc.aio.AioRpcError) and error.code() not in _UNREACHED:
-        return error.code()
-    return grpc.StatusCode.UNAVAILABLE
+        return error.code(), error.details() or "", tuple(error.trailing_metadata() or ())
+    if isinstance(error, grpc.aio.AioRpcError):
+        log.warning("a service this call needs is unavailable: %s", error.code().name)
+        return grpc.StatusCode.UNAVAILABLE, "a service this call needs is unavailable; retry", ()
+    log.warning("a datastore is unavailable: %s", error)
+    return grpc.StatusCode.UNAVAILABLE, "a datastore is unavailable; retry", ()
+
+
+async def _abort(
+    calls: MethodCalls, context: grpc.aio.ServicerContext[Any, Any], error: Exception
+) -> None:
+    status, details, metadata = _refusal(error)
+    calls.code(status).inc()
+    await context.abort(status, details, trailing_metadata=metadata)
 
 
 def _guarded(method: Callable[..., Any], service: str) -> Callable[..., Any]:
@@ -112,9 +108,8 @@ def _guarded(method: Callable[..., Any], service: str) -> Callable[..., Any]:
             try:
                 async for response in method(request, context):
                     yield response
-            except (DomainError, grpc.aio.AioRpcError, *TRANSIENT_ERRORS) as error:
-                calls.code(_status(error)).inc()
-                await _abort(context, error)
+            except _REFUSED as error:
+                await _abort(calls, context, error)
             except BaseException as error:
                 calls.ended(context, error)
                 raise
@@ -125,9 +120,8 @@ def _guarded(method: Callable[..., Any], service: str) -> Callable[..., Any]:
     async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         try:
             response = await method(request, context)
-        except (DomainError, grpc.aio.AioRpcError, *TRANSIENT_ERRORS) as error:
-            calls.code(_status(error)).inc()
-            await _abort(context, error)
+        except _REFUSED as error:
+            await _abort(calls, context, error)
         except BaseException as error:
             calls.ended(context, error)
             raise

@@ -1,14 +1,12 @@
 """The post cache feed pages hydrate from: serialized ``post_pb2.Post`` records by id.
-Only settled posts (READY or FAILED) are cached: they change no more but by deletion,
-which buries them (pictor.hydration)."""
+Only settled posts (READY or FAILED) are cached (post_svc.lifecycle): they change no more
+but by deletion, which buries them (pictor.hydration)."""
 
 from __future__ import annotations
 
 import redis.asyncio as redis
 
 from pictor.hydration import HydrationCache
-from pictor.post.v1 import post_pb2
-from post_svc.posts import TERMINAL
 
 
 def post_key(post_id: int) -> str:
@@ -17,7 +15,3 @@ def post_key(post_id: int) -> str:
 
 def post_cache(client: redis.Redis, ttl_seconds: int) -> HydrationCache:
     return HydrationCache(client, post_key, ttl_seconds)
-
-
-def settled(record: bytes) -> bool:
-    return post_pb2.Post.FromString(record).media.status in TERMINAL

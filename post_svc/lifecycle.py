@@ -22,11 +22,11 @@ from pictor.graph.v1 import graph_pb2
 from pictor.hydration import HydrationCache, read_through
 from pictor.post.v1 import post_pb2
 from pictor.snowflake import SnowflakeGenerator, timestamp_ms
-from post_svc.cache import settled
 from post_svc.posts import (
     ALLOWED_FROM,
     PENDING,
     READY,
+    TERMINAL,
     InvalidTransition,
     Post,
     check_content_type,
@@ -70,11 +70,14 @@ class PostLifecycle:
         """The posts that exist among post_ids, serialized (``post_pb2.Post``), from
         the cache when they are there: a warm feed page reads no CQL."""
 
+        settled: set[int] = set()
+
         async def load(missing: list[int]) -> dict[int, bytes]:
             posts = await self._store.get_many(missing)
+            settled.update(post.id for post in posts if post.status in TERMINAL)
             return {post.id: post.to_proto().SerializeToString() for post in posts}
 
-        found = await read_through(self._cache, post_ids, load, cacheable=settled)
+        found = await read_through(self._cache, post_ids, load, cacheable=settled.__contains__)
         return [found[post_id] for post_id in dict.fromkeys(post_ids) if post_id in found]
 
     async def recent_ids(self, author_ids: Sequence[int], limit: int) -> dict[int, list[int]]:

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import strawberry
 
@@ -14,7 +15,6 @@ from gateway.types.media import Media, rendition_keys
 from gateway.types.node import Node
 from gateway.types.page import PageInfo
 from gateway.types.user import User, asks_for_counts
-from pictor.graph.v1 import graph_pb2
 from pictor.post.v1 import post_pb2
 
 Info = strawberry.Info[Context, None]
@@ -54,24 +54,19 @@ async def posts_for(info: Info, protos: Sequence[post_pb2.Post]) -> list[Post]:
     and their renditions signed in one backend call each, and only if asked for."""
     context = info.context
     asked = names_below(info)
-    authors: Mapping[int, graph_pb2.User | None] = {}
-    urls: Mapping[str, str] = {}
+    with_counts = asks_for_counts(asked)
     author_ids = list(dict.fromkeys(post.author_id for post in protos)) if "author" in asked else []
     keys = rendition_keys(list(protos)) if "url" in asked else []
-    with_counts = asks_for_counts(info)
-    if author_ids and keys:
-        authors, urls = await asyncio.gather(
-            context.profiles(author_ids, with_counts), context.sign(keys)
-        )
-    elif author_ids:
-        authors = await context.profiles(author_ids, with_counts)
-    elif keys:
-        urls = await context.sign(keys)
-    shown = {}
-    for author_id, profile in authors.items():
-        shown[author_id] = (
-            User.from_proto(profile, with_counts=with_counts) if profile is not None else None
-        )
+    authors, urls = await asyncio.gather(
+        context.profiles(author_ids, with_counts) if author_ids else _nothing(),
+        context.sign(keys) if keys else _nothing(),
+    )
+    shown = {
+        author_id: User.from_proto(profile, with_counts=with_counts)
+        if profile is not None
+        else None
+        for author_id, profile in authors.items()
+    }
     return [
         Post(
             id=strawberry.ID(ids.encode("Post", post.id)),
@@ -84,6 +79,10 @@ async def posts_for(info: Info, protos: Sequence[post_pb2.Post]) -> list[Post]:
         )
         for post in protos
     ]
+
+
+async def _nothing() -> dict[Any, Any]:
+    return {}
 
 
 @strawberry.type

@@ -22,10 +22,10 @@ PostConnectionType = Annotated["PostConnection", strawberry.lazy("gateway.types.
 COUNTS = frozenset({"followerCount", "followingCount", "postCount"})
 
 
-def asks_for_counts(info: strawberry.Info[Context, None]) -> bool:
-    """Whether the query asks for a count below this field: users are then read with
-    their counts in the same call."""
-    return not COUNTS.isdisjoint(names_below(info))
+def asks_for_counts(asked: frozenset[str]) -> bool:
+    """Whether the field names asked below a field (``names_below``) include a count:
+    users are then read with their counts in the same call."""
+    return not COUNTS.isdisjoint(asked)
 
 
 @strawberry.type
@@ -150,7 +150,7 @@ class UserConnection:
         edges: list[graph_pb2.FollowEdge],
         page: common_pb2.PageResponse,
     ) -> UserConnection:
-        with_counts = asks_for_counts(info)
+        with_counts = asks_for_counts(names_below(info))
         users = await info.context.profiles([edge.user_id for edge in edges], with_counts)
         # An account deleted between the edge read and the user read is left out.
         built = [

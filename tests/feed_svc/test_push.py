@@ -26,6 +26,9 @@ ACTIVE, FULL, QUIET, UNBUILT, LIVE = (
     9_100_000_005,
 )
 FOLLOWERS = (ACTIVE, FULL, QUIET, UNBUILT, LIVE)
+# Followers watching live whose timeline is not built, or was left quiet.
+LIVE_UNBUILT, LIVE_QUIET = 9_100_000_101, 9_100_000_102
+WATCHING = (LIVE_UNBUILT, LIVE_QUIET)
 DAY_MS = 24 * 3600 * 1000
 
 
@@ -33,7 +36,7 @@ DAY_MS = 24 * 3600 * 1000
 async def client(settings: GatewaySettings) -> AsyncIterator[redis.Redis]:
     connected = redis.from_url(settings.redis_url, decode_responses=True)
     yield connected
-    for follower in FOLLOWERS:
+    for follower in FOLLOWERS + WATCHING:
         await connected.delete(
             feed_key(follower),
             feed_built_key(follower),
@@ -87,4 +90,35 @@ async def test_a_push_lands_only_where_a_reader_will_see_it(client: redis.Redis)
     assert await timeline(LIVE) == [entry.member]
     heard = [await pubsub.get_message(ignore_subscribe_messages=True, timeout=2) for _ in range(2)]
     assert [message and message["data"] for message in heard] == [str(entry.post_id)] * 2
+    await pubsub.aclose()
+
+
+async def test_a_live_follower_hears_of_a_post_whatever_its_timeline(client: redis.Redis) -> None:
+    """An open subscription means an active reader: they hear of the post whether or
+    not the push writes their timeline."""
+    # A new reader: no timeline yet. A quiet one: last seen eight days ago.
+    await client.set(last_seen_key(LIVE_QUIET), now_ms() - 8 * DAY_MS)
+    await client.zadd(feed_key(LIVE_QUIET), {Entry(14, AUTHOR).member: 14})
+    await client.set(feed_built_key(LIVE_QUIET), 1)
+    pubsub = client.pubsub()
+    for follower in WATCHING:
+        await client.set(live_key(follower), 1)
+        await pubsub.subscribe(live_channel(follower))
+        await pubsub.get_message(timeout=1)  # the subscription's confirmation
+
+    entry = Entry(20, AUTHOR)
+    job = {"op": PUSH, "author_id": str(AUTHOR), "post_id": str(entry.post_id)}
+    await fan_out(client).run_job("1-0", {**job, "followers": ",".join(map(str, WATCHING))})
+
+    heard = [await pubsub.get_message(ignore_subscribe_messages=True, timeout=2) for _ in WATCHING]
+    assert sorted((m["channel"], m["data"]) for m in heard if m) == sorted(
+        (live_channel(follower), str(entry.post_id)) for follower in WATCHING
+    )
+    # Still left for the next read to build whole.
+    assert not await client.exists(feed_key(LIVE_UNBUILT), feed_built_key(LIVE_UNBUILT))
+    # Watching is being active: the timeline is kept, and the post goes in.
+    assert await client.zrange(feed_key(LIVE_QUIET), 0, -1) == [
+        Entry(14, AUTHOR).member,
+        entry.member,
+    ]
     await pubsub.aclose()

@@ -7,10 +7,11 @@ that the rest of the suite and the dev stack use is never touched.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from urllib.parse import urlsplit
 
 import httpx
@@ -122,6 +123,17 @@ async def test_the_feed_worker_reconnects_and_consumes_after_a_redis_restart(
         await client.aclose()
 
 
+@contextlib.asynccontextmanager
+async def gateway_on(
+    test_stack: IsolatedStack, settings: GatewaySettings, name: str
+) -> AsyncIterator[GraphQLClient]:
+    """An anonymous client of a gateway of its own, run with ``settings``."""
+    with extra_part(one_off_part(test_stack, name, settings)):
+        url = stack.gateway_url(settings)
+        async with httpx.AsyncClient(base_url=url, timeout=10) as gateway:
+            yield GraphQLClient(gateway)
+
+
 async def test_pooled_connections_work_at_once_after_a_redis_restart(
     test_stack: IsolatedStack,
     http: httpx.AsyncClient,
@@ -130,17 +142,14 @@ async def test_pooled_connections_work_at_once_after_a_redis_restart(
     settings, server = settings_with_private_redis
     person = await sign_up(http, "pooled")
     variables = {"u": person.username, "p": "a fine password"}
-    with extra_part(one_off_part(test_stack, "gateway-redis-restart", settings)):
-        url = stack.gateway_url(settings)
-        async with httpx.AsyncClient(base_url=url, timeout=10) as gateway:
-            client = GraphQLClient(gateway)
-            for _ in range(5):
-                data(await client.execute(LOG_IN, variables))
+    async with gateway_on(test_stack, settings, "gateway-redis-restart") as client:
+        for _ in range(5):
+            data(await client.execute(LOG_IN, variables))
 
-            restart(server)
+        restart(server)
 
-            results = [await client.execute(LOG_IN, variables) for _ in range(10)]
-            assert [result.get("errors") for result in results] == [None] * 10
+        results = [await client.execute(LOG_IN, variables) for _ in range(10)]
+        assert [result.get("errors") for result in results] == [None] * 10
     assert urlsplit(settings.redis_url).port != urlsplit(test_stack.settings.redis_url).port
 
 
@@ -152,14 +161,11 @@ async def test_a_redis_outage_is_unavailable_and_ends_when_redis_is_back(
     settings, server = settings_with_private_redis
     person = await sign_up(http, "outage")
     variables = {"u": person.username, "p": "a fine password"}
-    with extra_part(one_off_part(test_stack, "gateway-redis-outage", settings)):
-        url = stack.gateway_url(settings)
-        async with httpx.AsyncClient(base_url=url, timeout=10) as gateway:
-            client = GraphQLClient(gateway)
-            data(await client.execute(LOG_IN, variables))
+    async with gateway_on(test_stack, settings, "gateway-redis-outage") as client:
+        data(await client.execute(LOG_IN, variables))
 
-            stack.stop(server)
-            assert error_codes(await client.execute(LOG_IN, variables)) == ["UNAVAILABLE"]
+        stack.stop(server)
+        assert error_codes(await client.execute(LOG_IN, variables)) == ["UNAVAILABLE"]
 
-            stack.start(server)
-            data(await client.execute(LOG_IN, variables))
+        stack.start(server)
+        data(await client.execute(LOG_IN, variables))
