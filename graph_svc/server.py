@@ -11,41 +11,29 @@ from graph_svc.passwords import Passwords
 from graph_svc.profiles import Profiles
 from graph_svc.servicer import GraphServicer
 from graph_svc.store import AccountStore, EdgeStore
-from pictor.cache import open_redis
-from pictor.cql import CqlSession
 from pictor.graph.v1 import graph_pb2, graph_pb2_grpc
-from pictor.service import Servicer, run_server
+from pictor.service import Connections, Wiring, serve_service
 from pictor.snowflake import SnowflakeGenerator
 
 
 async def serve(settings: GraphSettings) -> None:
-    cql = await CqlSession.connect(settings)
-    events = open_redis(settings)
-    try:
-        users, edges = AccountStore(cql), EdgeStore(cql)
-        servicer = GraphServicer(
-            accounts=Accounts(
-                users,
-                Passwords(settings),
-                SnowflakeGenerator(settings.worker_id),
-                timedelta(seconds=settings.sign_up_retry_window_seconds),
-            ),
-            users=users,
-            edges=edges,
-            graph=FollowGraph(users, edges, events),
-            profiles=Profiles(users, events, settings.hydration_ttl_seconds),
-        )
-        await run_server(
-            "graph",
-            settings,
-            [
-                Servicer(
-                    servicer,
-                    graph_pb2_grpc.add_GraphServiceServicer_to_server,
-                    graph_pb2.DESCRIPTOR.services_by_name["GraphService"].full_name,
-                )
-            ],
-        )
-    finally:
-        await events.aclose()
-        await cql.close()
+    await serve_service("graph", settings, _wire)
+
+
+async def _wire(settings: GraphSettings, connections: Connections) -> Wiring:
+    cql = await connections.cql()
+    events = connections.redis()
+    users, edges = AccountStore(cql), EdgeStore(cql)
+    servicer = GraphServicer(
+        accounts=Accounts(
+            users,
+            Passwords(settings),
+            SnowflakeGenerator(settings.worker_id),
+            timedelta(seconds=settings.sign_up_retry_window_seconds),
+        ),
+        users=users,
+        edges=edges,
+        graph=FollowGraph(users, edges, events),
+        profiles=Profiles(users, events, settings.hydration_ttl_seconds),
+    )
+    return Wiring(servicer, graph_pb2_grpc.add_GraphServiceServicer_to_server, graph_pb2.DESCRIPTOR)

@@ -8,32 +8,23 @@ from media_svc.post_status import PostStatus
 from media_svc.servicer import MediaServicer
 from media_svc.signing import UrlSigner
 from media_svc.uploads import RAW_UPLOAD_PREFIX, Uploads
-from pictor.cache import open_redis
-from pictor.clients import ServiceClients
 from pictor.media.v1 import media_pb2, media_pb2_grpc
 from pictor.s3 import open_s3
-from pictor.service import Servicer, run_server
+from pictor.service import Connections, Wiring, serve_service
 
 
 async def serve(settings: MediaSettings) -> None:
-    events = open_redis(settings)
-    clients = ServiceClients.connect(settings)
-    try:
-        async with open_s3(settings) as s3:
-            objects = ObjectStore(s3, settings.s3_bucket)
-            await objects.expire_raw_uploads(RAW_UPLOAD_PREFIX, settings.raw_upload_expiry_days)
-            uploads = Uploads(objects, PostStatus(clients.post), events, settings)
-            await run_server(
-                "media",
-                settings,
-                [
-                    Servicer(
-                        MediaServicer(uploads, UrlSigner(objects, settings.media_url_ttl_seconds)),
-                        media_pb2_grpc.add_MediaServiceServicer_to_server,
-                        media_pb2.DESCRIPTOR.services_by_name["MediaService"].full_name,
-                    )
-                ],
-            )
-    finally:
-        await clients.close()
-        await events.aclose()
+    await serve_service("media", settings, _wire)
+
+
+async def _wire(settings: MediaSettings, connections: Connections) -> Wiring:
+    events = connections.redis()
+    clients = connections.services()
+    objects = ObjectStore(await connections.enter(open_s3(settings)), settings.s3_bucket)
+    await objects.expire_raw_uploads(RAW_UPLOAD_PREFIX, settings.raw_upload_expiry_days)
+    uploads = Uploads(objects, PostStatus(clients.post), events, settings)
+    return Wiring(
+        MediaServicer(uploads, UrlSigner(objects, settings.media_url_ttl_seconds)),
+        media_pb2_grpc.add_MediaServiceServicer_to_server,
+        media_pb2.DESCRIPTOR,
+    )

@@ -1,5 +1,6 @@
 """What every gRPC service process shares: the server with health and reflection,
-domain-error mapping, tracing, and graceful shutdown on SIGTERM."""
+domain-error mapping, tracing, graceful shutdown on SIGTERM, and the wiring that opens
+a service's datastores and clients and closes them when it stops."""
 
 from __future__ import annotations
 
@@ -8,16 +9,19 @@ import gc
 import inspect
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import grpc
+import redis.asyncio as redis
 import uvloop
 from cassandra import OperationTimedOut as CassandraOperationTimedOut
 from cassandra import Timeout as CassandraTimeout
 from cassandra import Unavailable as CassandraUnavailable
 from cassandra.cluster import NoHostAvailable as CassandraNoHostAvailable
+from google.protobuf.descriptor import FileDescriptor
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
@@ -25,7 +29,10 @@ from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from pictor.cache import open_redis
+from pictor.clients import ServiceClients
 from pictor.config import ServiceName, Settings
+from pictor.cql import CqlSession
 from pictor.errors import DomainError
 from pictor.logs import configure_logging
 from pictor.metrics import MethodCalls, serve_metrics
@@ -34,6 +41,10 @@ from pictor.telemetry import configure_tracing, traced_rpcs
 log = logging.getLogger(__name__)
 
 SettingsT = TypeVar("SettingsT", bound=Settings)
+T = TypeVar("T")
+
+# What every handler is given beside its request.
+Context: TypeAlias = grpc.aio.ServicerContext[Any, Any]
 
 _SERVER_OPTIONS = [
     # Clients ping every 60 s (pictor.clients); accept that, even on idle streams.
@@ -68,7 +79,7 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
 # A service this one called that did not answer in time: its caller may retry.
 _UNREACHED = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 # What a handler may raise that becomes a status (anything else is a bug: UNKNOWN).
-_REFUSED = (DomainError, grpc.aio.AioRpcError, *TRANSIENT_ERRORS)
+_REFUSED: tuple[type[Exception], ...] = (DomainError, grpc.aio.AioRpcError, *TRANSIENT_ERRORS)
 
 
 def _refusal(error: Exception) -> tuple[grpc.StatusCode, str, tuple[tuple[str, str], ...]]:
@@ -84,9 +95,7 @@ def _refusal(error: Exception) -> tuple[grpc.StatusCode, str, tuple[tuple[str, s
     return grpc.StatusCode.UNAVAILABLE, "a datastore is unavailable; retry", ()
 
 
-async def _abort(
-    calls: MethodCalls, context: grpc.aio.ServicerContext[Any, Any], error: Exception
-) -> None:
+async def _abort(calls: MethodCalls, context: Context, error: Exception) -> None:
     status, details, metadata = _refusal(error)
     calls.code(status).inc()
     await context.abort(status, details, trailing_metadata=metadata)
@@ -104,7 +113,7 @@ def _guarded(method: Callable[..., Any], service: str) -> Callable[..., Any]:
     calls = MethodCalls(service, method.__name__)
     if inspect.isasyncgenfunction(method):
 
-        async def streaming(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        async def streaming(request: Any, context: Context) -> Any:
             try:
                 async for response in method(request, context):
                     yield response
@@ -117,7 +126,7 @@ def _guarded(method: Callable[..., Any], service: str) -> Callable[..., Any]:
 
         return streaming
 
-    async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+    async def unary(request: Any, context: Context) -> Any:
         try:
             response = await method(request, context)
         except _REFUSED as error:
@@ -151,7 +160,7 @@ def settle_heap() -> None:
     gc.freeze()
 
 
-Worker = Callable[[asyncio.Event], Awaitable[None]]
+Worker = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 async def run_server(
@@ -212,10 +221,63 @@ async def run_server(
         raise RuntimeError(f"{service} worker failed") from failed[0].exception()
 
 
+class Connections:
+    """The datastores and services a process talks to, opened by its wiring and closed
+    in reverse order when it stops."""
+
+    def __init__(self, settings: Settings, stack: AsyncExitStack) -> None:
+        self._settings = settings
+        self._stack = stack
+
+    async def cql(self) -> CqlSession:
+        session = await CqlSession.connect(self._settings)
+        self._stack.push_async_callback(session.close)
+        return session
+
+    def redis(self) -> redis.Redis:
+        client = open_redis(self._settings)
+        self._stack.push_async_callback(client.aclose)
+        return client
+
+    def services(self) -> ServiceClients:
+        clients = ServiceClients.connect(self._settings)
+        self._stack.push_async_callback(clients.close)
+        return clients
+
+    async def enter(self, opened: AbstractAsyncContextManager[T]) -> T:
+        """Anything else a service opens (its S3 client)."""
+        return await self._stack.enter_async_context(opened)
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """What a service's ``server.py`` builds: its servicer, the generated function that
+    registers it, the proto file that declares it, and workers to run beside it."""
+
+    servicer: object
+    add_to_server: Callable[[Any, grpc.aio.Server], None]
+    proto: FileDescriptor
+    workers: Sequence[Worker] = ()
+
+
+async def serve_service(
+    service: ServiceName,
+    settings: SettingsT,
+    wire: Callable[[SettingsT, Connections], Awaitable[Wiring]],
+) -> None:
+    """Serves what ``wire`` builds until SIGTERM, then closes what it opened."""
+    async with AsyncExitStack() as stack:
+        wiring = await wire(settings, Connections(settings, stack))
+        # One service per proto file.
+        (declared,) = wiring.proto.services_by_name.values()
+        servicer = Servicer(wiring.servicer, wiring.add_to_server, declared.full_name)
+        await run_server(service, settings, [servicer], wiring.workers)
+
+
 def main(
     process: str,
     settings_type: type[SettingsT],
-    serve: Callable[[SettingsT], Awaitable[None]],
+    serve: Callable[[SettingsT], Coroutine[Any, Any, None]],
 ) -> None:
     """Entry point of a process (``graph_svc``, ``media_worker``...): settings, logs,
     tracing, then serve."""
