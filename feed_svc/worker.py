@@ -10,10 +10,10 @@ from feed_svc.config import FeedSettings
 from feed_svc.fanout import FANOUT_JOBS, FanOut
 from feed_svc.timeline import Timelines
 from pictor import events
-from pictor.cache import open_redis
 from pictor.clients import ServiceClients
 from pictor.consumer import ConsumerSettings, StreamConsumer
 from pictor.metrics import watch_stream
+from pictor.redis_client import open_redis
 from pictor.service import main, run_server
 
 GROUP = "feed-fanout"

@@ -33,9 +33,9 @@ from gateway.metrics import GatewayMetrics, metrics
 from gateway.ratelimit import Action, AuthRateLimiter, ViewerRateLimiter
 from gateway.schema import build_schema, limit_rules
 from gateway.uploads import check_upload
-from pictor.cache import open_redis
 from pictor.clients import ServiceClients
 from pictor.config import ServiceName
+from pictor.redis_client import open_redis
 from pictor.service import settle_heap
 
 SERVICES: tuple[ServiceName, ...] = ("graph", "post", "feed", "media")

@@ -22,12 +22,12 @@ from media_svc.objects import ObjectStore, rendition_key
 from media_svc.post_status import TERMINAL, PostStatus
 from media_svc.uploads import upload_key
 from pictor import events
-from pictor.cache import open_redis
 from pictor.clients import ServiceClients
 from pictor.consumer import ConsumerSettings, Fields, StreamConsumer
 from pictor.errors import InvalidInput
 from pictor.metrics import watch_stream
 from pictor.post.v1 import post_pb2
+from pictor.redis_client import open_redis
 from pictor.s3 import open_s3
 from pictor.service import main, run_server
 

@@ -8,9 +8,9 @@ import argparse
 import asyncio
 from collections.abc import Sequence
 
-from pictor.cache import open_redis
 from pictor.config import Settings
 from pictor.consumer import replay_dead
+from pictor.redis_client import open_redis
 
 
 async def _replay(stream: str, message_ids: Sequence[str]) -> list[str]:

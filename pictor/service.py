@@ -29,13 +29,13 @@ from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from pictor.cache import open_redis
 from pictor.clients import ServiceClients
 from pictor.config import ServiceName, Settings
 from pictor.cql import CqlSession
 from pictor.errors import DomainError
 from pictor.logs import configure_logging
 from pictor.metrics import MethodCalls, serve_metrics
+from pictor.redis_client import open_redis
 from pictor.telemetry import configure_tracing, traced_rpcs
 
 log = logging.getLogger(__name__)
