@@ -10,7 +10,10 @@ only the password's holder gets the account; anyone else gets CONFLICT, as befor
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from graph_svc.passwords import Passwords
 from graph_svc.store import AccountStore
@@ -26,6 +29,16 @@ from pictor.snowflake import SnowflakeGenerator
 
 # One message for every failed log-in, so it never tells whether the username exists.
 BAD_CREDENTIALS = "invalid username or password"
+# Accounts a bulk import creates at once.
+IMPORTS_IN_FLIGHT = 64
+
+
+class ImportedAccount(NamedTuple):
+    """An account moved in from elsewhere, its password already hashed there."""
+
+    username: str
+    display_name: str
+    password_hash: str
 
 
 class Accounts:
@@ -45,13 +58,7 @@ class Accounts:
         self, username: str, password: str, display_name: str, within: float | None = None
     ) -> User:
         """A new account; ``within``: the seconds the caller has left (see Passwords)."""
-        user = User(
-            id=self._ids.next_id(),
-            username=normalize_username(username),
-            display_name=normalize_display_name(display_name),
-            bio="",
-            created_at=datetime.now(UTC),
-        )
+        user = self._new_user(username, display_name)
         check_password(password)
         existing = await self._store.find_account(user.username)
         if existing is not None:
@@ -64,6 +71,15 @@ class Accounts:
                 raise Conflict(f"the username {user.username!r} is being claimed; retry")
             return await self._repeated_sign_up(existing, user, password, within)
         return user
+
+    def _new_user(self, username: str, display_name: str) -> User:
+        return User(
+            id=self._ids.next_id(),
+            username=normalize_username(username),
+            display_name=normalize_display_name(display_name),
+            bio="",
+            created_at=datetime.now(UTC),
+        )
 
     async def _repeated_sign_up(
         self, existing: Account, asked: User, password: str, within: float | None
@@ -90,13 +106,7 @@ class Accounts:
         was created (an existing username is left alone)."""
         if not password_hash.startswith("$argon2id$"):
             raise InvalidInput("password_hash must be an argon2id hash in PHC format")
-        user = User(
-            id=self._ids.next_id(),
-            username=normalize_username(username),
-            display_name=normalize_display_name(display_name),
-            bio="",
-            created_at=datetime.now(UTC),
-        )
+        user = self._new_user(username, display_name)
         existing = await self._store.find_id(user.username)
         if existing is not None:
             return existing, False
@@ -106,6 +116,22 @@ class Accounts:
         if claimed is None:
             raise Conflict(f"the username {user.username!r} is being claimed; retry")
         return claimed, False
+
+    async def import_accounts(self, accounts: Sequence[ImportedAccount]) -> list[tuple[int, bool]]:
+        """Many imports at once (each is a lightweight transaction), answered in order;
+        a name repeated among them is imported once, by its first occurrence."""
+        first_of: dict[str, int] = {}
+        for index, account in enumerate(accounts):
+            first_of.setdefault(account.username.strip().lower(), index)
+        firsts = sorted(set(first_of.values()))
+        imported = await asyncio.gather(*(self.import_account(*accounts[i]) for i in firsts))
+        results = dict(zip(firsts, imported, strict=True))
+        answers = []
+        for index, account in enumerate(accounts):
+            first = first_of[account.username.strip().lower()]
+            user_id, created = results[first]
+            answers.append((user_id, created and first == index))
+        return answers
 
     async def log_in(self, username: str, password: str, within: float | None = None) -> User:
         try:

@@ -13,23 +13,70 @@ dies half-way is finished by the next follow or unfollow of that pair.
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from itertools import chain
+from typing import Protocol
 
 import redis.asyncio as redis
 
 from graph_svc.store import AccountStore, EdgeStore, Side
-from graph_svc.users import User
+from graph_svc.users import Edge, User
 from pictor import events
 from pictor.errors import InvalidInput, NotFound
-
-log = logging.getLogger(__name__)
 
 _CONVERGE_ATTEMPTS = 16
 # Partitions a bulk import writes at once.
 _IMPORT_PARTITIONS_IN_FLIGHT = 32
+
+
+class EdgeRows(Protocol):
+    """Both directions' edge rows with their counts (graph_svc.store.EdgeStore): each
+    call one atomic change or serial read of one partition."""
+
+    async def add(self, side: Side, owner: int, other: int, followed_at: datetime) -> bool: ...
+
+    async def remove(self, side: Side, owner: int, other: int) -> bool: ...
+
+    async def find(self, side: Side, owner: int, other: int) -> Edge | None: ...
+
+
+async def set_edge(
+    edges: EdgeRows, follower: int, followee: int, following: bool
+) -> tuple[bool, bool]:
+    """Makes follower follow followee (or not), then converges the other direction.
+
+    Returns whether the edge changed, and whether anything did: a repair of a call
+    that died half-way counts, so that call's announcement is made after all.
+    """
+    if following:
+        changed = await edges.add(Side.FOLLOWING, follower, followee, datetime.now(UTC))
+    else:
+        changed = await edges.remove(Side.FOLLOWING, follower, followee)
+    repaired = await converge(edges, follower, followee)
+    return changed, changed or repaired
+
+
+async def converge(edges: EdgeRows, follower: int, followee: int) -> bool:
+    """Makes the followee's ``followers`` row match the follower's ``following`` row.
+
+    Returns True if it had to change anything. The truth is re-read after each repair:
+    a racing call may have changed it meanwhile, and its own convergence may already
+    have run against the older truth.
+    """
+    repaired = False
+    truth = await edges.find(Side.FOLLOWING, follower, followee)
+    for _ in range(_CONVERGE_ATTEMPTS):
+        if truth is not None:
+            changed = await edges.add(Side.FOLLOWERS, followee, follower, truth.followed_at)
+        else:
+            changed = await edges.remove(Side.FOLLOWERS, followee, follower)
+        repaired = repaired or changed
+        now = await edges.find(Side.FOLLOWING, follower, followee)
+        if (now is None) == (truth is None):
+            return repaired
+        truth = now
+    raise RuntimeError(f"follow edge {follower}->{followee} kept changing; gave up")
 
 
 class FollowGraph:
@@ -40,20 +87,33 @@ class FollowGraph:
 
     async def follow(self, follower: int, followee: int) -> tuple[bool, User]:
         """Makes follower follow followee; returns whether anything changed, and followee."""
-        await self._check_pair(follower, followee)
-        changed = await self._edges.add(Side.FOLLOWING, follower, followee, datetime.now(UTC))
-        repaired = await self._converge(follower, followee)
-        if changed or repaired:
-            await self._announce(follower, followee)
-        return changed, await self._user(followee)
+        return await self._set(follower, followee, following=True)
 
     async def unfollow(self, follower: int, followee: int) -> tuple[bool, User]:
-        await self._check_pair(follower, followee)
-        changed = await self._edges.remove(Side.FOLLOWING, follower, followee)
-        repaired = await self._converge(follower, followee)
-        if changed or repaired:
-            await self._announce(follower, followee)
-        return changed, await self._user(followee)
+        return await self._set(follower, followee, following=False)
+
+    async def followers(self, user_id: int, after: int | None, limit: int) -> list[Edge]:
+        """Who follows the user, newest accounts first, strictly after the ``after`` id."""
+        return await self._edges.page(Side.FOLLOWERS, user_id, after, limit)
+
+    async def following(self, user_id: int, after: int | None, limit: int) -> list[Edge]:
+        """Whom the user follows, newest accounts first, strictly after the ``after`` id."""
+        return await self._edges.page(Side.FOLLOWING, user_id, after, limit)
+
+    async def stream_followers(self, user_id: int, size: int) -> AsyncIterator[list[int]]:
+        """Every follower's id, in pages of ``size`` (for fan-out)."""
+        after = None
+        while True:
+            edges = await self.followers(user_id, after, size)
+            if edges:
+                yield [edge.user_id for edge in edges]
+            if len(edges) < size:
+                return
+            after = edges[-1].user_id
+
+    async def followed_among(self, viewer: int, candidates: Sequence[int]) -> set[int]:
+        """Which of the candidates the viewer follows."""
+        return await self._edges.following_among(viewer, candidates)
 
     async def import_follows(self, edges: Mapping[int, Sequence[int]]) -> int:
         """Bulk follows, follower -> followees: each partition is written once per chunk
@@ -104,32 +164,18 @@ class FollowGraph:
         if follower not in found:
             raise NotFound("the follower does not exist")
 
+    async def _set(self, follower: int, followee: int, following: bool) -> tuple[bool, User]:
+        await self._check_pair(follower, followee)
+        changed, touched = await set_edge(self._edges, follower, followee, following)
+        if touched:
+            await self._announce(follower, followee)
+        return changed, await self._user(followee)
+
     async def _user(self, user_id: int) -> User:
         users = await self._accounts.get_many([user_id])
         if not users:
             raise NotFound("no such user")
         return users[0]
-
-    async def _converge(self, follower: int, followee: int) -> bool:
-        """Makes the followee's ``followers`` row match the follower's ``following`` row.
-
-        Returns True if it had to change anything.
-        """
-        repaired = False
-        truth = await self._edges.find(Side.FOLLOWING, follower, followee)
-        for _ in range(_CONVERGE_ATTEMPTS):
-            if truth is not None:
-                changed = await self._edges.add(
-                    Side.FOLLOWERS, followee, follower, truth.followed_at
-                )
-            else:
-                changed = await self._edges.remove(Side.FOLLOWERS, followee, follower)
-            repaired = repaired or changed
-            now = await self._edges.find(Side.FOLLOWING, follower, followee)
-            if (now is None) == (truth is None):
-                return repaired
-            truth = now
-        raise RuntimeError(f"follow edge {follower}->{followee} kept changing; gave up")
 
     async def _announce(self, follower: int, followee: int) -> None:
         """Publishes follow.changed with the edge's state as it is now.

@@ -1,6 +1,8 @@
-"""Profiles for hydration: what a feed page shows of its authors, served from a cache
-(serialized ``graph_pb2.User`` without counts, ``user:{id}``) so a warm page reads no
-CQL. Counts change with every follow and are read only when asked for.
+"""Profiles: who a user is, with their counts when asked for them.
+
+For hydration (what a feed page shows of its authors), profiles without counts are
+served from a cache (serialized ``graph_pb2.User``, ``user:{id}``) so a warm page reads
+no CQL. Counts change with every follow and are read only when asked for.
 
 A profile does not change once created, so a cached one never goes stale; editing
 profiles will need its writes to replace the cached record.
@@ -13,13 +15,20 @@ from collections.abc import Sequence
 import redis.asyncio as redis
 
 from graph_svc.store import AccountStore
-from graph_svc.users import User
+from graph_svc.users import User, normalize_username
+from pictor.errors import InvalidInput, NotFound
 from pictor.graph.v1 import graph_pb2
 from pictor.hydration import HydrationCache, read_through
 
 
 def user_key(user_id: int) -> str:
+    """A profile's key in the hydration cache: whoever reads or clears the cache (the
+    bench, tests) imports this and ``USER_KEYS`` rather than spelling keys out."""
     return f"user:{{{user_id}}}"
+
+
+# Every key of the hydration cache, as a SCAN pattern.
+USER_KEYS = "user:{*"
 
 
 def user_proto(user: User) -> graph_pb2.User:
@@ -40,6 +49,25 @@ class Profiles:
     def __init__(self, store: AccountStore, client: redis.Redis, ttl_seconds: int) -> None:
         self._store = store
         self._cache = HydrationCache(client, user_key, ttl_seconds)
+
+    async def by_username(self, username: str) -> User:
+        """The user, with counts."""
+        user_id = await self._store.find_id(normalize_username(username))
+        users = await self._store.get_many([user_id]) if user_id is not None else []
+        if not users:
+            raise NotFound(f"no user named {username!r}")
+        return users[0]
+
+    async def with_counts(self, user_ids: Sequence[int]) -> list[User]:
+        """The users that exist among user_ids, with their counts."""
+        return await self._store.get_many(user_ids)
+
+    async def set_post_count(self, user_id: int, post_count: int, version: int) -> None:
+        """post_svc's report of a user's post count; of reports that cross, the one with
+        the highest version (post_svc's write time) stays."""
+        if post_count < 0 or version <= 0:
+            raise InvalidInput("a post count and its version must be positive")
+        await self._store.set_post_count(user_id, post_count, version)
 
     async def hydrate(self, user_ids: Sequence[int]) -> list[bytes]:
         """The profiles that exist among user_ids, serialized, without counts."""

@@ -31,8 +31,6 @@ async def _wire(settings: GraphSettings, connections: Connections) -> Wiring:
             SnowflakeGenerator(settings.worker_id),
             timedelta(seconds=settings.sign_up_retry_window_seconds),
         ),
-        users=users,
-        edges=edges,
         graph=FollowGraph(users, edges, events),
         profiles=Profiles(users, events, settings.hydration_ttl_seconds),
     )

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from graph_svc.users import Account, User
+from graph_svc.users import Account, Edge, User
 from pictor.counted import CountedRows, CountedTable
 from pictor.cql import CqlSession
 
@@ -23,12 +23,6 @@ class Side(Enum):
 
 # Users read at once (four queries each), well under the driver's per-connection limit.
 _USERS_IN_FLIGHT = 128
-
-
-@dataclass(frozen=True)
-class Edge:
-    user_id: int
-    followed_at: datetime
 
 
 class AccountStore:
@@ -120,6 +114,7 @@ class AccountStore:
         return _user(rows[0]) if rows else None
 
     async def _get(self, user_id: int) -> User | None:
+        profile: User | None
         profile, followers, following, posts = await asyncio.gather(
             self._profile(user_id),
             self._cql.read(

@@ -1,4 +1,5 @@
-"""Users as graph_svc sees them, and the rules for what people may sign up with."""
+"""Users and follow edges as graph_svc sees them, and the rules for what people may
+sign up with."""
 
 from __future__ import annotations
 
@@ -27,6 +28,14 @@ class User:
     follower_count: int = 0
     following_count: int = 0
     post_count: int = 0
+
+
+@dataclass(frozen=True)
+class Edge:
+    """One side of a follow: the other user, and since when."""
+
+    user_id: int
+    followed_at: datetime
 
 
 @dataclass(frozen=True)

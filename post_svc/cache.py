@@ -10,7 +10,13 @@ from pictor.hydration import HydrationCache
 
 
 def post_key(post_id: int) -> str:
+    """A post's key in the hydration cache: whoever reads or clears the cache (the
+    bench, tests) imports this and ``POST_KEYS`` rather than spelling keys out."""
     return f"post:{{{post_id}}}"
+
+
+# Every key of the hydration cache, as a SCAN pattern.
+POST_KEYS = "post:{*"
 
 
 def post_cache(client: redis.Redis, ttl_seconds: int) -> HydrationCache:

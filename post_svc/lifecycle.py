@@ -23,15 +23,16 @@ from pictor.hydration import HydrationCache, read_through
 from pictor.post.v1 import post_pb2
 from pictor.snowflake import SnowflakeGenerator, timestamp_ms
 from post_svc.posts import (
-    ALLOWED_FROM,
     PENDING,
     READY,
     TERMINAL,
-    InvalidTransition,
     Post,
     check_content_type,
+    moves,
     normalize_caption,
+    sources,
     status_name,
+    updated_media,
 )
 from post_svc.store import PostStore
 
@@ -84,31 +85,24 @@ class PostLifecycle:
         """Each author's newest READY post ids (their profile grid), newest first."""
         return await self._store.recent_ids(author_ids, limit)
 
+    async def profile(self, author_id: int, after: int | None, limit: int) -> list[Post]:
+        """The author's READY posts, newest first, strictly after the ``after`` id."""
+        return await self._store.profile_page(author_id, after, limit)
+
     async def update_media(self, post_id: int, media: post_pb2.Media) -> tuple[Post, bool]:
         """Moves the post to media.status; returns the post and whether it moved."""
-        allowed_from = ALLOWED_FROM.get(media.status)
-        if allowed_from is None:
-            raise InvalidTransition(f"a post cannot be moved to {status_name(media.status)}")
+        allowed_from = sources(media.status)
         current = await self._store.get(post_id, serial=True)
         if current is None:
             raise NotFound("no such post")
-        merged = post_pb2.Media()
-        merged.CopyFrom(current.media)
-        merged.MergeFrom(media)
-        if media.renditions:
-            del merged.renditions[:]
-            merged.renditions.extend(media.renditions)
-        moved = await self._store.move(post_id, merged, allowed_from)
+        moved = await self._store.move(post_id, updated_media(current.media, media), allowed_from)
         post = await self._store.get(post_id, serial=True)
         if post is None:
             raise NotFound("no such post")
-        if not moved and post.status != media.status:
-            raise InvalidTransition(
-                f"post {post_id} is {status_name(post.status)}; "
-                f"it cannot become {status_name(media.status)}"
-            )
         if moved:
             await self._store.unfile_pending(post_id)
+        else:
+            moves(post.status, media.status)  # refused unless it repeats what was done
         if post.status == READY:
             await self._publish(post)
         # Announced last, so whoever sees READY also sees the post on the profile.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from typing import TypeAlias
 
 from pictor.errors import DomainError, InvalidInput
 from pictor.post.v1 import post_pb2
@@ -16,14 +17,15 @@ ACCEPTED_CONTENT_TYPES = frozenset(
     {"image/jpeg", "image/png", "image/webp", "image/heic", "image/heif", "image/avif"}
 )
 
-Status = post_pb2.MediaStatus.ValueType
+Status: TypeAlias = post_pb2.MediaStatus.ValueType
 PENDING = post_pb2.MEDIA_STATUS_PENDING
 PROCESSING = post_pb2.MEDIA_STATUS_PROCESSING
 READY = post_pb2.MEDIA_STATUS_READY
 FAILED = post_pb2.MEDIA_STATUS_FAILED
 TERMINAL = frozenset({READY, FAILED})
 
-# The statuses a post may be in for each target status to apply.
+# The statuses a post may be in for each target status to apply: the lifecycle only
+# moves forward, PENDING -> PROCESSING -> READY | FAILED, and may skip PROCESSING.
 ALLOWED_FROM: dict[Status, tuple[Status, ...]] = {
     PROCESSING: (PENDING,),
     READY: (PENDING, PROCESSING),
@@ -33,6 +35,38 @@ ALLOWED_FROM: dict[Status, tuple[Status, ...]] = {
 
 class InvalidTransition(DomainError):
     """A status that would move the lifecycle backwards (FAILED_PRECONDITION)."""
+
+
+def sources(target: Status) -> tuple[Status, ...]:
+    """The statuses a post may move to ``target`` from; a status nobody may ask for
+    (PENDING: every post starts there) is refused."""
+    allowed = ALLOWED_FROM.get(target)
+    if allowed is None:
+        raise InvalidTransition(f"a post cannot be moved to {status_name(target)}")
+    return allowed
+
+
+def moves(current: Status, target: Status) -> bool:
+    """Whether asking a post in ``current`` for ``target`` moves it. A post already there
+    does not move and that is no error: the media worker repeats its request until
+    it is answered. Any other way is backwards or sideways, and refused."""
+    if current in sources(target):
+        return True
+    if current == target:
+        return False
+    raise InvalidTransition(f"a {status_name(current)} post cannot become {status_name(target)}")
+
+
+def updated_media(current: post_pb2.Media, update: post_pb2.Media) -> post_pb2.Media:
+    """The media after an update: the fields it sets replace the current ones, and its
+    renditions, if any, replace the current list rather than adding to it."""
+    merged = post_pb2.Media()
+    merged.CopyFrom(current)
+    merged.MergeFrom(update)
+    if update.renditions:
+        del merged.renditions[:]
+        merged.renditions.extend(update.renditions)
+    return merged
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ async def _wire(settings: PostSettings, connections: Connections) -> Wiring:
         settings.abandoned_upload_sweep_seconds,
     )
     return Wiring(
-        PostServicer(lifecycle, store),
+        PostServicer(lifecycle),
         post_pb2_grpc.add_PostServiceServicer_to_server,
         post_pb2.DESCRIPTOR,
         workers=[abandoned.run],

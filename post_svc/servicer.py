@@ -3,27 +3,28 @@ statuses in pictor.service's interceptor."""
 
 from __future__ import annotations
 
-import grpc
+from functools import partial
 
-from pictor.common.v1 import common_pb2
 from pictor.errors import InvalidInput
-from pictor.paging import after_id, check_batch, page_size
+from pictor.paging import check_batch, read_page
 from pictor.post.v1 import post_pb2, post_pb2_grpc
+from pictor.service import Context
 from post_svc.lifecycle import PostLifecycle
-from post_svc.store import PostStore
+from post_svc.posts import Post
 
 PAGE_DEFAULT = 12
 # Recent post ids per author for a rebuild: feed_svc keeps a quarter of a timeline.
 RECENT_DEFAULT = 200
 RECENT_MAX = 1000
 
-Context = grpc.aio.ServicerContext
+
+def _post_id(post: Post) -> int:
+    return post.id
 
 
 class PostServicer(post_pb2_grpc.PostServiceServicer):
-    def __init__(self, lifecycle: PostLifecycle, store: PostStore) -> None:
+    def __init__(self, lifecycle: PostLifecycle) -> None:
         self._lifecycle = lifecycle
-        self._store = store
 
     async def CreatePost(
         self, request: post_pb2.CreatePostRequest, context: Context
@@ -45,17 +46,11 @@ class PostServicer(post_pb2_grpc.PostServiceServicer):
     async def ListUserPosts(
         self, request: post_pb2.ListUserPostsRequest, context: Context
     ) -> post_pb2.ListUserPostsResponse:
-        size = page_size(request.page.page_size, PAGE_DEFAULT)
-        after = after_id(request.page.page_token)
-        posts = await self._store.profile_page(request.user_id, after, size + 1)
-        edges = [
-            post_pb2.PostEdge(post=post.to_proto(), cursor=str(post.id)) for post in posts[:size]
-        ]
-        more = len(posts) > size
-        return post_pb2.ListUserPostsResponse(
-            edges=edges,
-            page=common_pb2.PageResponse(next_page_token=edges[-1].cursor if more else ""),
+        posts, page = await read_page(
+            request.page, PAGE_DEFAULT, partial(self._lifecycle.profile, request.user_id), _post_id
         )
+        edges = [post_pb2.PostEdge(post=post.to_proto(), cursor=str(post.id)) for post in posts]
+        return post_pb2.ListUserPostsResponse(edges=edges, page=page)
 
     async def RecentPostIds(
         self, request: post_pb2.RecentPostIdsRequest, context: Context
