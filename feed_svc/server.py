@@ -5,7 +5,8 @@ from __future__ import annotations
 from feed_svc.authors import AuthorPosts
 from feed_svc.config import FeedSettings
 from feed_svc.servicer import FeedServicer
-from feed_svc.timeline import Timelines
+from feed_svc.store import FeedStore
+from feed_svc.timeline import HomeTimelines
 from pictor.feed.v1 import feed_pb2, feed_pb2_grpc
 from pictor.service import Connections, Wiring, serve_service
 
@@ -17,10 +18,11 @@ async def serve(settings: FeedSettings) -> None:
 async def _wire(settings: FeedSettings, connections: Connections) -> Wiring:
     client = connections.redis()
     clients = connections.services()
-    authors = AuthorPosts(client, clients.post, settings.recent_per_author)
-    timelines = Timelines(client, clients.graph, authors, settings)
+    store = FeedStore(client)
+    authors = AuthorPosts(store, clients.post, settings.recent_per_author)
+    timelines = HomeTimelines(store, clients.graph, authors, settings)
     return Wiring(
-        FeedServicer(timelines, client),
+        FeedServicer(timelines),
         feed_pb2_grpc.add_FeedServiceServicer_to_server,
         feed_pb2.DESCRIPTOR,
     )

@@ -1,24 +1,18 @@
-"""Translates FeedService RPCs to timelines and back; domain errors become statuses in
-pictor.service's interceptor."""
+"""Translates FeedService RPCs to the timeline policy and back; domain errors become
+statuses in pictor.service's interceptor."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 
-import grpc
-import redis.asyncio as redis
-
-from feed_svc.store import Entry, author_live_channel, live_channel
-from feed_svc.timeline import Timelines
+from feed_svc.entries import Entry
+from feed_svc.timeline import HomeTimelines
 from pictor.errors import InvalidInput
 from pictor.feed.v1 import feed_pb2, feed_pb2_grpc
 from pictor.paging import page_size
+from pictor.service import Context
 
-Context = grpc.aio.ServicerContext
 PAGE_DEFAULT = 12
-# A live subscription marks the viewer as watching for this long, renewed as it runs.
-LIVE_TTL_SECONDS = 60
 
 
 def _cursor(entry: Entry) -> str:
@@ -35,9 +29,8 @@ def _after(cursor: str) -> Entry | None:
 
 
 class FeedServicer(feed_pb2_grpc.FeedServiceServicer):
-    def __init__(self, timelines: Timelines, client: redis.Redis) -> None:
+    def __init__(self, timelines: HomeTimelines) -> None:
         self._timelines = timelines
-        self._redis = client
 
     async def GetHomeFeed(
         self, request: feed_pb2.GetHomeFeedRequest, context: Context
@@ -52,24 +45,5 @@ class FeedServicer(feed_pb2_grpc.FeedServiceServicer):
     async def WatchHomeFeed(
         self, request: feed_pb2.WatchHomeFeedRequest, context: Context
     ) -> AsyncIterator[feed_pb2.WatchHomeFeedResponse]:
-        viewer = request.viewer_id
-        pubsub = self._redis.pubsub()
-        try:
-            # Listening before the viewer is marked live, so no announcement is missed;
-            # the timeline is built first, so pushes write it (and the celebrities whose
-            # posts are merged, not pushed, are known).
-            await pubsub.subscribe(live_channel(viewer))
-            await self._timelines.prepare(viewer)
-            celebrities = await self._timelines.pulled_authors(viewer)
-            if celebrities:
-                await pubsub.subscribe(*(author_live_channel(a) for a in celebrities))
-            renewed = 0.0
-            while True:
-                if time.monotonic() - renewed > LIVE_TTL_SECONDS / 3:
-                    await self._timelines.watching(viewer, LIVE_TTL_SECONDS)
-                    renewed = time.monotonic()
-                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
-                if message is not None:
-                    yield feed_pb2.WatchHomeFeedResponse(post_id=int(message["data"]))
-        finally:
-            await pubsub.aclose()
+        async for post_id in self._timelines.watch(request.viewer_id):
+            yield feed_pb2.WatchHomeFeedResponse(post_id=post_id)

@@ -1,129 +1,160 @@
-"""Reading a home timeline: one pipelined read of the viewer's keys, the celebrities'
-recent posts merged in, and everything checked against whom the viewer follows now.
+"""The home timeline policy, every verb in one class (after Mastodon's FeedManager).
 
-A timeline that does not exist (a new reader, or one dropped after inactivity) is
-rebuilt from the follow graph and the authors' recent posts before the first page is
-served, so that page is already right. The check against the viewer's current
-followees means an entry left behind by a race (a fan-out that crossed an unfollow) is
-never shown; hydration in the gateway drops posts deleted meanwhile.
+A home timeline is a Redis sorted set of the viewer's followees' posts, newest
+``feed_max`` kept. Most authors' posts are pushed into it; a celebrity's (an author
+with more than ``celebrity_threshold`` followers) stay in the author's recent posts
+and are merged in at read time. The verbs, in matching pairs:
+
+- ``publish`` / ``unpublish``: a post joins or leaves its author's recent posts (what
+  follows backfill, rebuilds read and celebrity merges show); a celebrity's new post
+  is announced to the followers watching live.
+- ``push`` / ``unpush``: a post into or out of a page of followers' timelines. Only
+  where a reader will see it: a timeline not built is left to the read that builds
+  it; a follower not seen for ``inactive_days`` loses theirs (rebuilt when they are
+  back); a live subscriber hears of it, once.
+- ``merge`` / ``unmerge``: a follow backfills the followee's recent posts (or, for a
+  celebrity, merges them at read time); an unfollow takes them out.
+- ``pull`` / ``unpull``: an author crossed the celebrity threshold, up (followers
+  merge them at read time from now on) or down (pushed again; what was merged so far
+  is backfilled).
+- ``populate`` / ``clear``: a reader's timeline built from the follow graph and the
+  authors' recent posts when missing (new, or dropped while quiet); cleared when
+  their follows change wholesale (a bulk import), to be populated on the next read.
+- trim: every write keeps the newest ``feed_max`` (in the store's commands).
+- ``page``: a page after a cursor, celebrities merged in, checked against whom the
+  viewer follows now (so an entry left by a fan-out that crossed an unfollow is
+  never shown).
+- ``watch``: post ids as they reach the viewer's feed, while they watch.
+
+Every verb is idempotent: the events and jobs that call them are delivered at least
+once. The pure rules (ordering, paging, trimming) are in feed_svc.entries; the Redis
+commands in feed_svc.store.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-
-import redis.asyncio as redis
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 
 from feed_svc.authors import AuthorPosts
 from feed_svc.config import FeedSettings
-from feed_svc.store import (
-    CELEBRITIES,
-    Entry,
-    add_entries,
-    entries,
-    feed_built_key,
-    feed_key,
-    following_built_key,
-    following_key,
-    last_seen_key,
-    live_key,
-    pulled_key,
-)
+from feed_svc.entries import Entry, all_read, keep_newest, merged_after, newer_than, quiet_since
+from feed_svc.keys import author_live_channel, live_channel
+from feed_svc.store import PULLED_CHANGED, FeedStore, LiveListener
 from pictor.common.v1 import common_pb2
 from pictor.graph.v1 import graph_pb2, graph_pb2_grpc
 
 # Extra entries read per page, so a few filtered out rarely cost a second round trip.
-_SLACK = 8
+PAGE_SLACK = 8
 # graph_svc's largest page.
-_FOLLOWING_PAGE = 100
+FOLLOWING_PAGE = 100
+# A live subscription marks the viewer as watching for this long, renewed as it runs.
+LIVE_TTL_SECONDS = 60
+# How long a watch waits for a message before it looks at its renewal again.
+LIVE_WAIT_SECONDS = 5.0
 
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class Timelines:
+@dataclass(frozen=True)
+class Standing:
+    """Whether an author is pulled (a celebrity) rather than pushed, and whether this
+    look noticed a crossing of the threshold (only one look notices each)."""
+
+    celebrity: bool
+    crossed: bool
+
+
+class HomeTimelines:
     def __init__(
         self,
-        client: redis.Redis,
+        store: FeedStore,
         graph: graph_pb2_grpc.GraphServiceStub,
         authors: AuthorPosts,
         settings: FeedSettings,
     ) -> None:
-        self._redis = client
+        self._store = store
         self._graph = graph
         self._authors = authors
         self._settings = settings
 
-    async def page(self, viewer: int, limit: int, after: Entry | None) -> tuple[list[Entry], bool]:
-        """Up to ``limit`` entries strictly after ``after``, newest first, and whether
-        more may follow."""
-        await self.prepare(viewer)
-        window = limit + _SLACK
-        while True:
-            shown, exhausted = await self._candidates(viewer, window, after)
-            if len(shown) > limit or exhausted:
-                return shown[:limit], len(shown) > limit
-            window *= 4
+    # ------------------------------------------------------------ a post
 
-    async def prepare(self, viewer: int) -> None:
-        """Marks the viewer active and builds what a reader needs that is missing: whom
-        they follow, and their timeline (new, or dropped while they were quiet)."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.set(last_seen_key(viewer), now_ms())
-            pipe.exists(following_built_key(viewer))
-            pipe.exists(feed_built_key(viewer))
-            _, following_built, feed_built = await pipe.execute()
-        if not following_built:
-            await self.build_following(viewer)
-        if not feed_built:
-            await self.rebuild(viewer)
-
-    async def watching(self, viewer: int, for_seconds: int) -> None:
-        """Marks the viewer as watching live, and so active, for ``for_seconds``: pushes
-        keep their timeline and tell them of each post."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.set(live_key(viewer), 1, ex=for_seconds)
-            pipe.set(last_seen_key(viewer), now_ms())
-            await pipe.execute()
-
-    async def pulled_authors(self, viewer: int) -> list[int]:
-        """The celebrities the viewer follows: their posts are merged, not pushed."""
-        return sorted(int(member) for member in await self._redis.smembers(pulled_key(viewer)))
-
-    async def _candidates(
-        self, viewer: int, window: int, after: Entry | None
-    ) -> tuple[list[Entry], bool]:
-        top = after.score if after is not None else "+inf"
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.zrange(
-                feed_key(viewer), top, "-inf", byscore=True, desc=True, offset=0, num=window
-            )
-            pipe.smembers(pulled_key(viewer))
-            pushed_members, pulled_members = await pipe.execute()
-        pushed = entries(pushed_members)
-        pulled_authors = sorted(int(member) for member in pulled_members)
-        pulled = await self._authors.recent(
-            pulled_authors, window, after.score if after is not None else None
+    async def standing(self, author: int) -> Standing:
+        """The author's standing from their follower count now."""
+        response = await self._graph.BatchGetUsers(
+            graph_pb2.BatchGetUsersRequest(user_ids=[author])
         )
-        sources = [pushed, *pulled.values()]
-        exhausted = all(len(source) < window for source in sources)
+        followers = response.users[0].follower_count if response.users else 0
+        celebrity = followers > self._settings.celebrity_threshold
+        return Standing(celebrity, await self._store.mark_celebrity(author, celebrity))
 
-        merged = sorted({entry for source in sources for entry in source}, reverse=True)
-        if after is not None:
-            merged = [entry for entry in merged if entry < after]
-        return await self._followed_only(viewer, merged), exhausted
+    async def publish(self, entry: Entry, celebrity: bool) -> None:
+        await self._authors.add(entry, announce=celebrity)
 
-    async def _followed_only(self, viewer: int, candidates: list[Entry]) -> list[Entry]:
-        authors = sorted({entry.author_id for entry in candidates})
-        if not authors:
-            return []
-        followed = await self._redis.smismember(following_key(viewer), authors)
-        current = {author for author, yes in zip(authors, followed, strict=True) if yes}
-        return [entry for entry in candidates if entry.author_id in current]
+    async def unpublish(self, entry: Entry) -> None:
+        await self._authors.remove(entry)
 
-    async def build_following(self, viewer: int) -> None:
+    async def push(self, entry: Entry, followers: Sequence[int]) -> None:
+        since = quiet_since(now_ms(), self._settings.inactive_days)
+        await self._store.push(entry, followers, since, self._settings.feed_max)
+
+    async def unpush(self, entry: Entry, followers: Sequence[int]) -> None:
+        await self._store.unpush(entry, followers)
+
+    # ------------------------------------------------------------ a follow
+
+    async def merge(self, viewer: int, author: int, celebrity: bool) -> None:
+        await self._store.add_followees(viewer, [author], built=False)
+        if celebrity:
+            await self._store.set_pulled(author, [viewer], merged=True)
+        else:
+            await self._backfill(viewer, author)
+
+    async def unmerge(self, viewer: int, author: int) -> None:
+        recent = (await self._authors.recent([author], self._authors.keep))[author]
+        await self._store.drop_author(viewer, author, [entry.member for entry in recent])
+
+    # ------------------------------------------------------------ a crossing
+
+    async def pull(self, author: int, followers: Sequence[int]) -> None:
+        await self._store.set_pulled(author, followers, merged=True)
+
+    async def unpull(self, author: int, followers: Sequence[int]) -> None:
+        await self._store.set_pulled(author, followers, merged=False)
+        for follower in followers:
+            await self._backfill(follower, author)
+
+    async def _backfill(self, viewer: int, author: int) -> None:
+        """The author's recent posts into a built timeline; into a full one only those
+        newer than its oldest entry."""
+        try:
+            floor = await self._store.timeline_floor(viewer, self._settings.feed_max)
+        except LookupError:
+            return  # not built: the next read builds it, this author included
+        recent = (await self._authors.recent([author], self._authors.keep))[author]
+        if floor is not None:
+            recent = newer_than(recent, floor)
+        await self._store.add_to_timeline(viewer, recent, self._settings.feed_max)
+
+    # ------------------------------------------------------------ a reader
+
+    async def populate(self, viewer: int) -> None:
+        """Marks the viewer seen and builds what a reader needs that is missing: whom
+        they follow, and their timeline (new, or dropped while they were quiet)."""
+        following_built, feed_built = await self._store.seen(viewer, now_ms())
+        if not following_built:
+            await self._copy_following(viewer)
+        if not feed_built:
+            await self._rebuild(viewer)
+
+    async def clear(self, viewer: int) -> None:
+        await self._store.clear(viewer)
+
+    async def _copy_following(self, viewer: int) -> None:
         """Copies whom the viewer follows from graph_svc. Only adds: follow events
         that land meanwhile have already written the truth they read."""
         followees: list[int] = []
@@ -132,68 +163,80 @@ class Timelines:
             response = await self._graph.ListFollowing(
                 graph_pb2.ListFollowingRequest(
                     user_id=viewer,
-                    page=common_pb2.PageRequest(page_size=_FOLLOWING_PAGE, page_token=token),
+                    page=common_pb2.PageRequest(page_size=FOLLOWING_PAGE, page_token=token),
                 )
             )
             followees += [edge.user_id for edge in response.edges]
             token = response.page.next_page_token
             if not token:
                 break
-        async with self._redis.pipeline(transaction=False) as pipe:
-            if followees:
-                pipe.sadd(following_key(viewer), *followees)
-            pipe.set(following_built_key(viewer), 1)
-            await pipe.execute()
+        await self._store.add_followees(viewer, followees, built=True)
 
-    async def rebuild(self, viewer: int) -> None:
-        """Fills the timeline from the followees' recent posts; celebrities are marked
-        to be merged at read time instead."""
-        followees = sorted(int(m) for m in await self._redis.smembers(following_key(viewer)))
-        celebrity_flags = await self._redis.smismember(CELEBRITIES, followees) if followees else []
-        celebrities = [a for a, yes in zip(followees, celebrity_flags, strict=True) if yes]
-        pushed_authors = [a for a, yes in zip(followees, celebrity_flags, strict=True) if not yes]
-        recent = await self._authors.recent(pushed_authors, self._authors.keep)
-        newest = sorted((e for posts in recent.values() for e in posts), reverse=True)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            add_entries(
-                pipe, feed_key(viewer), newest[: self._settings.feed_max], self._settings.feed_max
-            )
-            if celebrities:
-                pipe.sadd(pulled_key(viewer), *celebrities)
-            pipe.set(feed_built_key(viewer), 1)
-            await pipe.execute()
-
-    async def backfill(self, viewer: int, author: int) -> None:
-        """A new followee's recent posts, up to a quarter of the cap; into a full
-        timeline only those newer than its oldest entry."""
-        if not await self._redis.exists(feed_built_key(viewer)):
-            return  # rebuilt on the next read, followee included
-        recent = (await self._authors.recent([author], self._authors.keep))[author]
-        key = feed_key(viewer)
-        if await self._redis.zcard(key) >= self._settings.feed_max:
-            oldest = await self._redis.zrange(key, 0, 0, withscores=True)
-            floor = oldest[0][1] if oldest else float("-inf")
-            recent = [entry for entry in recent if entry.score > floor]
-        async with self._redis.pipeline(transaction=False) as pipe:
-            add_entries(pipe, key, recent, self._settings.feed_max)
-            await pipe.execute()
-
-    async def invalidate(self, viewer: int) -> None:
-        """Drops everything derived from whom the viewer follows; the next read
-        rebuilds it from graph_svc (after a bulk import of their follows)."""
-        await self._redis.delete(
-            following_key(viewer),
-            following_built_key(viewer),
-            pulled_key(viewer),
-            feed_key(viewer),
-            feed_built_key(viewer),
+    async def _rebuild(self, viewer: int) -> None:
+        """The timeline from the followees' recent posts; celebrities merged instead."""
+        followees = await self._store.followees(viewer)
+        celebrities = await self._store.celebrities_among(followees)
+        pushed = [author for author in followees if author not in celebrities]
+        recent = await self._authors.recent(pushed, self._authors.keep)
+        newest = keep_newest(
+            (e for posts in recent.values() for e in posts), self._settings.feed_max
+        )
+        await self._store.fill_timeline(
+            viewer, newest, sorted(celebrities), self._settings.feed_max
         )
 
-    async def forget_author(self, viewer: int, author: int, posts: Sequence[Entry]) -> None:
-        """After an unfollow: the author's posts leave the timeline."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.srem(following_key(viewer), author)
-            pipe.srem(pulled_key(viewer), author)
-            if posts:
-                pipe.zrem(feed_key(viewer), *(entry.member for entry in posts))
-            await pipe.execute()
+    async def page(self, viewer: int, limit: int, after: Entry | None) -> tuple[list[Entry], bool]:
+        """Up to ``limit`` entries strictly after ``after``, newest first, and whether
+        more may follow."""
+        await self.populate(viewer)
+        window = limit + PAGE_SLACK
+        while True:
+            shown, exhausted = await self._candidates(viewer, window, after)
+            if len(shown) > limit or exhausted:
+                return shown[:limit], len(shown) > limit
+            window *= 4
+
+    async def _candidates(
+        self, viewer: int, window: int, after: Entry | None
+    ) -> tuple[list[Entry], bool]:
+        """Up to ``window`` entries of each source after ``after``, merged, followed
+        authors only; and whether every source was read to its end."""
+        top = after.score if after is not None else None
+        pushed, pulled_authors = await self._store.timeline_and_pulled(viewer, top, window)
+        pulled = await self._authors.recent(pulled_authors, window, top)
+        sources = [pushed, *pulled.values()]
+        merged = merged_after(sources, after)
+        followed = await self._store.followed_among(viewer, sorted({e.author_id for e in merged}))
+        return [entry for entry in merged if entry.author_id in followed], all_read(sources, window)
+
+    async def watch(self, viewer: int) -> AsyncIterator[int]:
+        """Post ids as they reach the viewer's feed, until the caller stops.
+
+        Listening starts before the viewer is marked live, and they are marked live
+        before their timeline is built and their celebrities read: so no push, and no
+        change of whom they merge, falls between the cracks."""
+        listener = self._store.listener()
+        try:
+            await listener.listen([live_channel(viewer)])
+            renewed = time.monotonic()
+            await self._store.watching(viewer, LIVE_TTL_SECONDS, now_ms())
+            await self.populate(viewer)
+            await self._listen_to_pulled(listener, viewer)
+            while True:
+                if time.monotonic() - renewed > LIVE_TTL_SECONDS / 3:
+                    await self._store.watching(viewer, LIVE_TTL_SECONDS, now_ms())
+                    renewed = time.monotonic()
+                data = await listener.next(LIVE_WAIT_SECONDS)
+                if data == PULLED_CHANGED:
+                    await self._listen_to_pulled(listener, viewer)
+                elif data is not None:
+                    yield int(data)
+        finally:
+            await listener.aclose()
+
+    async def _listen_to_pulled(self, listener: LiveListener, viewer: int) -> None:
+        """Listens to the celebrities the viewer merges now, and to no others."""
+        wanted = {author_live_channel(author) for author in await self._store.pulled(viewer)}
+        others = listener.channels - wanted - {live_channel(viewer)}
+        await listener.listen(sorted(wanted))
+        await listener.stop_listening(sorted(others))

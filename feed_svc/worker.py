@@ -7,8 +7,10 @@ from prometheus_client import Gauge
 
 from feed_svc.authors import AuthorPosts
 from feed_svc.config import FeedSettings
-from feed_svc.fanout import FANOUT_JOBS, FanOut
-from feed_svc.timeline import Timelines
+from feed_svc.fanout import FanOut
+from feed_svc.keys import FANOUT_JOBS, WORKER_GROUP
+from feed_svc.store import FeedStore
+from feed_svc.timeline import HomeTimelines
 from pictor import events
 from pictor.clients import ServiceClients
 from pictor.consumer import ConsumerSettings, StreamConsumer
@@ -16,7 +18,6 @@ from pictor.metrics import watch_stream
 from pictor.redis_client import open_redis
 from pictor.service import main, run_server
 
-GROUP = "feed-fanout"
 FANOUT_JOBS_QUEUED = Gauge(
     "pictor_fanout_jobs_queued", "Fan-out jobs not done yet: unread, or read and unacknowledged."
 )
@@ -26,14 +27,10 @@ async def run(settings: FeedSettings) -> None:
     client = open_redis(settings)
     clients = ServiceClients.connect(settings)
     try:
-        authors = AuthorPosts(client, clients.post, settings.recent_per_author)
-        fanout = FanOut(
-            client,
-            clients.graph,
-            authors,
-            Timelines(client, clients.graph, authors, settings),
-            settings,
-        )
+        store = FeedStore(client)
+        authors = AuthorPosts(store, clients.post, settings.recent_per_author)
+        timelines = HomeTimelines(store, clients.graph, authors, settings)
+        fanout = FanOut(client, clients.graph, timelines, settings)
         consumer_settings = ConsumerSettings.of(settings)
         handlers = (
             (events.POST_PUBLISHED, fanout.post_published),
@@ -43,12 +40,12 @@ async def run(settings: FeedSettings) -> None:
             (FANOUT_JOBS, fanout.run_job),
         )
         consumers = [
-            StreamConsumer(client, stream, GROUP, handle, settings=consumer_settings)
+            StreamConsumer(client, stream, WORKER_GROUP, handle, settings=consumer_settings)
             for stream, handle in handlers
         ]
         for stream, _ in handlers:
             watch_stream(
-                client, stream, GROUP, FANOUT_JOBS_QUEUED if stream == FANOUT_JOBS else None
+                client, stream, WORKER_GROUP, FANOUT_JOBS_QUEUED if stream == FANOUT_JOBS else None
             )
         await run_server("feed_worker", settings, [], [consumer.run for consumer in consumers])
     finally:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pytest
 import redis.asyncio as redis
 
-from feed_svc.fanout import FANOUT_JOBS
+from feed_svc.keys import FANOUT_JOBS, celebrity_key
 from gateway import ids
 from gateway.config import GatewaySettings
 from pictor import events
@@ -60,6 +60,10 @@ class Feeds:
                 requester_id=ids.decode("User", author_global_id),
             )
         )
+
+    async def is_celebrity(self, user_global_id: str) -> bool:
+        """Whether feed_svc pulls the user's posts at read time rather than pushing."""
+        return bool(await self.redis.exists(celebrity_key(ids.decode("User", user_global_id))))
 
     async def settle(self) -> None:
         await settle(self.redis, FEED_STREAMS)

@@ -15,7 +15,7 @@ import httpx
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feed_svc.store import last_seen_key
+from feed_svc.keys import last_seen_key
 from gateway import ids
 from tests.feed_svc.conftest import Feeds
 from tests.harness import IsolatedStack, Person, data, sign_up

@@ -6,17 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 
 import httpx
 import websockets
 
-from feed_svc.store import Entry, feed_built_key, feed_key, last_seen_key, live_key
+from feed_svc.entries import Entry
+from feed_svc.keys import author_live_channel, feed_built_key, feed_key, last_seen_key, live_key
 from feed_svc.timeline import now_ms
 from gateway import ids
 from tests.feed_svc.conftest import Feeds
-from tests.feed_svc.test_home_feed import follow
+from tests.feed_svc.test_home_feed import follow, unfollow
 from tests.harness import IsolatedStack, Person, sign_up, wait_until
 
 HOME_FEED_UPDATES = "subscription { homeFeedUpdates { id author { id } } }"
@@ -117,3 +118,34 @@ async def test_a_watcher_is_never_dropped_as_quiet(
         assert await feeds.redis.exists(feed_built_key(reader_id))
         entry = Entry(ids.decode("Post", post), ids.decode("User", author.id))
         assert await feeds.redis.zscore(feed_key(reader_id), entry.member) is not None
+
+
+async def test_a_celebrity_followed_while_watching_is_heard_and_unfollowed_is_not(
+    http: httpx.AsyncClient, feeds: Feeds, test_stack: IsolatedStack
+) -> None:
+    # With the test threshold of 3 followers, four fans make a celebrity.
+    star, viewer = await sign_up(http, "starlet"), await sign_up(http, "latecomer")
+    for fan in [await sign_up(http, "fan") for _ in range(4)]:
+        await follow(fan, star)
+    await feeds.settle()
+    assert await feeds.is_celebrity(star.id)
+    channel = author_live_channel(ids.decode("User", star.id))
+
+    async def listeners() -> int:
+        counts = dict(await feeds.redis.pubsub_shardnumsub(channel))
+        return int(counts[channel.encode()])
+
+    async with watching(test_stack, feeds, viewer) as arrived:
+        await follow(viewer, star)
+        await feeds.settle()
+        await wait_until(lambda: _equals(listeners(), 1), within=ARRIVAL_SECONDS)
+        post = await feeds.publish(star.id)
+        assert await next_post(arrived) == post
+
+        await unfollow(viewer, star)
+        await feeds.settle()
+        await wait_until(lambda: _equals(listeners(), 0), within=ARRIVAL_SECONDS)
+
+
+async def _equals(count: Awaitable[int], expected: int) -> bool:
+    return await count == expected

@@ -8,8 +8,8 @@ import sys
 import httpx
 import redis.asyncio as redis
 
-from feed_svc.fanout import FANOUT_JOBS
-from feed_svc.worker import GROUP as FEED_GROUP
+from feed_svc.keys import FANOUT_JOBS
+from feed_svc.keys import WORKER_GROUP as FEED_GROUP
 from infra.local import stack
 from pictor import events
 from tests.harness import (

@@ -18,7 +18,7 @@ import httpx
 import pytest
 import redis.asyncio as redis
 
-from feed_svc.worker import GROUP
+from feed_svc.keys import WORKER_GROUP as GROUP
 from gateway.config import GatewaySettings
 from infra.local import stack
 from pictor import events
