@@ -17,6 +17,7 @@ from gateway.config import GatewaySettings
 from gateway.errors import ErrorCode, GatewayError
 from gateway.ratelimit import Action, AuthRateLimiter, ViewerRateLimiter
 from pictor.clients import ServiceClients
+from pictor.common.v1 import common_pb2
 from pictor.graph.v1 import graph_pb2
 from pictor.media.v1 import media_pb2
 from pictor.post.v1 import post_pb2
@@ -111,6 +112,14 @@ class Context:
                 f"first must be between 1 and {self.settings.max_page_size}",
             )
         return first
+
+    def page_request(
+        self, first: int | None, after: str | None, *, default: int
+    ) -> common_pb2.PageRequest:
+        """A connection's ``first`` and ``after`` as a service's page request."""
+        return common_pb2.PageRequest(
+            page_size=self.page_size(first, default), page_token=after or ""
+        )
 
     async def profiles(
         self, ids: list[int], with_counts: bool = False

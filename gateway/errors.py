@@ -78,7 +78,8 @@ def with_retry_hint(error: grpc.aio.AioRpcError) -> Exception:
     the hint reaches ``extensions.retryAfterSeconds``; any other error as it is."""
     seconds = _rpc_retry_after(error)
     if seconds is None:
-        return error
+        unchanged: Exception = error  # grpc's types are unknown to mypy
+        return unchanged
     hinted = GatewayError(code_of_rpc_error(error), error.details() or "try again later")
     hinted.retry_after_seconds = seconds
     return hinted

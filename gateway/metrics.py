@@ -78,7 +78,8 @@ class GatewayMetrics:
     def record(self, name: str | None, response: Response, seconds: float) -> None:
         operation = self.operation(name)
         operation.latency.observe(seconds)
-        if not response.body.startswith(_ERRORS_FIRST):
+        # A slice, not startswith: a body may be a memoryview.
+        if response.body[: len(_ERRORS_FIRST)] != _ERRORS_FIRST:
             operation.ok.inc()
             return
         decoded = orjson.loads(response.body)

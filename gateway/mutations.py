@@ -2,12 +2,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC
+from typing import cast
 
 import grpc
 import strawberry
+from starlette.datastructures import UploadFile
 from strawberry.file_uploads import Upload
 
-from gateway import ids
+from gateway import described, ids
 from gateway.auth import issue_token
 from gateway.context import Context
 from gateway.errors import with_retry_hint
@@ -68,9 +70,7 @@ class Mutation:
             user=User.from_proto(response.user),
         )
 
-    @strawberry.mutation(
-        description="Upload phase 1: creates a PENDING post and a pre-signed upload URL."
-    )
+    @described.mutation("Upload phase 1: creates a PENDING post and a pre-signed upload URL.")
     async def create_post(self, info: Info, caption: str, content_type: str) -> CreatePostPayload:
         context = info.context
         author = await context.act(Action.POST)
@@ -97,11 +97,8 @@ class Mutation:
             expires_at=upload.expires_at.ToDatetime(tzinfo=UTC),
         )
 
-    @strawberry.mutation(
-        description=(
-            "Upload phase 2: the bytes are at uploadUrl; start processing. "
-            "Only the author may confirm."
-        )
+    @described.mutation(
+        "Upload phase 2: the bytes are at uploadUrl; start processing. Only the author may confirm."
     )
     async def confirm_upload(self, info: Info, post_id: strawberry.ID) -> Post:
         context = info.context
@@ -116,14 +113,14 @@ class Mutation:
             pass
         return await Post.fetch(info, number)
 
-    @strawberry.mutation(
-        description=(
-            "One-shot upload through the gateway (multipart spec); "
-            "bytes are streamed to the media service."
-        )
+    @described.mutation(
+        "One-shot upload through the gateway (multipart spec); "
+        "bytes are streamed to the media service."
     )
     async def upload_post(self, info: Info, caption: str, file: Upload) -> Post:
         context = info.context
+        # Strawberry types the scalar as bytes; Starlette hands over the part itself.
+        upload = cast(UploadFile, file)
         author = await context.act(Action.POST)
         # No declared type: the file part's label is the client's guess (often
         # application/octet-stream); media_svc takes the type from the bytes.
@@ -137,7 +134,7 @@ class Mutation:
                     post_id=created.post.id, requester_id=author, acknowledge_only=True
                 )
             )
-            while chunk := await file.read(UPLOAD_CHUNK_BYTES):
+            while chunk := await upload.read(UPLOAD_CHUNK_BYTES):
                 yield media_pb2.StreamUploadRequest(chunk=chunk)
 
         call = context.clients.media.StreamUpload(parts())
@@ -151,9 +148,7 @@ class Mutation:
             raise
         return await Post.fetch(info, created.post.id)
 
-    @strawberry.mutation(
-        description="Only the author may delete. Removes the post from profiles and feeds."
-    )
+    @described.mutation("Only the author may delete. Removes the post from profiles and feeds.")
     async def delete_post(self, info: Info, id: strawberry.ID) -> bool:
         context = info.context
         await context.clients.post.DeletePost(
@@ -163,27 +158,26 @@ class Mutation:
         )
         return True
 
-    @strawberry.mutation(description="Idempotent. Returns the followed user.")
+    @described.mutation("Idempotent. Returns the followed user.")
     async def follow(self, info: Info, user_id: strawberry.ID) -> User:
-        context = info.context
-        response = await context.clients.graph.Follow(
-            graph_pb2.FollowRequest(
-                follower_id=await context.act(Action.FOLLOW),
-                followee_id=ids.decode("User", user_id),
-            )
+        follower, followee = await _follow_edge(info.context, user_id)
+        response = await info.context.clients.graph.Follow(
+            graph_pb2.FollowRequest(follower_id=follower, followee_id=followee)
         )
         return User.from_proto(response.followee, with_counts=True)
 
-    @strawberry.mutation(description="Idempotent. Returns the unfollowed user.")
+    @described.mutation("Idempotent. Returns the unfollowed user.")
     async def unfollow(self, info: Info, user_id: strawberry.ID) -> User:
-        context = info.context
-        response = await context.clients.graph.Unfollow(
-            graph_pb2.UnfollowRequest(
-                follower_id=await context.act(Action.FOLLOW),
-                followee_id=ids.decode("User", user_id),
-            )
+        follower, followee = await _follow_edge(info.context, user_id)
+        response = await info.context.clients.graph.Unfollow(
+            graph_pb2.UnfollowRequest(follower_id=follower, followee_id=followee)
         )
         return User.from_proto(response.followee, with_counts=True)
+
+
+async def _follow_edge(context: Context, user_id: strawberry.ID) -> tuple[int, int]:
+    """The viewer (counted against their follow limit) and the user they (un)follow."""
+    return await context.act(Action.FOLLOW), ids.decode("User", user_id)
 
 
 async def _abandon(context: Context, post_id: int, author: int) -> None:

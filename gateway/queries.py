@@ -3,12 +3,12 @@ from __future__ import annotations
 import grpc
 import strawberry
 
-from gateway import ids
+from gateway import described, ids
 from gateway.context import Context
 from gateway.selection import names_below
 from gateway.types.node import Node
 from gateway.types.page import PageInfo
-from gateway.types.post import Post, PostConnection, PostEdge, posts_for
+from gateway.types.post import Post, PostConnection, posts_for
 from gateway.types.user import User, asks_for_counts
 from pictor.feed.v1 import feed_pb2
 from pictor.graph.v1 import graph_pb2
@@ -38,7 +38,7 @@ async def load_post(info: Info, post_id: int) -> Post | None:
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="The signed-in user, null when anonymous.")
+    @described.field("The signed-in user, null when anonymous.")
     async def viewer(self, info: Info) -> User | None:
         viewer = info.context.viewer_id
         return await load_user(info, viewer) if viewer is not None else None
@@ -66,9 +66,7 @@ class Query:
             return await load_user(info, number)
         return await load_post(info, number)
 
-    @strawberry.field(
-        description="Reverse-chronological posts of everyone the viewer follows. Requires auth."
-    )
+    @described.field("Reverse-chronological posts of everyone the viewer follows. Requires auth.")
     async def home_feed(
         self, info: Info, first: int | None = 12, after: str | None = None
     ) -> PostConnection:
@@ -82,16 +80,8 @@ class Query:
         )
         found = await context.posts.load_many([item.post_id for item in response.items])
         # A post deleted after the timeline was read is dropped, never shown.
-        kept = [(item, post) for item, post in zip(response.items, found, strict=True) if post]
-        posts = await posts_for(info, [post for _, post in kept])
-        edges = [
-            PostEdge(cursor=item.cursor, node=post)
-            for (item, _), post in zip(kept, posts, strict=True)
-        ]
-        return PostConnection(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=bool(response.next_cursor),
-                end_cursor=response.items[-1].cursor if response.items else None,
-            ),
+        return await PostConnection.of(
+            info,
+            [(item.cursor, post) for item, post in zip(response.items, found, strict=True) if post],
+            PageInfo.after(response.items, response.next_cursor),
         )

@@ -4,7 +4,7 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 
-from gateway import ids
+from gateway import described, ids
 from gateway.context import Context
 from gateway.types.media import MediaStatus
 from gateway.types.post import Post
@@ -18,8 +18,8 @@ Info = strawberry.Info[Context, None]
 
 @strawberry.type
 class Subscription:
-    @strawberry.subscription(
-        description="Streams the post's processing until READY or FAILED, then completes. Author only."
+    @described.subscription(
+        "Streams the post's processing until READY or FAILED, then completes. Author only."
     )
     async def upload_status(
         self, info: Info, post_id: strawberry.ID
@@ -38,7 +38,7 @@ class Subscription:
             if event.status in (MediaStatus.READY, MediaStatus.FAILED):
                 return
 
-    @strawberry.subscription(description="Posts as they arrive in the viewer's home feed.")
+    @described.subscription("Posts as they arrive in the viewer's home feed.")
     async def home_feed_updates(self, info: Info) -> AsyncGenerator[Post, None]:
         context = info.context
         call = context.clients.feed.WatchHomeFeed(

@@ -26,7 +26,7 @@ from strawberry.extensions.utils import is_introspection_field
 from strawberry.resolvers import is_default_resolver
 
 
-def traced(info: GraphQLResolveInfo) -> bool:
+def traced(info: GraphQLResolveInfo[Any]) -> bool:
     """Whether this field's resolution gets a span of its own; the cheap checks first,
     as this runs for every field of every result."""
     field = info.parent_type.fields.get(info.field_name)
@@ -40,8 +40,8 @@ def traced(info: GraphQLResolveInfo) -> bool:
 
 
 class ResolverTracing(OpenTelemetryExtension):
-    def resolve(  # type: ignore[override]  # sync, or the base's coroutine when traced
-        self, _next: Any, root: Any, info: GraphQLResolveInfo, *args: Any, **kwargs: Any
+    def resolve(  # sync, or the base's coroutine when traced
+        self, _next: Any, root: Any, info: GraphQLResolveInfo[Any], *args: Any, **kwargs: Any
     ) -> Any:
         if not traced(info):
             return _next(root, info, *args, **kwargs)

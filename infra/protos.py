@@ -29,7 +29,7 @@ def _proto_files() -> list[Path]:
 
 def _generated_files(root: Path) -> set[Path]:
     """Generated stubs and the package markers beside them, relative to root."""
-    found = set()
+    found: set[Path] = set()
     for proto in _proto_files():
         package_dir = proto.parent.relative_to(PROTO_ROOT)
         stem = proto.stem

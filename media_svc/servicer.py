@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import grpc
-
 from media_svc.signing import UrlSigner
 from media_svc.uploads import Uploads
 from pictor.errors import InvalidInput
 from pictor.media.v1 import media_pb2, media_pb2_grpc
+from pictor.service import Context
 
-Context = grpc.aio.ServicerContext
 SIGN_MAX = 500
 # Only renditions are ever served; originals keep their EXIF and are never signed.
 SIGNABLE_PREFIX = "media/"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import redis.asyncio as redis
@@ -45,21 +46,15 @@ def megabytes(size: int) -> str:
     return f"{size / (1024 * 1024):g} MiB"
 
 
+@dataclass(frozen=True)
 class Uploads:
-    def __init__(
-        self,
-        objects: ObjectStore,
-        posts: PostStatus,
-        events_redis: redis.Redis,
-        settings: MediaSettings,
-    ) -> None:
-        self._objects = objects
-        self._posts = posts
-        self._events = events_redis
-        self._settings = settings
+    objects: ObjectStore
+    posts: PostStatus
+    events_redis: redis.Redis
+    settings: MediaSettings
 
     async def authored_post(self, post_id: int, requester_id: int) -> post_pb2.Post:
-        post = await self._posts.get(post_id)
+        post = await self.posts.get(post_id)
         if post is None:
             raise NotFound("no such post")
         if post.author_id != requester_id:
@@ -80,10 +75,10 @@ class Uploads:
         if not content_type:
             raise InvalidInput("a pre-signed upload needs the photo's content type")
         age = datetime.now(UTC) - post.created_at.ToDatetime(tzinfo=UTC)
-        ttl_seconds = int(self._settings.upload_url_ttl_seconds - age.total_seconds())
+        ttl_seconds = int(self.settings.upload_url_ttl_seconds - age.total_seconds())
         if ttl_seconds < 1:
             raise Conflict("the time to upload this post's photo has passed; create a new post")
-        url, expires_at = await self._objects.presign_put(
+        url, expires_at = await self.objects.presign_put(
             upload_key(post_id), content_type, ttl_seconds
         )
         headers = [media_pb2.UploadHeader(name="Content-Type", value=content_type)]
@@ -94,15 +89,15 @@ class Uploads:
         post = await self.authored_post(post_id, requester_id)
         if post.media.status != post_pb2.MEDIA_STATUS_PENDING:
             return
-        stored = await self._objects.head(upload_key(post_id))
+        stored = await self.objects.head(upload_key(post_id))
         if stored is None:
             raise InvalidInput(
                 "nothing was uploaded for this post; PUT the photo to uploadUrl first"
             )
-        if stored.size > self._settings.max_upload_bytes:
-            await self._objects.delete([upload_key(post_id)])
-            limit = megabytes(self._settings.max_upload_bytes)
-            await self._posts.fail(post_id, f"the photo is larger than {limit}")
+        if stored.size > self.settings.max_upload_bytes:
+            await self.objects.delete([upload_key(post_id)])
+            limit = megabytes(self.settings.max_upload_bytes)
+            await self.posts.fail(post_id, f"the photo is larger than {limit}")
             raise PayloadTooLarge(f"a photo may be at most {limit}")
         await self._start_processing(post_id)
 
@@ -120,8 +115,8 @@ class Uploads:
         post = await self.authored_post(start.post_id, start.requester_id)
         self._check_pending(post)
         head, chunks = await _head(_chunks(requests))
-        limit = self._settings.max_upload_bytes
-        writer = self._objects.multipart(upload_key(start.post_id), _photo_content_type(head))
+        limit = self.settings.max_upload_bytes
+        writer = self.objects.multipart(upload_key(start.post_id), _photo_content_type(head))
         reported = 0
         try:
             async for chunk in chunks:
@@ -149,7 +144,7 @@ class Uploads:
     async def watch(self, post_id: int) -> AsyncIterator[media_pb2.UploadStatus]:
         """The post's status now, then every change and progress report, until READY or
         FAILED (or the processing timeout)."""
-        pubsub = self._events.pubsub()
+        pubsub = self.events_redis.pubsub()
         await pubsub.subscribe(events.upload_status_channel(post_id))
         try:
             # Subscribed before reading the current status, so no change falls between.
@@ -157,7 +152,7 @@ class Uploads:
             yield current
             if current.status in TERMINAL:
                 return
-            deadline = time.monotonic() + self._settings.processing_timeout_seconds
+            deadline = time.monotonic() + self.settings.processing_timeout_seconds
             while time.monotonic() < deadline:
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                 if message is None:
@@ -170,7 +165,7 @@ class Uploads:
             await pubsub.aclose()
 
     async def _current(self, post_id: int) -> media_pb2.UploadStatus:
-        post = await self._posts.get(post_id)
+        post = await self.posts.get(post_id)
         if post is None:
             raise NotFound("no such post")
         media = post.media
@@ -183,8 +178,8 @@ class Uploads:
             raise Conflict("this post already has its photo")
 
     async def _start_processing(self, post_id: int) -> None:
-        await self._posts.processing(post_id)
-        await events.publish(self._events, events.MEDIA_UPLOADED, {"post_id": post_id})
+        await self.posts.processing(post_id)
+        await events.publish(self.events_redis, events.MEDIA_UPLOADED, {"post_id": post_id})
 
 
 async def _chunks(

@@ -39,19 +39,13 @@ class CountedRows:
 
     async def add(self, owner: int, item: int, values: Mapping[str, Any]) -> bool:
         """Inserts the row and counts it; False (and no change) if it was there."""
-        t = self._t
-        columns = [t.owner, t.item, *values]
-        insert = (
-            f"INSERT INTO {t.table} ({', '.join(columns)}) "
-            f"VALUES ({', '.join('?' * len(columns))}) IF NOT EXISTS"
-        )
-        return await self._change(owner, item, (insert, (owner, item, *values.values())), +1)
+        return await self._change(owner, item, self._insert(owner, item, values), +1)
 
     async def add_many(self, owner: int, items: Mapping[int, Mapping[str, Any]]) -> int:
         """Inserts many rows into one partition, counted, in conditional batches of
         ``_BULK_CHUNK``; rows already there are skipped. Returns how many were added."""
         t = self._t
-        present = set()
+        present: set[int] = set()
         wanted = list(items)
         for start in range(0, len(wanted), _BULK_CHUNK):
             chunk = wanted[start : start + _BULK_CHUNK]
@@ -70,24 +64,12 @@ class CountedRows:
 
     async def _add_chunk(self, owner: int, items: dict[int, Mapping[str, Any]]) -> int:
         t = self._t
-        recount = f"UPDATE {t.table} SET {t.count} = ? WHERE {t.owner} = ? IF {t.count} = ?"
         count = await self._current(owner)
         for _ in range(_CAS_ATTEMPTS):
             if not items:
                 return 0
-            inserts = []
-            for item, values in items.items():
-                columns = [t.owner, t.item, *values]
-                inserts.append(
-                    (
-                        f"INSERT INTO {t.table} ({', '.join(columns)}) "
-                        f"VALUES ({', '.join('?' * len(columns))}) IF NOT EXISTS",
-                        (owner, item, *values.values()),
-                    )
-                )
-            rows = await self._cql.write_batch(
-                [(recount, ((count or 0) + len(items), owner, count)), *inserts]
-            )
+            inserts = [self._insert(owner, item, values) for item, values in items.items()]
+            rows = await self._cql.write_batch([self._recount(owner, count, len(items)), *inserts])
             if rows[0].applied:
                 return len(items)
             # Drop rows someone else added meanwhile; retry with the count as it is now.
@@ -129,12 +111,9 @@ class CountedRows:
         self, owner: int, item: int, row_statement: tuple[str, Sequence[Any]], delta: int
     ) -> bool:
         t = self._t
-        recount = f"UPDATE {t.table} SET {t.count} = ? WHERE {t.owner} = ? IF {t.count} = ?"
         count = await self._current(owner)
         for _ in range(_CAS_ATTEMPTS):
-            rows = await self._cql.write_batch(
-                [(recount, ((count or 0) + delta, owner, count)), row_statement]
-            )
+            rows = await self._cql.write_batch([self._recount(owner, count, delta), row_statement])
             if rows[0].applied:
                 return True
             # A failed batch returns the rows it conditioned on, as they are now.
@@ -143,3 +122,21 @@ class CountedRows:
                 return False
             count = next(getattr(row, t.count) for row in rows)
         raise CountContention(f"the {t.count} of {t.table} {owner} kept moving")
+
+    def _insert(
+        self, owner: int, item: int, values: Mapping[str, Any]
+    ) -> tuple[str, Sequence[Any]]:
+        """The row's insert, applied only if the row is not there yet."""
+        t = self._t
+        columns = [t.owner, t.item, *values]
+        statement = (
+            f"INSERT INTO {t.table} ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' * len(columns))}) IF NOT EXISTS"
+        )
+        return statement, (owner, item, *values.values())
+
+    def _recount(self, owner: int, count: int | None, delta: int) -> tuple[str, Sequence[Any]]:
+        """The count moved by delta, applied only if it is still ``count`` (None: unset)."""
+        t = self._t
+        statement = f"UPDATE {t.table} SET {t.count} = ? WHERE {t.owner} = ? IF {t.count} = ?"
+        return statement, ((count or 0) + delta, owner, count)

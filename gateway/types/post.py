@@ -95,3 +95,15 @@ class PostEdge:
 class PostConnection:
     edges: list[PostEdge]
     page_info: PageInfo
+
+    @classmethod
+    async def of(
+        cls, info: Info, listed: Sequence[tuple[str, post_pb2.Post]], page_info: PageInfo
+    ) -> PostConnection:
+        """A page of posts from their cursors and protos, shown as ``info`` asks."""
+        posts = await posts_for(info, [post for _, post in listed])
+        edges = [
+            PostEdge(cursor=cursor, node=post)
+            for (cursor, _), post in zip(listed, posts, strict=True)
+        ]
+        return cls(edges=edges, page_info=page_info)

@@ -4,12 +4,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from gateway import ids
+from gateway import described, ids
 from gateway.context import Context
 from gateway.selection import names_below
 from gateway.types.node import Node
 from gateway.types.page import PageInfo
-from pictor.common.v1 import common_pb2
 from pictor.graph.v1 import graph_pb2
 from pictor.post.v1 import post_pb2
 
@@ -67,38 +66,26 @@ class User(Node):
     async def post_count(self, info: strawberry.Info[Context, None]) -> int:
         return (await self._counts(info.context)).post_count
 
-    @strawberry.field(
-        description="True when the signed-in viewer follows this user (false when anonymous)."
-    )
+    @described.field("True when the signed-in viewer follows this user (false when anonymous).")
     async def viewer_follows(self, info: strawberry.Info[Context, None]) -> bool:
         return await info.context.viewer_follows.load(self.user_id)
 
-    @strawberry.field(description="Profile grid, newest first. Only READY posts.")
+    @described.field("Profile grid, newest first. Only READY posts.")
     async def posts(
         self, info: strawberry.Info[Context, None], first: int | None = 12, after: str | None = None
     ) -> PostConnectionType:
-        from gateway.types.post import PostConnection, PostEdge, posts_for
+        from gateway.types.post import PostConnection
 
         context = info.context
         response = await context.clients.post.ListUserPosts(
             post_pb2.ListUserPostsRequest(
-                user_id=self.user_id,
-                page=common_pb2.PageRequest(
-                    page_size=context.page_size(first, 12), page_token=after
-                ),
+                user_id=self.user_id, page=context.page_request(first, after, default=12)
             )
         )
-        posts = await posts_for(info, [edge.post for edge in response.edges])
-        edges = [
-            PostEdge(cursor=edge.cursor, node=post)
-            for edge, post in zip(response.edges, posts, strict=True)
-        ]
-        return PostConnection(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=bool(response.page.next_page_token),
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
+        return await PostConnection.of(
+            info,
+            [(edge.cursor, edge.post) for edge in response.edges],
+            PageInfo.after(response.edges, response.page.next_page_token),
         )
 
     @strawberry.field
@@ -106,30 +93,20 @@ class User(Node):
         self, info: strawberry.Info[Context, None], first: int | None = 20, after: str | None = None
     ) -> UserConnection:
         context = info.context
-        response = await context.clients.graph.ListFollowers(
-            graph_pb2.ListFollowersRequest(
-                user_id=self.user_id,
-                page=common_pb2.PageRequest(
-                    page_size=context.page_size(first, 20), page_token=after
-                ),
-            )
+        request = graph_pb2.ListFollowersRequest(
+            user_id=self.user_id, page=context.page_request(first, after, default=20)
         )
-        return await UserConnection.from_edges(info, response.edges, response.page)
+        return await UserConnection.of(info, await context.clients.graph.ListFollowers(request))
 
     @strawberry.field
     async def following(
         self, info: strawberry.Info[Context, None], first: int | None = 20, after: str | None = None
     ) -> UserConnection:
         context = info.context
-        response = await context.clients.graph.ListFollowing(
-            graph_pb2.ListFollowingRequest(
-                user_id=self.user_id,
-                page=common_pb2.PageRequest(
-                    page_size=context.page_size(first, 20), page_token=after
-                ),
-            )
+        request = graph_pb2.ListFollowingRequest(
+            user_id=self.user_id, page=context.page_request(first, after, default=20)
         )
-        return await UserConnection.from_edges(info, response.edges, response.page)
+        return await UserConnection.of(info, await context.clients.graph.ListFollowing(request))
 
 
 @strawberry.type
@@ -144,24 +121,18 @@ class UserConnection:
     page_info: PageInfo
 
     @classmethod
-    async def from_edges(
+    async def of(
         cls,
         info: strawberry.Info[Context, None],
-        edges: list[graph_pb2.FollowEdge],
-        page: common_pb2.PageResponse,
+        listed: graph_pb2.ListFollowersResponse | graph_pb2.ListFollowingResponse,
     ) -> UserConnection:
+        """A page of followers or followed users, as listed by graph_svc."""
         with_counts = asks_for_counts(names_below(info))
-        users = await info.context.profiles([edge.user_id for edge in edges], with_counts)
+        users = await info.context.profiles([edge.user_id for edge in listed.edges], with_counts)
         # An account deleted between the edge read and the user read is left out.
         built = [
             UserEdge(cursor=edge.cursor, node=User.from_proto(user, with_counts=with_counts))
-            for edge in edges
+            for edge in listed.edges
             if (user := users[edge.user_id]) is not None
         ]
-        return cls(
-            edges=built,
-            page_info=PageInfo(
-                has_next_page=bool(page.next_page_token),
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
-        )
+        return cls(edges=built, page_info=PageInfo.after(listed.edges, listed.page.next_page_token))

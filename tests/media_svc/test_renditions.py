@@ -10,13 +10,13 @@ import pytest
 import pyvips
 
 from media_svc import blurhash
+from media_svc.formats import sniff_format
 from media_svc.renditions import (
     ProcessedPhoto,
     Rendition,
     TooManyPixels,
     UnsupportedImage,
     process,
-    sniff_format,
 )
 from tests.images import pixel_flood
 
