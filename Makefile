@@ -14,12 +14,23 @@ GRAPHQL_HTTP := $(TOOLS)/node_modules/graphql-http/package.json
 GRAPHQL_HTTP_VERSION := 1.23.1
 GRAPHQL_JS_VERSION := 16.15.0
 STACK     := $(PY) -m infra.local.stack
+# `make up|down|status TOPOLOGY=cluster`: a Redis Cluster and a three-node Cassandra ring
+# (infra/local/cluster.py) instead of one node of each; its apps use ports 100 higher.
+TOPOLOGY  ?= single
+ifeq ($(TOPOLOGY),cluster)
+TOPOLOGY_STACK := $(PY) -m infra.local.cluster
+else ifeq ($(TOPOLOGY),single)
+TOPOLOGY_STACK := $(STACK)
+else
+$(error TOPOLOGY must be single or cluster, not '$(TOPOLOGY)')
+endif
 
 .PHONY: help up down clean status test lint protos protos-check buf-lint buf-breaking \
         migrate lock bench seed chaos tools
 
 help:
 	@echo "make up      install what is missing, start the whole stack, print the GraphiQL URL"
+	@echo "             (TOPOLOGY=cluster: Redis Cluster + 3-node Cassandra ring; also down/status)"
 	@echo "make test    lint, check protos, run the test suite against real servers"
 	@echo "make down    stop what 'up' started (data stays in $(STATE)/)"
 	@echo "make clean   'down', then remove $(STATE)/ and $(VENV)/"
@@ -50,16 +61,16 @@ $(GRAPHQL_HTTP):
 tools: $(BUF) $(GRAPHQL_HTTP)
 
 up: $(VENV)/.installed
-	$(STACK) up
+	$(TOPOLOGY_STACK) up
 
 down: $(VENV)/.installed
-	$(STACK) down
+	$(TOPOLOGY_STACK) down
 
 status: $(VENV)/.installed
-	$(STACK) status
+	$(TOPOLOGY_STACK) status
 
 clean:
-	if [ -x $(PY) ]; then $(STACK) down; fi
+	if [ -x $(PY) ]; then $(PY) -m infra.local.cluster down; $(STACK) down; fi
 	rm -rf $(STATE) $(VENV) *.egg-info
 
 migrate: $(VENV)/.installed
