@@ -7,6 +7,7 @@ Defaults match the local stack that ``make up`` starts. Each service extends
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -51,8 +52,16 @@ class Settings(BaseSettings):
     cql_replication: str = "{'class': 'SimpleStrategy', 'replication_factor': 1}"
     cql_write_consistency: Consistency = "LOCAL_QUORUM"
     cql_read_consistency: Consistency = "LOCAL_ONE"
+    # Reads that must see every write acknowledged before them (sign-in right after
+    # sign-up, a list right after a follow): a read quorum meets every write quorum.
+    cql_fresh_read_consistency: Consistency = "LOCAL_QUORUM"
 
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # A Redis Cluster rather than one server: redis_url then names one seed node (its
+    # database must be 0, the only one a cluster has) and redis_cluster_seeds any
+    # others as host:port, so a process can start while one seed is down.
+    redis_cluster: bool = False
+    redis_cluster_seeds: tuple[str, ...] = ()
     # Connections per process; a caller waits this long for one before giving up.
     redis_max_connections: int = 64
     redis_pool_timeout_seconds: float = 5.0
@@ -75,6 +84,15 @@ class Settings(BaseSettings):
     worker_max_deliveries: int = 5
 
     log_level: str = "INFO"
+
+    def redis_nodes(self) -> list[tuple[str, int]]:
+        """Where a Redis Cluster client starts: redis_url's node, then the other seeds."""
+        first = urlsplit(self.redis_url)
+        nodes = [(first.hostname or "127.0.0.1", first.port or 6379)]
+        for seed in self.redis_cluster_seeds:
+            host, port = seed.rsplit(":", 1)
+            nodes.append((host, int(port)))
+        return nodes
 
     def service_addr(self, service: ServiceName) -> str:
         addr: str = getattr(self, f"{service}_addr")

@@ -1,6 +1,8 @@
 """CQL access for asyncio code: scylla-driver's callback futures bridged into awaitables,
-statements prepared once, token-aware routing, and the configured consistency levels
-(LOCAL_QUORUM writes, LOCAL_ONE reads by default)."""
+statements prepared once, token-aware routing, and the configured consistency levels:
+LOCAL_QUORUM writes and LOCAL_ONE reads by default, LOCAL_QUORUM for a read that must see
+the writes acknowledged before it (``fresh=True``). On a ring of three replicas a
+LOCAL_ONE read may ask the one replica a write has not reached yet."""
 
 from __future__ import annotations
 
@@ -33,6 +35,12 @@ from pictor.config import Settings
 
 # ScyllaDB speaks protocol v4; Cassandra 5 does too.
 _PROTOCOL_VERSION = 4
+# A loaded ring of three nodes on two cores has been seen to need more than ten seconds.
+_SCHEMA_AGREEMENT_SECONDS = 60
+
+
+class SchemaDisagreement(Exception):
+    """The nodes of the ring did not come to one schema after a change."""
 
 
 def _resolve(future: asyncio.Future[Any], result: Any) -> None:
@@ -82,8 +90,11 @@ class CqlSession:
         self._cluster = cluster
         self._session = session
         self._prepared: dict[str, PreparedStatement] = {}
-        self._write_cl = ConsistencyLevel.name_to_value[settings.cql_write_consistency]
-        self._read_cl = ConsistencyLevel.name_to_value[settings.cql_read_consistency]
+        self._write_cl: int = ConsistencyLevel.name_to_value[settings.cql_write_consistency]
+        self._read_cl: int = ConsistencyLevel.name_to_value[settings.cql_read_consistency]
+        self._fresh_read_cl: int = ConsistencyLevel.name_to_value[
+            settings.cql_fresh_read_consistency
+        ]
 
     @classmethod
     async def connect(cls, settings: Settings, *, use_keyspace: bool = True) -> CqlSession:
@@ -114,23 +125,35 @@ class CqlSession:
             self._prepared[query] = prepared
         return prepared
 
-    async def _bind(self, query: str, params: Sequence[Any], *, write: bool) -> Statement:
+    async def _bind(self, query: str, params: Sequence[Any], consistency: int) -> Statement:
         bound = (await self.prepare(query)).bind(params)
-        bound.consistency_level = self._write_cl if write else self._read_cl
+        bound.consistency_level = consistency
         # Lightweight transactions agree within the local datacenter.
         bound.serial_consistency_level = ConsistencyLevel.LOCAL_SERIAL
         return bound
 
-    async def read(self, query: str, params: Sequence[Any] = ()) -> list[Any]:
-        """Every row the query selects, at the read consistency level."""
-        statement = await self._bind(query, params, write=False)
+    def _read_consistency(self, fresh: bool) -> int:
+        return self._fresh_read_cl if fresh else self._read_cl
+
+    async def read(
+        self, query: str, params: Sequence[Any] = (), *, fresh: bool = False
+    ) -> list[Any]:
+        """Every row the query selects, at the read consistency level (``fresh``: one
+        that sees every write acknowledged before this read)."""
+        statement = await self._bind(query, params, self._read_consistency(fresh))
         return await _settle(self._session.execute_async(statement), all_pages=True)
 
     async def read_page(
-        self, query: str, params: Sequence[Any], page_size: int, paging_state: bytes | None
+        self,
+        query: str,
+        params: Sequence[Any],
+        page_size: int,
+        paging_state: bytes | None,
+        *,
+        fresh: bool = False,
     ) -> tuple[list[Any], bytes | None]:
         """One page of rows and the driver's paging state for the next (None at the end)."""
-        statement = await self._bind(query, params, write=False)
+        statement = await self._bind(query, params, self._read_consistency(fresh))
         statement.fetch_size = page_size
         response = self._session.execute_async(statement, paging_state=paging_state)
         rows = await _settle(response, all_pages=False)
@@ -138,13 +161,12 @@ class CqlSession:
 
     async def write(self, query: str, params: Sequence[Any] = ()) -> list[Any]:
         """Runs a write at the write consistency level; returns the rows an LWT answers."""
-        statement = await self._bind(query, params, write=True)
+        statement = await self._bind(query, params, self._write_cl)
         return await _settle(self._session.execute_async(statement), all_pages=True)
 
     async def read_serial(self, query: str, params: Sequence[Any] = ()) -> list[Any]:
         """A linearizable read (LOCAL_SERIAL): sees every committed lightweight transaction."""
-        statement = await self._bind(query, params, write=False)
-        statement.consistency_level = ConsistencyLevel.LOCAL_SERIAL
+        statement = await self._bind(query, params, ConsistencyLevel.LOCAL_SERIAL)
         return await _settle(self._session.execute_async(statement), all_pages=True)
 
     async def write_batch(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
@@ -164,9 +186,21 @@ class CqlSession:
         return await _settle(self._session.execute_async(batch), all_pages=True)
 
     async def execute_ddl(self, query: str) -> None:
-        """Schema changes cannot be prepared; the driver waits for schema agreement."""
+        """A schema change (these cannot be prepared), once every node has it: the next
+        statement may run on any node, and the driver gives up waiting for agreement
+        after ten seconds with only a warning."""
         statement = SimpleStatement(query, consistency_level=ConsistencyLevel.ALL)
-        await _settle(self._session.execute_async(statement), all_pages=True)
+        response = self._session.execute_async(statement)
+        await _settle(response, all_pages=True)
+        if not response.is_schema_agreed:
+            agreed = await asyncio.to_thread(
+                self._session.wait_for_schema_agreement, wait_time=_SCHEMA_AGREEMENT_SECONDS
+            )
+            if not agreed:
+                raise SchemaDisagreement(
+                    f"nodes still disagree on the schema {_SCHEMA_AGREEMENT_SECONDS} s after: "
+                    f"{query}"
+                )
 
     async def close(self) -> None:
         await asyncio.to_thread(self._cluster.shutdown)

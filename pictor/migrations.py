@@ -75,7 +75,9 @@ async def migrate(settings: Settings) -> int:
             f"CREATE TABLE IF NOT EXISTS {keyspace}.schema_migrations ("
             "version int PRIMARY KEY, name text, checksum text, applied_at timestamp)"
         )
-        rows = await cql.read(f"SELECT version, checksum FROM {keyspace}.schema_migrations")
+        rows = await cql.read(
+            f"SELECT version, checksum FROM {keyspace}.schema_migrations", fresh=True
+        )
         applied = {row.version: row.checksum for row in rows}
         await cql.execute_ddl(f"USE {keyspace}")
         current = max(applied, default=0)

@@ -65,7 +65,7 @@ class StackError(Exception):
     pass
 
 
-def _say(message: str) -> None:
+def say(message: str) -> None:
     print(f"pictor: {message}", flush=True)
 
 
@@ -92,7 +92,7 @@ def install_debian_package(program: str, package: str) -> Path:
     found = shutil.which(program)
     if found:
         return Path(found)
-    _say(f"installing {program} from Debian's packages ({package})")
+    say(f"installing {program} from Debian's packages ({package})")
     sudo = [] if os.geteuid() == 0 else ["sudo"]
     # RUNLEVEL=1 keeps a package's init script from starting a system-wide server.
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive", "RUNLEVEL": "1"}
@@ -116,7 +116,7 @@ def install_minio() -> Path:
     binary = BIN_DIR / "minio"
     if binary.exists():
         return binary
-    _say(f"building MinIO with `go install {MINIO_MODULE}` (a few minutes the first time)")
+    say(f"building MinIO with `go install {MINIO_MODULE}` (a few minutes the first time)")
     BIN_DIR.mkdir(parents=True, exist_ok=True)
     _run(["go", "install", MINIO_MODULE], env={**os.environ, "GOBIN": str(BIN_DIR)})
     return binary
@@ -124,7 +124,7 @@ def install_minio() -> Path:
 
 def install_cassandra() -> None:
     if not (STATE / "cassandra" / "lib").is_dir():
-        _say("fetching Apache Cassandra 5 from Maven Central (first time only)")
+        say("fetching Apache Cassandra 5 from Maven Central (first time only)")
     _run(["bash", CASSANDRA_DIR / "fetch.sh", STATE])
 
 
@@ -215,7 +215,7 @@ def start(part: Part) -> bool:
     if part.pid() is not None:
         return False
     if part.ready():
-        _say(f"{part.name} is already answering (started elsewhere); using it")
+        say(f"{part.name} is already answering (started elsewhere); using it")
         return False
     part.run_dir.mkdir(parents=True, exist_ok=True)
     started_at = time.monotonic()
@@ -227,7 +227,7 @@ def start(part: Part) -> bool:
     except StackError:
         stop(part)
         raise
-    _say(f"{part.name} ready in {time.monotonic() - started_at:.1f}s (pid {process.pid})")
+    say(f"{part.name} ready in {time.monotonic() - started_at:.1f}s (pid {process.pid})")
     return True
 
 
@@ -283,19 +283,22 @@ def _reap(pid: int) -> None:
 # ---------------------------------------------------------------- readiness
 
 
-def _cql_ready(port: int) -> bool:
-    if not _port_open(port):
+def cql_ready(port: int, host: str = "127.0.0.1") -> bool:
+    """The node at ``host`` answers CQL (itself, not another node of its ring)."""
+    if not _port_open(port, host):
         return False
     from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable
-    from cassandra.policies import RoundRobinPolicy
+    from cassandra.policies import WhiteListRoundRobinPolicy
 
     cluster = Cluster(
-        ["127.0.0.1"],
+        [host],
         port=port,
         protocol_version=4,
         connect_timeout=2,
         execution_profiles={
-            EXEC_PROFILE_DEFAULT: ExecutionProfile(load_balancing_policy=RoundRobinPolicy())
+            EXEC_PROFILE_DEFAULT: ExecutionProfile(
+                load_balancing_policy=WhiteListRoundRobinPolicy([host])
+            )
         },
     )
     try:
@@ -317,6 +320,9 @@ def http_ok(url: str) -> bool:
 
 
 def _redis_ready(port: int) -> bool:
+    # A closed port answers at once; the client would retry it with backoff first.
+    if not _port_open(port):
+        return False
     import redis
 
     try:
@@ -346,7 +352,7 @@ def backends(settings: Settings) -> list[Part]:
         Part(
             name="cassandra",
             command=lambda: ["bash", str(CASSANDRA_DIR / "run.sh"), str(STATE)],
-            ready=lambda: _cql_ready(settings.cql_port),
+            ready=lambda: cql_ready(settings.cql_port),
             start_timeout=240,
             stop_timeout=60,
             env={"CASSANDRA_NATIVE_PORT": str(settings.cql_port)},
@@ -453,7 +459,7 @@ def prepare_datastores(settings: Settings) -> None:
         return await migrate(settings)
 
     version = asyncio.run(prepare())
-    _say(
+    say(
         f"keyspace {settings.cql_keyspace} at schema version {version}; "
         f"bucket {settings.s3_bucket} ready"
     )
@@ -470,21 +476,21 @@ def up_backends(settings: Settings) -> list[Part]:
 def up(settings: GatewaySettings) -> None:
     every_part = backends(settings) + applications(settings)
     if all(part.pid() is not None for part in every_part):
-        _say("the stack is already up; nothing to do")
+        say("the stack is already up; nothing to do")
     else:
         up_backends(settings)
         prepare_datastores(settings)
         graphiql.install()
         for part in applications(settings):
             start(part)
-    _say(f"GraphiQL: {gateway_url(settings)}/graphql")
-    _say(f"logs: {LOG_DIR.relative_to(ROOT)}/<part>.log; stop with `make down`")
+    say(f"GraphiQL: {gateway_url(settings)}/graphql")
+    say(f"logs: {LOG_DIR.relative_to(ROOT)}/<part>.log; stop with `make down`")
 
 
 def down(settings: GatewaySettings) -> None:
     parts = backends(settings) + applications(settings)
     stopped = [part.name for part in reversed(parts) if stop(part)]
-    _say(f"stopped {', '.join(stopped)}" if stopped else "nothing was running")
+    say(f"stopped {', '.join(stopped)}" if stopped else "nothing was running")
 
 
 def status(settings: GatewaySettings) -> None:

@@ -7,6 +7,10 @@
 #   CASSANDRA_NATIVE_PORT     CQL port                        (default 9042)
 #   CASSANDRA_STORAGE_PORT    internode port, loopback only   (default 7000)
 #   CASSANDRA_LISTEN_ADDRESS  listen/rpc address              (default 127.0.0.1)
+#   CASSANDRA_NODE_DIR        this node's conf and data       (default $PICTOR_DIR/cassandra)
+#   CASSANDRA_LOG_DIR         this node's cassandra.log       (default $PICTOR_DIR/logs)
+#   CASSANDRA_SEEDS           host:port,... of the ring's seeds (default the node itself)
+#   CASSANDRA_NUM_TOKENS      token ranges per node, fixed at first start (default 16)
 #   CASSANDRA_HEAP            max heap, -Xmx                  (default 1G)
 #   CASSANDRA_HEAP_MIN        initial heap, -Xms              (default 256M)
 #   CASSANDRA_JMX_PORT        local-only JMX port; unset/empty = JMX off (default off)
@@ -22,14 +26,17 @@ fi
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 mkdir -p "$1"
 PICTOR_DIR="$(cd "$1" && pwd)"
-CASS_DIR="$PICTOR_DIR/cassandra"
-LIB="$CASS_DIR/lib"
+# The jars are shared by every node; a ring's nodes each keep their own conf and data.
+LIB="$PICTOR_DIR/cassandra/lib"
+CASS_DIR="${CASSANDRA_NODE_DIR:-$PICTOR_DIR/cassandra}"
 CONF="$CASS_DIR/conf"
-LOGS="$PICTOR_DIR/logs"
+LOGS="${CASSANDRA_LOG_DIR:-$PICTOR_DIR/logs}"
 
 NATIVE_PORT="${CASSANDRA_NATIVE_PORT:-9042}"
 STORAGE_PORT="${CASSANDRA_STORAGE_PORT:-7000}"
 LISTEN_ADDR="${CASSANDRA_LISTEN_ADDRESS:-127.0.0.1}"
+SEEDS="${CASSANDRA_SEEDS:-$LISTEN_ADDR:$STORAGE_PORT}"
+NUM_TOKENS="${CASSANDRA_NUM_TOKENS:-16}"
 HEAP="${CASSANDRA_HEAP:-1G}"
 HEAP_MIN="${CASSANDRA_HEAP_MIN:-256M}"
 JMX_PORT="${CASSANDRA_JMX_PORT:-}"
@@ -37,6 +44,7 @@ JMX_PORT="${CASSANDRA_JMX_PORT:-}"
 for p in "$NATIVE_PORT" "$STORAGE_PORT" ${JMX_PORT:+"$JMX_PORT"}; do
   [[ "$p" =~ ^[0-9]+$ ]] || { echo "run.sh: bad port '$p'" >&2; exit 2; }
 done
+[[ "$NUM_TOKENS" =~ ^[0-9]+$ ]] || { echo "run.sh: bad CASSANDRA_NUM_TOKENS '$NUM_TOKENS'" >&2; exit 2; }
 
 shopt -s nullglob
 alljars=("$LIB"/cassandra-all-*.jar)
@@ -57,6 +65,8 @@ sed -e "s|@DATA_DIR@|$CASS_DIR|g" \
     -e "s|@NATIVE_PORT@|$NATIVE_PORT|g" \
     -e "s|@STORAGE_PORT@|$STORAGE_PORT|g" \
     -e "s|@LISTEN_ADDR@|$LISTEN_ADDR|g" \
+    -e "s|@SEEDS@|$SEEDS|g" \
+    -e "s|@NUM_TOKENS@|$NUM_TOKENS|g" \
     "$HERE/cassandra.yaml" > "$CONF/cassandra.yaml.tmp"
 mv -f "$CONF/cassandra.yaml.tmp" "$CONF/cassandra.yaml"
 cp -f "$HERE/logback.xml" "$CONF/logback.xml.tmp"

@@ -1,0 +1,360 @@
+"""The cluster topology of the local stack: a Redis Cluster of three primaries with a
+replica each and a three-node Cassandra ring, the shape production runs on, beside the
+single-node stack (`make up TOPOLOGY=cluster`).
+
+Both sets of datastores and both sets of applications can run at once: the Redis
+nodes listen on 6381-6386, the Cassandra nodes on 127.0.0.2-127.0.0.4 (the
+single node binds 127.0.0.1 only), and the cluster's services and gateway on ports
+100 above the single stack's (gateway 8180). MinIO is shared. State lives under
+.pictor/cluster/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from gateway.config import GatewaySettings
+from infra.local import graphiql, stack
+from infra.local.stack import Part, StackError, say
+
+CLUSTER_STATE = stack.STATE / "cluster"
+RUN_DIR = CLUSTER_STATE / "run"
+LOG_DIR = CLUSTER_STATE / "logs"
+
+REDIS_PORTS = tuple(range(6381, 6387))
+# Production's cluster-node-timeout is usually 15 s; a short one makes a replica take
+# over within seconds of its primary's loss, which the node-loss test waits for.
+REDIS_NODE_TIMEOUT_MS = 3000
+CASSANDRA_HOSTS = ("127.0.0.2", "127.0.0.3", "127.0.0.4")
+CASSANDRA_HEAP = "512M"
+CASSANDRA_DC = "datacenter1"  # what SimpleSnitch calls every node's datacenter
+# Every node is a seed: no node bootstraps (streams data in) on its first start, and a
+# node restarting finds the ring through whichever other node is up.
+CASSANDRA_SEEDS = ",".join(f"{host}:7000" for host in CASSANDRA_HOSTS)
+# Gossip settles in a second on loopback; Cassandra's default waits are for real networks.
+CASSANDRA_FAST_START = "-Dcassandra.ring_delay_ms=1000"
+
+# Where the cluster topology's datastores are, in settings (the test suite adds its own
+# keyspace and bucket to these).
+DATASTORES: Mapping[str, Any] = {
+    "cql_hosts": CASSANDRA_HOSTS,
+    "cql_local_dc": CASSANDRA_DC,
+    "cql_replication": f"{{'class': 'NetworkTopologyStrategy', '{CASSANDRA_DC}': 3}}",
+    "redis_url": f"redis://127.0.0.1:{REDIS_PORTS[0]}/0",
+    "redis_cluster": True,
+    "redis_cluster_seeds": tuple(f"127.0.0.1:{port}" for port in REDIS_PORTS[1:]),
+}
+# The cluster's services and gateway listen 100 above the single stack's ports, so
+# both sets of applications can run side by side.
+_PORT_OFFSET = 100
+_PROCESSES = ("graph", "post", "feed", "media", "media_worker", "feed_worker")
+
+
+def settings(**overrides: Any) -> GatewaySettings:
+    """The settings of the cluster topology's processes (the environment's otherwise)."""
+    single = GatewaySettings()
+    ports: dict[str, Any] = {"gateway_port": single.gateway_port + _PORT_OFFSET}
+    for process in _PROCESSES:
+        host, port = single.service_addr(process).rsplit(":", 1)  # type: ignore[arg-type]
+        ports[f"{process}_addr"] = f"{host}:{int(port) + _PORT_OFFSET}"
+        metrics = single.metrics_port(process)  # type: ignore[arg-type]
+        ports[f"{process}_metrics_port"] = metrics + _PORT_OFFSET
+    return GatewaySettings(**{**DATASTORES, **ports, **overrides})
+
+
+def environment(settings: GatewaySettings) -> dict[str, str]:
+    """The PICTOR_* variables that give a process these settings' datastores and ports."""
+    names = [*DATASTORES, "gateway_port"]
+    names += [f"{process}_addr" for process in _PROCESSES]
+    names += [f"{process}_metrics_port" for process in _PROCESSES]
+    env = {}
+    for name in names:
+        value = getattr(settings, name)
+        if isinstance(value, tuple):
+            value = json.dumps(list(value))
+        env[f"PICTOR_{name.upper()}"] = str(value)
+    return env
+
+
+# ---------------------------------------------------------------- Redis Cluster
+
+
+def redis_node(port: int) -> Part:
+    data = CLUSTER_STATE / "redis" / str(port)
+    return Part(
+        name=f"redis-{port}",
+        command=lambda: _redis_command(port, data),
+        ready=lambda: stack._redis_ready(port),
+        start_timeout=30,
+        env={},
+        run_dir=RUN_DIR,
+        log_dir=LOG_DIR,
+    )
+
+
+def _redis_command(port: int, data: Path) -> list[str]:
+    data.mkdir(parents=True, exist_ok=True)
+    return [
+        str(stack.install_redis()),
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--dir",
+        str(data),
+        "--cluster-enabled",
+        "yes",
+        # The node's identity and its view of the cluster: a restarted node rejoins
+        # the cluster it belonged to from this file.
+        "--cluster-config-file",
+        "nodes.conf",
+        "--cluster-node-timeout",
+        str(REDIS_NODE_TIMEOUT_MS),
+        # A replica takes over however long it was cut off from its primary: on one
+        # machine a stale replica beats no primary.
+        "--cluster-replica-validity-factor",
+        "0",
+        # Slots whose primary is down fail; the others keep answering.
+        "--cluster-require-full-coverage",
+        "no",
+        "--appendonly",
+        "yes",
+        "--save",
+        "",
+        "--daemonize",
+        "no",
+    ]
+
+
+def _cluster_info(port: int) -> dict[str, str]:
+    import redis
+
+    client = redis.Redis(port=port, socket_timeout=2, decode_responses=True)
+    info: dict[str, str] = client.execute_command("CLUSTER INFO")  # type: ignore[no-untyped-call]
+    return info
+
+
+def _replicas_linked(port: int) -> bool:
+    import redis
+
+    info = redis.Redis(port=port, socket_timeout=2, decode_responses=True).info("replication")
+    return info.get("role") == "master" or info.get("master_link_status") == "up"
+
+
+def form_redis_cluster() -> None:
+    """Creates the cluster when every node is new; otherwise waits for the nodes,
+    restarted from their nodes.conf, to agree on it again."""
+    infos = [_cluster_info(port) for port in REDIS_PORTS]
+    if all(info["cluster_known_nodes"] == "1" for info in infos):
+        if any(info["cluster_slots_assigned"] != "0" for info in infos):
+            raise StackError(f"a Redis node holds slots but knows no other; remove {CLUSTER_STATE}")
+        _create_redis_cluster()
+    elif not all(info["cluster_known_nodes"] == str(len(REDIS_PORTS)) for info in infos):
+        raise StackError(
+            "the Redis nodes disagree on who is in the cluster (a node's state was lost?); "
+            f"stop the cluster and remove {CLUSTER_STATE / 'redis'}"
+        )
+    deadline = time.monotonic() + 60
+    while not _redis_cluster_ok():
+        if time.monotonic() > deadline:
+            raise StackError(f"Redis Cluster not ok after 60 s: {_cluster_info(REDIS_PORTS[0])}")
+        time.sleep(0.2)
+
+
+def _create_redis_cluster() -> None:
+    say(f"creating a Redis Cluster of {len(REDIS_PORTS)} nodes (3 primaries, 1 replica each)")
+    log = LOG_DIR / "redis-cluster-create.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    command = [
+        str(stack.install_redis().with_name("redis-cli")),
+        "--cluster",
+        "create",
+        *(f"127.0.0.1:{port}" for port in REDIS_PORTS),
+        "--cluster-replicas",
+        "1",
+        "--cluster-yes",
+    ]
+    with log.open("ab") as output:
+        created = subprocess.run(command, stdout=output, stderr=subprocess.STDOUT, check=False)
+    if created.returncode != 0:
+        raise StackError(f"redis-cli --cluster create failed; see {log}")
+
+
+def _redis_cluster_ok() -> bool:
+    try:
+        infos = [_cluster_info(port) for port in REDIS_PORTS]
+        return all(
+            info["cluster_state"] == "ok"
+            and info["cluster_known_nodes"] == str(len(REDIS_PORTS))
+            and info["cluster_size"] == str(len(REDIS_PORTS) // 2)
+            for info in infos
+        ) and all(_replicas_linked(port) for port in REDIS_PORTS)
+    except OSError:
+        return False
+    except Exception as error:  # redis.ConnectionError and friends: not up yet
+        if type(error).__module__.startswith("redis"):
+            return False
+        raise
+
+
+# ---------------------------------------------------------------- Cassandra ring
+
+
+def cassandra_node(host: str) -> Part:
+    name = f"cassandra-{host.rsplit('.', 1)[1]}"
+    node_dir = CLUSTER_STATE / name
+    return Part(
+        name=name,
+        command=lambda: ["bash", str(stack.CASSANDRA_DIR / "run.sh"), str(stack.STATE)],
+        ready=lambda: stack.cql_ready(9042, host),
+        start_timeout=240,
+        stop_timeout=60,
+        env={
+            "CASSANDRA_LISTEN_ADDRESS": host,
+            "CASSANDRA_NODE_DIR": str(node_dir),
+            "CASSANDRA_LOG_DIR": str(LOG_DIR / name),
+            "CASSANDRA_SEEDS": CASSANDRA_SEEDS,
+            "CASSANDRA_NUM_TOKENS": "4",
+            "CASSANDRA_HEAP": CASSANDRA_HEAP,
+            "CASSANDRA_JVM_EXTRA_OPTS": CASSANDRA_FAST_START,
+        },
+        run_dir=RUN_DIR,
+        log_dir=LOG_DIR,
+    )
+
+
+def wait_for_ring(within: float = 120) -> None:
+    """Until every node knows all three as members in normal state (none still joining)."""
+    deadline = time.monotonic() + within
+    while not all(_sees_ring(host) for host in CASSANDRA_HOSTS):
+        if time.monotonic() > deadline:
+            raise StackError(f"the Cassandra ring did not form within {within:.0f} s")
+        time.sleep(0.5)
+
+
+def _sees_ring(host: str) -> bool:
+    from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable
+    from cassandra.policies import WhiteListRoundRobinPolicy
+
+    cluster = Cluster(
+        [host],
+        protocol_version=4,
+        connect_timeout=2,
+        execution_profiles={
+            EXEC_PROFILE_DEFAULT: ExecutionProfile(
+                load_balancing_policy=WhiteListRoundRobinPolicy([host])
+            )
+        },
+    )
+    try:
+        session = cluster.connect()
+        rows = session.execute("SELECT address, status_with_port FROM system_views.gossip_info")
+        normal = {row.address for row in rows if str(row.status_with_port).startswith("NORMAL")}
+        return normal >= set(CASSANDRA_HOSTS)
+    except (NoHostAvailable, OSError):
+        return False
+    finally:
+        cluster.shutdown()
+
+
+def backends() -> list[Part]:
+    """The Redis nodes, then the Cassandra nodes in the order they must start."""
+    return [redis_node(port) for port in REDIS_PORTS] + [
+        cassandra_node(host) for host in CASSANDRA_HOSTS
+    ]
+
+
+def _minio(settings: GatewaySettings) -> Part:
+    """MinIO is shared with the single stack (its pid file is the single stack's)."""
+    return next(part for part in stack.backends(settings) if part.name == "minio")
+
+
+def up_backends(settings: GatewaySettings) -> list[Part]:
+    """Starts the datastores that are not running, one after the other; returns those
+    it started."""
+    stack.install_redis()
+    stack.install_minio()
+    stack.install_cassandra()
+    started = [part for part in backends() if part.name.startswith("redis") and stack.start(part)]
+    form_redis_cluster()
+    # One node at a time: a node joins a ring whose other members are up (2 cores).
+    started += [part for part in backends() if part.name.startswith("cass") and stack.start(part)]
+    wait_for_ring()
+    minio = _minio(settings)
+    if stack.start(minio):
+        started.append(minio)
+    return started
+
+
+def applications(settings: GatewaySettings) -> list[Part]:
+    return stack.applications(settings, environment(settings), RUN_DIR, LOG_DIR)
+
+
+def up(settings: GatewaySettings) -> None:
+    every_part = [*backends(), _minio(settings), *applications(settings)]
+    if all(part.pid() is not None for part in every_part):
+        say("the cluster topology is already up; nothing to do")
+    else:
+        started_at = time.monotonic()
+        up_backends(settings)
+        say(f"datastores of the cluster topology ready in {time.monotonic() - started_at:.0f}s")
+        stack.prepare_datastores(settings)
+        graphiql.install()
+        for part in applications(settings):
+            stack.start(part)
+    say(f"GraphiQL: {stack.gateway_url(settings)}/graphql")
+    logs = LOG_DIR.relative_to(stack.ROOT)
+    say(f"logs: {logs}/<part>.log; stop with `make down TOPOLOGY=cluster`")
+
+
+def down(settings: GatewaySettings) -> None:
+    """Stops the cluster topology, and MinIO unless the single stack still uses it."""
+    parts = [*backends(), *applications(settings)]
+    single = [part for part in stack.backends(settings) if part.name != "minio"]
+    if not any(part.pid() is not None for part in single):
+        parts.insert(0, _minio(settings))
+    stopped = [part.name for part in reversed(parts) if stack.stop(part)]
+    say(f"stopped {', '.join(stopped)}" if stopped else "nothing of the cluster was running")
+
+
+def status(settings: GatewaySettings) -> None:
+    for part in [*backends(), *applications(settings)]:
+        pid = part.pid()
+        state = f"running (pid {pid})" if pid else "stopped"
+        print(f"{part.name:<14} {state}")
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.local.cluster")
+    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("--backends", action="store_true", help="only the datastores")
+    args = parser.parse_args(argv)
+    cluster = settings()
+    # Whatever this process runs (migrations, the applications) sees the cluster.
+    os.environ.update(environment(cluster))
+    try:
+        if args.command == "up" and args.backends:
+            up_backends(cluster)
+            stack.prepare_datastores(cluster)
+        elif args.command == "up":
+            up(cluster)
+        elif args.command == "down":
+            down(cluster)
+        else:
+            status(cluster)
+    except (StackError, subprocess.CalledProcessError) as error:
+        print(f"pictor: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
