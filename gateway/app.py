@@ -35,7 +35,7 @@ from gateway.schema import build_schema, limit_rules
 from gateway.uploads import check_upload
 from pictor.clients import ServiceClients
 from pictor.config import ServiceName
-from pictor.redis_client import open_redis
+from pictor.redis_client import RedisClient, open_redis
 from pictor.service import settle_heap
 
 SERVICES: tuple[ServiceName, ...] = ("graph", "post", "feed", "media")
@@ -43,7 +43,7 @@ SERVICES: tuple[ServiceName, ...] = ("graph", "post", "feed", "media")
 
 class State(TypedDict):
     clients: ServiceClients
-    redis: redis.Redis
+    redis: RedisClient
     limiter: AuthRateLimiter
     viewer_limiter: ViewerRateLimiter
 
@@ -149,7 +149,7 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-async def _redis_up(client: redis.Redis) -> bool:
+async def _redis_up(client: RedisClient) -> bool:
     try:
         async with asyncio.timeout(1):
             return bool(await client.ping())

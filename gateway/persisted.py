@@ -21,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
-import redis.asyncio as redis
+from pictor.redis_client import RedisClient
 
 # extensions.code values this protocol adds to the contract's (README: Errors).
 PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
@@ -75,7 +75,7 @@ class PersistedQueries:
         self._capacity = capacity
         self._texts: OrderedDict[str, str] = OrderedDict()
 
-    async def query(self, client: redis.Redis, sha256: str, query: str | None) -> tuple[str, bool]:
+    async def query(self, client: RedisClient, sha256: str, query: str | None) -> tuple[str, bool]:
         """The text to run for a request that carries a hash (and maybe its text), and
         whether it is new (to ``register`` once it is known to be valid)."""
         known = await self._known(client, sha256)
@@ -98,7 +98,7 @@ class PersistedQueries:
             raise PersistedQueryError("BAD_USER_INPUT", "provided sha does not match query", 400)
         return query, True
 
-    async def register(self, client: redis.Redis, sha256: str, query: str) -> None:
+    async def register(self, client: RedisClient, sha256: str, query: str) -> None:
         """Keeps a valid operation's text for every replica."""
         await client.set(key(sha256), query.encode(), ex=self._ttl)
         self._remember(sha256, query)
@@ -113,7 +113,7 @@ class PersistedQueries:
             400,
         )
 
-    async def _known(self, client: redis.Redis, sha256: str) -> str | None:
+    async def _known(self, client: RedisClient, sha256: str) -> str | None:
         text = self._texts.get(sha256)
         if text is not None:
             self._texts.move_to_end(sha256)

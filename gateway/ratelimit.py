@@ -9,9 +9,8 @@ from __future__ import annotations
 import time
 from enum import StrEnum
 
-import redis.asyncio as redis
-
 from gateway.errors import ErrorCode, GatewayError
+from pictor.redis_client import RedisClient
 
 _MINUTE = 60
 
@@ -19,7 +18,7 @@ _MINUTE = 60
 class AuthRateLimiter:
     def __init__(
         self,
-        client: redis.Redis,
+        client: RedisClient,
         attempts_per_minute: int,
         failures_allowed: int,
         failure_window_seconds: int,
@@ -71,7 +70,7 @@ class Action(StrEnum):
 
 
 class ViewerRateLimiter:
-    def __init__(self, client: redis.Redis, per_minute: dict[Action, int]) -> None:
+    def __init__(self, client: RedisClient, per_minute: dict[Action, int]) -> None:
         self._redis = client
         self._per_minute = per_minute
 

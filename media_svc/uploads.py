@@ -18,8 +18,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import redis.asyncio as redis
-
 from media_svc.config import MediaSettings
 from media_svc.formats import PHOTO_CONTENT_TYPES, SNIFF_BYTES, sniff_format
 from media_svc.objects import ObjectStore
@@ -28,6 +26,7 @@ from pictor import events
 from pictor.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from pictor.media.v1 import media_pb2
 from pictor.post.v1 import post_pb2
+from pictor.redis_client import RedisClient
 
 # How often a streamed upload reports the bytes received so far.
 PROGRESS_EVERY_BYTES = 1024 * 1024
@@ -50,7 +49,7 @@ def megabytes(size: int) -> str:
 class Uploads:
     objects: ObjectStore
     posts: PostStatus
-    events_redis: redis.Redis
+    events_redis: RedisClient
     settings: MediaSettings
 
     async def authored_post(self, post_id: int, requester_id: int) -> post_pb2.Post:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 
 import pyvips
-import redis.asyncio as redis
 from prometheus_client import Counter
 
 from media_svc import renditions
@@ -27,7 +27,7 @@ from pictor.consumer import ConsumerSettings, Fields, StreamConsumer
 from pictor.errors import InvalidInput
 from pictor.metrics import watch_stream
 from pictor.post.v1 import post_pb2
-from pictor.redis_client import open_redis
+from pictor.redis_client import RedisClient, open_redis
 from pictor.s3 import open_s3
 from pictor.service import main, run_server
 
@@ -39,59 +39,53 @@ GAVE_UP = "processing failed; please upload the photo again"
 RENDITIONS = Counter("pictor_renditions", "Renditions written to the object store.")
 
 
+@dataclass(frozen=True)
 class MediaWorker:
-    def __init__(
-        self,
-        objects: ObjectStore,
-        posts: PostStatus,
-        events_redis: redis.Redis,
-        settings: MediaSettings,
-    ) -> None:
-        self._objects = objects
-        self._posts = posts
-        self._events = events_redis
-        self._settings = settings
+    objects: ObjectStore
+    posts: PostStatus
+    events_redis: RedisClient
+    settings: MediaSettings
 
     async def process(self, message_id: str, fields: Fields) -> None:
         """Handles one ``media.uploaded``: original in, renditions out, post READY."""
         post_id = int(fields["post_id"])
-        post = await self._posts.get(post_id)
+        post = await self.posts.get(post_id)
         if post is None:
             await self._forget(post_id)
             return
         if post.media.status in TERMINAL:
             return
         await self._progress(post_id, 0.1)
-        original = await self._objects.head(upload_key(post_id))
+        original = await self.objects.head(upload_key(post_id))
         if original is None:
-            await self._posts.fail(post_id, "the uploaded photo is gone; upload it again")
+            await self.posts.fail(post_id, "the uploaded photo is gone; upload it again")
             return
-        data = await self._objects.read(upload_key(post_id))
+        data = await self.objects.read(upload_key(post_id))
         try:
-            photo = await asyncio.to_thread(renditions.process, data, self._settings.max_pixels)
+            photo = await asyncio.to_thread(renditions.process, data, self.settings.max_pixels)
         except InvalidInput as refusal:
-            await self._posts.fail(post_id, str(refusal))
-            await self._objects.delete([upload_key(post_id)])
+            await self.posts.fail(post_id, str(refusal))
+            await self.objects.delete([upload_key(post_id)])
             return
         del data
         await self._progress(post_id, 0.6)
         stored = await self._store(post_id, photo)
         RENDITIONS.inc(len(stored))
         await self._progress(post_id, 0.9)
-        if not await self._posts.ready(post_id, _media(photo, stored)):
+        if not await self.posts.ready(post_id, _media(photo, stored)):
             # Deleted (or given up on) while we worked: keep nothing of it.
             await self._forget(post_id)
             return
         # The original still carries its EXIF (GPS included); only renditions stay.
-        await self._objects.delete([upload_key(post_id)])
+        await self.objects.delete([upload_key(post_id)])
 
     async def give_up(self, message_id: str, fields: Fields, error: Exception) -> None:
         """After the last try: the post ends FAILED with a reason, its original removed."""
         post_id = fields.get("post_id", "")
         if not post_id.isdigit():
             return  # nothing to fail: the message itself was malformed
-        await self._posts.fail(int(post_id), GAVE_UP)
-        await self._objects.delete([upload_key(int(post_id))])
+        await self.posts.fail(int(post_id), GAVE_UP)
+        await self.objects.delete([upload_key(int(post_id))])
 
     async def clean_up(self, message_id: str, fields: Fields) -> None:
         """Handles one ``post.deleted``: the post's objects go too."""
@@ -101,19 +95,19 @@ class MediaWorker:
         keys = [rendition_key(post_id, r.name, r.content_type) for r in photo.renditions]
         await asyncio.gather(
             *(
-                self._objects.write(key, rendition.data, rendition.content_type)
+                self.objects.write(key, rendition.data, rendition.content_type)
                 for key, rendition in zip(keys, photo.renditions, strict=True)
             )
         )
         return keys
 
     async def _forget(self, post_id: int) -> None:
-        await self._objects.delete_prefix(f"media/{post_id}/")
-        await self._objects.delete([upload_key(post_id)])
+        await self.objects.delete_prefix(f"media/{post_id}/")
+        await self.objects.delete([upload_key(post_id)])
 
     async def _progress(self, post_id: int, progress: float) -> None:
         await events.announce_upload_status(
-            self._events, post_id, events.UploadStatusMessage("PROCESSING", progress)
+            self.events_redis, post_id, events.UploadStatusMessage("PROCESSING", progress)
         )
 
 

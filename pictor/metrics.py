@@ -19,6 +19,8 @@ import grpc
 import redis.asyncio as redis
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
 
+from pictor.redis_client import RedisClient
+
 log = logging.getLogger(__name__)
 
 GRPC_HANDLED = Counter(
@@ -75,7 +77,7 @@ class MethodCalls:
 
 
 def watch_stream(
-    client: redis.Redis, stream: str, group: str, backlog: Gauge | None = None
+    client: RedisClient, stream: str, group: str, backlog: Gauge | None = None
 ) -> None:
     """Reports the consumer group's lag and pending entries on every scrape, and their
     sum in ``backlog`` when given (e.g. fan-out jobs queued)."""
@@ -94,7 +96,7 @@ def watch_stream(
     _before_scrape[(stream, group)] = refresh
 
 
-async def stream_backlog(client: redis.Redis, stream: str, group: str) -> tuple[int, int]:
+async def stream_backlog(client: RedisClient, stream: str, group: str) -> tuple[int, int]:
     """(lag, pending) of a consumer group; (0, 0) before the stream or group exists."""
     if not await client.exists(stream):
         return 0, 0

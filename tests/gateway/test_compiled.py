@@ -87,7 +87,7 @@ def leaves(draw: st.DrawFn) -> Leaf:
         when=datetime(2026, 1, 1, tzinfo=UTC),
         status=draw(st.sampled_from(Status)),
         # A None inside a list of non-null strings breaks the schema's promise.
-        tags=draw(st.lists(st.sampled_from(["a", "b", None]), max_size=3)),  # type: ignore[arg-type]
+        tags=draw(st.lists(st.sampled_from(["a", "b", None]), max_size=3)),
         maybe_tags=draw(st.none() | st.lists(st.none() | st.just("x"), max_size=3)),
         id=strawberry.ID(draw(st.sampled_from(["1", "2"]))),
         must_value=draw(st.none() | st.just("here")),
