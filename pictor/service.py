@@ -95,10 +95,30 @@ def _refusal(error: Exception) -> tuple[grpc.StatusCode, str, tuple[tuple[str, s
     return grpc.StatusCode.UNAVAILABLE, "a datastore is unavailable; retry", ()
 
 
-async def _abort(calls: MethodCalls, context: Context, error: Exception) -> None:
-    status, details, metadata = _refusal(error)
-    calls.code(status).inc()
-    await context.abort(status, details, trailing_metadata=metadata)
+class _Outcome:
+    """Around one call: counts it by its status, and turns what the handler raised
+    into the status the caller gets (see ``_guarded``)."""
+
+    __slots__ = ("_calls", "_context")
+
+    def __init__(self, calls: MethodCalls, context: Context) -> None:
+        self._calls = calls
+        self._context = context
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, _: object
+    ) -> None:
+        if error is None:
+            self._calls.ok.inc()
+        elif isinstance(error, _REFUSED):
+            status, details, metadata = _refusal(error)
+            self._calls.code(status).inc()
+            await self._context.abort(status, details, trailing_metadata=metadata)
+        else:
+            self._calls.ended(self._context, error)
 
 
 def _guarded(method: Callable[..., Any], service: str) -> Callable[..., Any]:
@@ -114,28 +134,15 @@ def _guarded(method: Callable[..., Any], service: str) -> Callable[..., Any]:
     if inspect.isasyncgenfunction(method):
 
         async def streaming(request: Any, context: Context) -> Any:
-            try:
+            async with _Outcome(calls, context):
                 async for response in method(request, context):
                     yield response
-            except _REFUSED as error:
-                await _abort(calls, context, error)
-            except BaseException as error:
-                calls.ended(context, error)
-                raise
-            calls.ok.inc()
 
         return streaming
 
     async def unary(request: Any, context: Context) -> Any:
-        try:
-            response = await method(request, context)
-        except _REFUSED as error:
-            await _abort(calls, context, error)
-        except BaseException as error:
-            calls.ended(context, error)
-            raise
-        calls.ok.inc()
-        return response
+        async with _Outcome(calls, context):
+            return await method(request, context)
 
     return unary
 

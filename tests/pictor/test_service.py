@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import AsyncIterator
 
 import grpc
 import pytest
@@ -22,31 +23,33 @@ SERVICES: list[tuple[ServiceName, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("service", "full_name"), SERVICES)
-async def test_service_answers_its_health_check(
-    test_stack: IsolatedStack, service: ServiceName, full_name: str
-) -> None:
-    async with grpc.aio.insecure_channel(test_stack.settings.service_addr(service)) as channel:
-        health = health_pb2_grpc.HealthStub(channel)
-        for name in ("", full_name):
-            response = await health.Check(health_pb2.HealthCheckRequest(service=name), timeout=2)
-            assert response.status == health_pb2.HealthCheckResponse.SERVING
+@pytest.fixture(params=SERVICES, ids=[service for service, _ in SERVICES])
+async def service(
+    test_stack: IsolatedStack, request: pytest.FixtureRequest
+) -> AsyncIterator[tuple[grpc.aio.Channel, str]]:
+    """A channel to one service of the test stack, and the service's full name."""
+    name, full_name = request.param
+    async with grpc.aio.insecure_channel(test_stack.settings.service_addr(name)) as channel:
+        yield channel, full_name
 
 
-@pytest.mark.parametrize(("service", "full_name"), SERVICES)
-async def test_reflection_lists_the_service(
-    test_stack: IsolatedStack, service: ServiceName, full_name: str
-) -> None:
-    async with grpc.aio.insecure_channel(test_stack.settings.service_addr(service)) as channel:
-        reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
-        call = reflection.ServerReflectionInfo(
-            iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=2
-        )
-        names = [
-            service.name
-            async for response in call
-            for service in response.list_services_response.service
-        ]
+async def test_service_answers_its_health_check(service: tuple[grpc.aio.Channel, str]) -> None:
+    channel, full_name = service
+    health = health_pb2_grpc.HealthStub(channel)
+    for name in ("", full_name):
+        response = await health.Check(health_pb2.HealthCheckRequest(service=name), timeout=2)
+        assert response.status == health_pb2.HealthCheckResponse.SERVING
+
+
+async def test_reflection_lists_the_service(service: tuple[grpc.aio.Channel, str]) -> None:
+    channel, full_name = service
+    reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
+    call = reflection.ServerReflectionInfo(
+        iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=2
+    )
+    names = [
+        listed.name async for response in call for listed in response.list_services_response.service
+    ]
     assert full_name in names
     assert "grpc.health.v1.Health" in names
 
