@@ -18,12 +18,11 @@ from datetime import UTC, datetime
 from itertools import chain
 from typing import Protocol
 
-import redis.asyncio as redis
-
 from graph_svc.store import AccountStore, EdgeStore, Side
 from graph_svc.users import Edge, User
 from pictor import events
 from pictor.errors import InvalidInput, NotFound
+from pictor.redis_client import RedisClient
 
 _CONVERGE_ATTEMPTS = 16
 # Partitions a bulk import writes at once.
@@ -80,7 +79,7 @@ async def converge(edges: EdgeRows, follower: int, followee: int) -> bool:
 
 
 class FollowGraph:
-    def __init__(self, accounts: AccountStore, edges: EdgeStore, events_redis: redis.Redis) -> None:
+    def __init__(self, accounts: AccountStore, edges: EdgeStore, events_redis: RedisClient) -> None:
         self._accounts = accounts
         self._edges = edges
         self._events = events_redis

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import redis.asyncio as redis
-
 from graph_svc.store import AccountStore
 from graph_svc.users import User, normalize_username
 from pictor.errors import InvalidInput, NotFound
 from pictor.graph.v1 import graph_pb2
 from pictor.hydration import HydrationCache, read_through
+from pictor.redis_client import RedisClient
 
 
 def user_key(user_id: int) -> str:
@@ -46,7 +45,7 @@ def user_proto(user: User) -> graph_pb2.User:
 
 
 class Profiles:
-    def __init__(self, store: AccountStore, client: redis.Redis, ttl_seconds: int) -> None:
+    def __init__(self, store: AccountStore, client: RedisClient, ttl_seconds: int) -> None:
         self._store = store
         self._cache = HydrationCache(client, user_key, ttl_seconds)
 

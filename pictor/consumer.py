@@ -4,8 +4,13 @@ Every handler must be idempotent: a message is acknowledged only after its handl
 returns, so a consumer that dies mid-message leaves it pending, and after
 ``claim_idle_ms`` any consumer of the group claims it (XAUTOCLAIM) and runs it again.
 A message whose handler keeps failing is moved, with its last error, to the
-dead-letter stream ``<stream>.dead`` after ``max_deliveries`` tries: nothing is lost
+dead-letter stream ``{<stream>}.dead`` after ``max_deliveries`` tries: nothing is lost
 silently and nothing blocks the messages behind it forever.
+
+Losing Redis, or on a Redis Cluster the stream's primary, does not stop a consumer:
+it waits for the stream to be served again (by the promoted replica: the client
+follows the redirection), makes its group again if the failover lost it, and what
+it held unacknowledged is claimed again from the pending list once idle.
 """
 
 from __future__ import annotations
@@ -17,13 +22,15 @@ import os
 import socket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-import redis.asyncio as redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.typing import EncodableT, FieldT
 
 from pictor.config import Settings
+from pictor.redis_client import RedisClient
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +69,9 @@ def consumer_name() -> str:
 
 
 def dead_letter_stream(stream: str) -> str:
-    return f"{stream}.dead"
+    """The stream's name as the hash tag: on a Redis Cluster both live in one slot, so
+    burying or replaying a message moves it in one transaction."""
+    return f"{{{stream}}}.dead"
 
 
 # Fields the dead-letter stream adds to a message's own.
@@ -70,7 +79,7 @@ _BURIAL_FIELDS = (b"original_id", b"error")
 
 
 async def replay_dead(
-    client: redis.Redis, stream: str, message_ids: Sequence[str] = ()
+    client: RedisClient, stream: str, message_ids: Sequence[str] = ()
 ) -> list[str]:
     """Moves dead-lettered messages (all, or those named by their dead-letter id) back
     onto ``stream`` with their own fields, once its handler is fixed; returns the new
@@ -80,14 +89,16 @@ async def replay_dead(
         [
             entry
             for message_id in message_ids
-            for entry in await client.xrange(dead, message_id, message_id)
+            for entry in _entries(await client.xrange(dead, message_id, message_id))
         ]
         if message_ids
-        else await client.xrange(dead)
+        else _entries(await client.xrange(dead))
     )
     replayed = []
     for dead_id, fields in entries:
-        original = {k: v for k, v in fields.items() if k not in _BURIAL_FIELDS}
+        original: dict[FieldT, EncodableT] = {
+            k: v for k, v in fields.items() if k not in _BURIAL_FIELDS
+        }
         async with client.pipeline(transaction=True) as pipe:
             pipe.xadd(stream, original)
             pipe.xdel(dead, dead_id)
@@ -99,7 +110,7 @@ async def replay_dead(
 class StreamConsumer:
     def __init__(
         self,
-        client: redis.Redis,
+        client: RedisClient,
         stream: str,
         group: str,
         handle: Handler,
@@ -183,14 +194,16 @@ class StreamConsumer:
         """Up to ``count`` messages: orphans first, else new ones (waits up to block_ms)."""
         entries = await self._claim_orphans(count)
         if not entries:
-            response = await self._redis.xreadgroup(
+            response: Any = await self._redis.xreadgroup(
                 self._group,
                 self.name,
                 {self._stream: ">"},
                 count=count,
                 block=self._settings.block_ms,
             )
-            entries = [entry for _, stream_entries in response for entry in stream_entries]
+            entries = [
+                entry for _, stream_entries in response or () for entry in _entries(stream_entries)
+            ]
         return [
             (_text(message_id), {_text(k): _text(v) for k, v in fields.items()})
             for message_id, fields in entries
@@ -205,14 +218,16 @@ class StreamConsumer:
             start_id="0-0",
             count=count,
         )
-        # Entries trimmed from the stream while pending come back without fields.
-        return [(message_id, fields) for message_id, fields in claimed if fields]
+        return _entries(claimed)
 
     async def _deliver(self, message_id: str, fields: Fields) -> None:
         try:
             await self._settle(message_id, fields)
-        except _LOST as error:
-            # Not acknowledged: still pending, it is handled again once Redis is back.
+        except (*_LOST, ResponseError) as error:
+            if isinstance(error, ResponseError) and "NOGROUP" not in str(error):
+                raise
+            # Not acknowledged: still pending, it is handled again once Redis is back
+            # (or, if the group was lost in a failover, read again from the stream).
             log.warning("%s %s: lost Redis while settling it (%s)", self._stream, message_id, error)
 
     async def _settle(self, message_id: str, fields: Fields) -> None:
@@ -244,13 +259,19 @@ class StreamConsumer:
         log.error("%s %s failed for good; dead-lettered", self._stream, message_id, exc_info=error)
         if self._give_up is not None:
             await self._give_up(message_id, fields, error)
+        burial: dict[FieldT, EncodableT] = {k: v for k, v in fields.items()}
+        burial["original_id"] = message_id
+        burial["error"] = f"{type(error).__name__}: {error}"
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(
-                dead_letter_stream(self._stream),
-                {**fields, "original_id": message_id, "error": f"{type(error).__name__}: {error}"},
-            )
+            pipe.xadd(dead_letter_stream(self._stream), burial)
             pipe.xack(self._stream, self._group, message_id)
             await pipe.execute()
+
+
+def _entries(response: Any) -> list[tuple[bytes, dict[bytes, bytes]]]:
+    """Stream entries as redis-py returns them (its types allow None everywhere).
+    Entries trimmed from the stream while pending come back without fields: dropped."""
+    return [(message_id, fields) for message_id, fields in response or () if fields]
 
 
 def _text(value: bytes | str) -> str:

@@ -2,6 +2,27 @@
 
 Producers append with a bounded length; consumers (feed_svc, the media worker) read
 through consumer groups, at least once, and must be idempotent.
+
+An event is acknowledged to its producer only once losing one Redis node cannot lose
+it. On a Redis Cluster each primary has a replica, and replication is asynchronous:
+a primary that dies between answering XADD and its replica copying the event takes
+the event with it, and the promoted replica never had it, while the producer has
+already told its caller the write is done. So there :func:`publish` sends XADD and
+then ``WAIT 1`` to the primary that owns the stream, on the same connection (WAIT
+counts only the writes of its own connection), and returns only once a replica
+holds the event; with one replica per primary, the one a failover can promote. If
+no replica confirms within ``REPLICA_WAIT_MS`` (the primary has lost its replica,
+or is dying), it fails as UNAVAILABLE: the caller retries, and an event appended
+twice is harmless because every consumer is idempotent.
+
+Chosen over a transactional outbox in Cassandra that a sweeper re-publishes: WAIT
+closes the hole where it opens, for the cost of one replica round trip, with no
+second write per event, no sweeper and no delay before consumers see the event; an
+outbox would add all three and a second failure path to every producer. The price:
+while a primary has no replica (from its replica's death until one is back), events
+on its streams are refused rather than acknowledged unsafely.
+
+A single server has no replica to wait for: there publishing is the plain XADD.
 """
 
 from __future__ import annotations
@@ -10,7 +31,10 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import redis.asyncio as redis
+from redis.exceptions import ConnectionError
+from redis.typing import EncodableT, FieldT
+
+from pictor.redis_client import PooledCluster, RedisClient
 
 FOLLOW_CHANGED = "events:follow.changed"
 FOLLOWS_IMPORTED = "events:follows.imported"
@@ -20,6 +44,15 @@ POST_DELETED = "events:post.deleted"
 
 # Approximate cap per stream; consumers keep up far faster than this fills.
 STREAM_MAX_LEN = 1_000_000
+# On a cluster, replicas that must hold an event before it is acknowledged, and how
+# long to wait for them (a live replica answers within a millisecond on one network).
+REPLICAS = 1
+REPLICA_WAIT_MS = 500
+
+
+class EventNotReplicated(ConnectionError):
+    """The event reached the stream's primary but no replica confirmed it in time; it
+    may or may not be delivered, so the caller retries (UNAVAILABLE)."""
 
 
 def upload_status_channel(post_id: int) -> str:
@@ -41,7 +74,7 @@ class UploadStatusMessage:
 
 
 async def announce_upload_status(
-    client: redis.Redis, post_id: int, update: UploadStatusMessage
+    client: RedisClient, post_id: int, update: UploadStatusMessage
 ) -> None:
     fields: dict[str, str | float] = {"status": update.status, "message": update.message}
     if update.progress is not None:
@@ -59,7 +92,22 @@ def read_upload_status(data: bytes | str) -> UploadStatusMessage:
     )
 
 
-async def publish(client: redis.Redis, stream: str, fields: Mapping[str, str | int]) -> str:
-    """Appends one event; returns its stream id."""
-    event_id = await client.xadd(stream, dict(fields), maxlen=STREAM_MAX_LEN, approximate=True)
-    return event_id.decode() if isinstance(event_id, bytes) else str(event_id)
+async def publish(client: RedisClient, stream: str, fields: Mapping[str, str | int]) -> str:
+    """Appends one event and returns its stream id, once it is safe (see above)."""
+    if not isinstance(client, PooledCluster):
+        entry: dict[FieldT, EncodableT] = {key: value for key, value in fields.items()}
+        event_id = await client.xadd(stream, entry, maxlen=STREAM_MAX_LEN, approximate=True)
+        return _text(event_id)
+    pairs = [part for field in fields.items() for part in field]
+    event_id, replicas = await client.on_primary(
+        stream,
+        ("XADD", stream, "MAXLEN", "~", STREAM_MAX_LEN, "*", *pairs),
+        ("WAIT", REPLICAS, REPLICA_WAIT_MS),
+    )
+    if replicas < REPLICAS:
+        raise EventNotReplicated(f"{stream} {_text(event_id)}: no replica confirmed it")
+    return _text(event_id)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

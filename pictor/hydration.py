@@ -2,7 +2,9 @@
 hydrates its posts and authors from here and touches no database when warm.
 
 Each record has its own key, named by the service that owns the data with the
-record's id as hash tag (``post:{42}``), so keys spread over a Redis Cluster.
+record's id as hash tag (``post:{42}``), so keys spread over a Redis Cluster. There a
+page's keys span many slots, and one MGET may not: the read becomes one MGET per
+slot, pipelined per node, so a page still costs one round trip per node.
 
 Fills never overwrite (``SET NX``) and a deletion writes a tombstone rather than
 removing the key, so a reader that read the database before the deletion and fills
@@ -15,14 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 
-import redis.asyncio as redis
+from pictor.redis_client import PooledCluster, RedisClient
 
 # What a deleted record's key holds; no serialized record is this short.
 TOMBSTONE = b"\x00"
 
 
 class HydrationCache:
-    def __init__(self, client: redis.Redis, key: Callable[[int], str], ttl_seconds: int) -> None:
+    def __init__(self, client: RedisClient, key: Callable[[int], str], ttl_seconds: int) -> None:
         self._redis = client
         self._key = key
         self._ttl = ttl_seconds
@@ -31,8 +33,11 @@ class HydrationCache:
         """The cached records among ids, tombstones included (as TOMBSTONE)."""
         if not ids:
             return {}
-        # One MGET on a single node; a Cluster client splits it by slot.
-        found = await self._redis.mget([self._key(record_id) for record_id in ids])
+        keys = [self._key(record_id) for record_id in ids]
+        if isinstance(self._redis, PooledCluster):
+            found = await self._redis.mget_nonatomic(keys)
+        else:
+            found = await self._redis.mget(keys)
         return {
             record_id: value
             for record_id, value in zip(ids, found, strict=True)

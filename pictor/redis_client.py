@@ -1,31 +1,184 @@
-"""The Redis client every process uses: a pool that waits for a free connection
-(redis-py's default pool raises at once when all are busy, turning a burst into
-errors) and gives up, as UNAVAILABLE, only after ``redis_pool_timeout_seconds``.
+"""The Redis connection every process uses, for events (streams, consumer groups), the
+hydration caches, timelines and live updates: one server, or a Redis Cluster when
+``redis_cluster`` is set. Both behave alike towards their callers:
 
-A pooled connection that Redis dropped (a restart, a failover) fails its next
-command; that command is retried on a fresh connection, a few times with a short
-backoff, so the first call after Redis comes back succeeds. Retried commands are
-ones whose effect a repeat leaves alone, or events whose consumers are idempotent."""
+- A caller waits for a free connection and gives up, as UNAVAILABLE (a redis
+  ``ConnectionError``), only after ``redis_pool_timeout_seconds``. redis-py's pools
+  raise at once when every connection is busy (the cluster client's per-node pools
+  too), which would turn a burst into errors.
+- A pooled connection that Redis dropped (a restart, a failover) fails its next
+  command; that command is retried on a fresh connection, so the first call after
+  Redis comes back succeeds. Retried commands are ones whose effect a repeat leaves
+  alone, or events whose consumers are idempotent.
+
+On a cluster, redis-py's client also follows MOVED and ASK itself and re-reads the
+slot map after a broken connection, so once a dead primary's replica is promoted
+(``cluster-node-timeout`` plus an election) commands reach it. Until then commands
+for its slots fail; so that every boundary reports that as UNAVAILABLE (retry) and
+not as an internal error, a cluster that cannot serve a slot (CLUSTERDOWN, TRYAGAIN,
+redirections that never settle, an uncovered slot) raises :class:`ClusterUnavailable`.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from contextvars import ContextVar
+from typing import Any, TypeAlias
+
 import redis.asyncio as redis
+from redis.asyncio.cluster import ClusterNode, ClusterPipeline, PipelineCommand, RedisCluster
 from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError, TimeoutError
+from redis.backoff import ExponentialBackoff, NoBackoff
+from redis.event import EventDispatcherInterface
+from redis.exceptions import (
+    AskError,
+    ClusterError,
+    ConnectionError,
+    RedisClusterException,
+    TryAgainError,
+)
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.typing import EncodableT
 
 from pictor.config import Settings
 
-# Tries of a command whose connection broke, backing off 50 ms, 100 ms, 200 ms.
+# Tries of a command whose connection broke: on one server backing off 50 ms, 100 ms,
+# 200 ms; on a cluster each after re-reading the slot map (redis-py 8.1's cluster
+# client uses only the count of its Retry).
 RETRIES = 3
 
+RedisClient: TypeAlias = "redis.Redis | PooledCluster"
 
-def open_redis(settings: Settings) -> redis.Redis:
+# A cluster that cannot serve a slot right now (failing over, a redirection loop).
+_FAILING_OVER = (ClusterError, TryAgainError)
+# What makes on_primary find the slot's owner again and send its commands again.
+_RESEND = (AskError, TryAgainError, ConnectionError, RedisTimeoutError)
+
+
+class ClusterUnavailable(ConnectionError):
+    """The slot's primary is gone and no replica has taken over yet."""
+
+
+def open_redis(settings: Settings) -> RedisClient:
+    if settings.redis_cluster:
+        return PooledCluster(settings)
     pool = redis.BlockingConnectionPool.from_url(
         settings.redis_url,
         max_connections=settings.redis_max_connections,
         timeout=settings.redis_pool_timeout_seconds,
         retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), RETRIES),
-        retry_on_error=[ConnectionError, TimeoutError],
+        retry_on_error=[ConnectionError, RedisTimeoutError],
     )
     return redis.Redis(connection_pool=pool)
+
+
+# Set while a task holds one of a PooledCluster's connection slots, so that redis-py
+# calling back into the client (a pipeline following a MOVED) takes no second slot.
+_holding: ContextVar[bool] = ContextVar("holding_a_redis_slot", default=False)
+
+
+class PooledCluster(RedisCluster):
+    """redis-py's cluster client whose callers wait for a free connection: at most
+    ``redis_max_connections`` commands or pipelines are in flight, each using at most
+    one connection per node, so no node's pool (of that size) is ever exhausted."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(
+            startup_nodes=[ClusterNode(host, port) for host, port in settings.redis_nodes()],
+            max_connections=settings.redis_max_connections,
+            retry=Retry(NoBackoff(), RETRIES),
+        )
+        self._slots = asyncio.Semaphore(settings.redis_max_connections)
+        self._slot_timeout = settings.redis_pool_timeout_seconds
+
+    @contextlib.asynccontextmanager
+    async def connection_slot(self) -> AsyncIterator[None]:
+        """Waits for a free connection (or fails as UNAVAILABLE), and makes what fails
+        because the cluster is failing over fail as ClusterUnavailable."""
+        if _holding.get():
+            yield
+            return
+        try:
+            await asyncio.wait_for(self._slots.acquire(), self._slot_timeout)
+        except TimeoutError as error:  # asyncio's, the builtin
+            raise ConnectionError("No connection available.") from error
+        token = _holding.set(True)
+        try:
+            yield
+        except _FAILING_OVER as error:
+            raise ClusterUnavailable(str(error)) from error
+        except RedisClusterException as error:
+            # No node answered (the slot map could not be read), or the map has a hole.
+            if isinstance(error.__cause__, (ConnectionError, RedisTimeoutError, OSError)) or (
+                "not covered" in str(error)
+            ):
+                raise ClusterUnavailable(str(error)) from error
+            raise
+        finally:
+            _holding.reset(token)
+            self._slots.release()
+
+    async def execute_command(self, *args: EncodableT, **kwargs: Any) -> Any:
+        async with self.connection_slot():
+            return await super().execute_command(*args, **kwargs)
+
+    def pipeline(
+        self, transaction: Any | None = None, shard_hint: Any | None = None
+    ) -> ClusterPipeline:
+        if shard_hint:
+            return super().pipeline(transaction, shard_hint)  # refused by redis-py
+        return _PooledPipeline(self, transaction)
+
+    async def on_primary(self, key: str, *commands: Sequence[EncodableT]) -> list[Any]:
+        """Sends ``commands`` back to back on one connection of the primary that serves
+        ``key``'s slot, and returns their replies. For what needs that one connection
+        (``WAIT`` counts only the writes of the connection it is sent on), so nothing
+        is redirected or retried on another connection within a try: after a MOVED, a
+        TRYAGAIN or a broken connection, the client finds the slot's owner again and
+        the whole sequence is sent again, up to RETRIES times."""
+        attempt = 0
+        while True:
+            replies, failed = await self._send_pinned(key, commands)
+            if failed is None:
+                return replies
+            if attempt == RETRIES or not isinstance(failed, _RESEND):
+                raise failed
+            attempt += 1
+            # A keyed command through the client follows the redirection, or re-reads
+            # the slot map after a broken connection: the next try goes where it lives.
+            await self.exists(key)
+
+    async def _send_pinned(
+        self, key: str, commands: Sequence[Sequence[EncodableT]]
+    ) -> tuple[list[Any], Exception | None]:
+        async with self.connection_slot():
+            await self.initialize()
+            node = self.get_node_from_key(key)
+            if node is None:
+                raise ClusterUnavailable(f"no node serves {key!r}")
+            sent = [PipelineCommand(i, *command) for i, command in enumerate(commands)]
+            try:
+                await node.execute_pipeline(sent)
+            except (ConnectionError, RedisTimeoutError) as error:
+                return [], error
+            replies = [command.result for command in sent]
+            return replies, next((r for r in replies if isinstance(r, Exception)), None)
+
+
+class _PooledPipeline(ClusterPipeline):
+    """A cluster pipeline that runs within one of its client's connection slots."""
+
+    # Declared by redis-py's typing protocol, never set by ClusterPipeline itself.
+    _event_dispatcher: EventDispatcherInterface
+
+    def __init__(self, client: PooledCluster, transaction: Any | None) -> None:
+        super().__init__(client, transaction)
+        self._pool = client
+
+    async def execute(
+        self, raise_on_error: bool = True, allow_redirections: bool = True
+    ) -> list[Any]:
+        async with self._pool.connection_slot():
+            return await super().execute(raise_on_error, allow_redirections)

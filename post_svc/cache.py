@@ -4,9 +4,8 @@ but by deletion, which buries them (pictor.hydration)."""
 
 from __future__ import annotations
 
-import redis.asyncio as redis
-
 from pictor.hydration import HydrationCache
+from pictor.redis_client import RedisClient
 
 
 def post_key(post_id: int) -> str:
@@ -19,5 +18,5 @@ def post_key(post_id: int) -> str:
 POST_KEYS = "post:{*"
 
 
-def post_cache(client: redis.Redis, ttl_seconds: int) -> HydrationCache:
+def post_cache(client: RedisClient, ttl_seconds: int) -> HydrationCache:
     return HydrationCache(client, post_key, ttl_seconds)

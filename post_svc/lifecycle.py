@@ -13,14 +13,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-import redis.asyncio as redis
-
 from pictor import events
 from pictor.clients import ServiceClients
 from pictor.errors import Forbidden, NotFound
 from pictor.graph.v1 import graph_pb2
 from pictor.hydration import HydrationCache, read_through
 from pictor.post.v1 import post_pb2
+from pictor.redis_client import RedisClient
 from pictor.snowflake import SnowflakeGenerator, timestamp_ms
 from post_svc.posts import (
     PENDING,
@@ -44,7 +43,7 @@ class PostLifecycle:
         self,
         store: PostStore,
         ids: SnowflakeGenerator,
-        events_redis: redis.Redis,
+        events_redis: RedisClient,
         clients: ServiceClients,
         cache: HydrationCache,
     ) -> None:

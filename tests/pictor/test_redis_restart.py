@@ -114,7 +114,7 @@ async def test_the_feed_worker_reconnects_and_consumes_after_a_redis_restart(
                 for group in await client.xinfo_groups(events.POST_DELETED):
                     if group["name"].decode() == GROUP:
                         delivered = group["last-delivered-id"].decode()
-                        return delivered == message_id and group["pending"] == 0
+                        return bool(delivered == message_id and group["pending"] == 0)
                 return False
 
             await wait_until(consumed, within=20, interval=0.1)
