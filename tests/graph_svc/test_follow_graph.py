@@ -21,7 +21,8 @@ async def new_user(clients: ServiceClients, prefix: str) -> int:
     response = await clients.graph.CreateUser(
         graph_pb2.CreateUserRequest(username=unique_name(prefix), password="a fine password")
     )
-    return response.user.id
+    user_id: int = response.user.id
+    return user_id
 
 
 async def counts(clients: ServiceClients, user_id: int) -> tuple[int, int]:
@@ -125,8 +126,8 @@ async def test_every_real_change_is_announced_once(
         await client.aclose()
     states = [
         fields["following"]
-        for _, fields in entries
-        if fields["follower_id"] == str(fan) and fields["followee_id"] == str(star)
+        for _, fields in entries or ()
+        if fields and fields["follower_id"] == str(fan) and fields["followee_id"] == str(star)
     ]
     assert states == ["1", "0", "1"]
 

@@ -99,8 +99,8 @@ async def keys_of(s3: Any, settings: GatewaySettings, post_id: int) -> list[str]
 
 
 async def deletions_announced(event_log: redis.Redis) -> set[int]:
-    entries: list[tuple[bytes, dict[bytes, bytes]]] = await event_log.xrange(events.POST_DELETED)
-    return {int(fields[b"post_id"]) for _, fields in entries}
+    entries = await event_log.xrange(events.POST_DELETED)
+    return {int(fields[b"post_id"]) for _, fields in entries or () if fields}
 
 
 async def post_of(client: GraphQLClient, post_id: str) -> dict[str, Any] | None:
