@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias, TypeVar
 
 import grpc
-import redis.asyncio as redis
 import uvloop
 from cassandra import OperationTimedOut as CassandraOperationTimedOut
 from cassandra import Timeout as CassandraTimeout
@@ -35,7 +34,7 @@ from pictor.cql import CqlSession
 from pictor.errors import DomainError
 from pictor.logs import configure_logging
 from pictor.metrics import MethodCalls, serve_metrics
-from pictor.redis_client import open_redis
+from pictor.redis_client import RedisClient, open_redis
 from pictor.telemetry import configure_tracing, traced_rpcs
 
 log = logging.getLogger(__name__)
@@ -241,7 +240,7 @@ class Connections:
         self._stack.push_async_callback(session.close)
         return session
 
-    def redis(self) -> redis.Redis:
+    def redis(self) -> RedisClient:
         client = open_redis(self._settings)
         self._stack.push_async_callback(client.aclose)
         return client
