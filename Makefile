@@ -25,13 +25,14 @@ else
 $(error TOPOLOGY must be single or cluster, not '$(TOPOLOGY)')
 endif
 
-.PHONY: help up down clean status test lint protos protos-check buf-lint buf-breaking \
+.PHONY: help up down clean status test test-cluster lint protos protos-check buf-lint buf-breaking \
         migrate lock bench seed chaos tools
 
 help:
 	@echo "make up      install what is missing, start the whole stack, print the GraphiQL URL"
 	@echo "             (TOPOLOGY=cluster: Redis Cluster + 3-node Cassandra ring; also down/status)"
 	@echo "make test    lint, check protos, run the test suite against real servers"
+	@echo "make test-cluster  the cluster tests and the main flows on the cluster topology"
 	@echo "make down    stop what 'up' started (data stays in $(STATE)/)"
 	@echo "make clean   'down', then remove $(STATE)/ and $(VENV)/"
 	@echo "make status  what is running"
@@ -99,6 +100,14 @@ lint: $(VENV)/.installed
 test: lint buf-lint buf-breaking protos-check $(GRAPHQL_HTTP)
 	$(PY) -m pytest
 
+# The suite on the cluster topology (the three-node Cassandra ring, a Redis Cluster of the
+# session's own; started here if not running): tests/cluster/ and the black-box tests of
+# the main flows. .ci/run runs it after `test`.
+CLUSTER_TESTS := tests/cluster tests/gateway/test_accounts.py tests/gateway/test_posts.py \
+                 tests/gateway/test_follows.py tests/feed_svc/test_home_feed.py
+test-cluster: $(VENV)/.installed $(GRAPHQL_HTTP)
+	PICTOR_TOPOLOGY=cluster $(PY) -m pytest $(wildcard $(CLUSTER_TESTS))
+
 # The fault suite: kills every part under load, datastores included; run it alone.
 chaos: $(VENV)/.installed
 	$(PY) -m pytest -m chaos -s tests/chaos
@@ -111,7 +120,7 @@ bench: $(VENV)/.installed
 # Demo users, follows and photos through the public APIs; re-running adds nothing twice.
 seed: $(VENV)/.installed
 	$(STACK) up
-	$(PY) -m bench.seed $(ARGS)
+	$(PY) -m seed $(ARGS)
 
 lock:
 	rm -rf $(STATE)/lockvenv

@@ -80,7 +80,7 @@ def main(argv: Sequence[str]) -> int:
     began = time.time()
     figures = uvloop.run(run_scenarios(bench, args.scenarios))
     print(table(figures))
-    if profiler.summaries:
+    if profiler.profiles:
         print(f"\nprofiles (py-spy, {profiler.rate} samples/s; the figures above are slowed by it)")
         print(profiler.report())
     if args.smoke:
@@ -96,7 +96,7 @@ def main(argv: Sequence[str]) -> int:
             "waited_for_auth_rate_limit_seconds": round(bench.allowance.waited_seconds, 1),
             "machine_busy_cores_before": round(busy, 2),
             "profiled": args.profile,
-            "profiles": [summary.as_json() for summary in profiler.summaries],
+            "profiles": [profile.as_json() for profile in profiler.profiles],
         },
     )
     print(f"written: {path.relative_to(machine.ROOT)}")

@@ -17,41 +17,32 @@ from collections.abc import (
     AsyncIterator,
     Awaitable,
     Callable,
-    Iterable,
     Mapping,
     Sequence,
 )
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
 import redis.asyncio as redis
-from redis.exceptions import ResponseError
 
-from bench.graphql import PASSWORD
+from bench.accounts import PASSWORD
+from bench.run import BenchRun
 from bench.target import Target
 from feed_svc.config import FeedSettings
-from feed_svc.fanout import FANOUT_JOBS
-from feed_svc.store import feed_built_key, feed_key, last_seen_key
-from feed_svc.worker import GROUP as FEED_GROUP
+from feed_svc.keys import feed_built_key, feed_key, last_seen_key
+from harness.accounts import find_user
+from harness.processes import environ
+from harness.waiting import bounded
 from infra.local import stack
-from pictor import events
 from pictor.clients import ServiceClients
 from pictor.common.v1 import common_pb2
 from pictor.feed.v1 import feed_pb2
 from pictor.graph.v1 import graph_pb2
 from pictor.post.v1 import post_pb2
 
-# Every stream the feed worker consumes (feed_svc.worker).
-FEED_STREAMS = (
-    events.POST_PUBLISHED,
-    FANOUT_JOBS,
-    events.FOLLOW_CHANGED,
-    events.FOLLOWS_IMPORTED,
-    events.POST_DELETED,
-)
 LOOKUP_CONCURRENCY = 16
+PUBLISH_CONCURRENCY = 8
 # Followers made active (GetHomeFeed builds their timeline) at once.
 ACTIVATE_CONCURRENCY = 32
 # argon2id at the dev stack's cost keeps both cores busy; more at once only queues.
@@ -76,46 +67,9 @@ RENDITION_SIZES = {
 THRESHOLD_ENV = "PICTOR_CELEBRITY_THRESHOLD"
 # While an author above the stack's threshold is timed, every author is pushed.
 PUSH_EVERYONE = "10000000"
-
-A = TypeVar("A")
 T = TypeVar("T")
 
-
-async def bounded(
-    limit: int, operation: Callable[[A], Awaitable[T]], items: Iterable[A]
-) -> list[T]:
-    """``operation(item)`` for every item, at most ``limit`` at a time, results in order.
-
-    Each call starts only when a slot is free (a gRPC call starts when it is made, not
-    when it is awaited), and only ``limit`` coroutines exist at once however many
-    items there are.
-    """
-    todo = list(enumerate(items))
-    todo.reverse()
-    results: list[T | None] = [None] * len(todo)
-
-    async def worker() -> None:
-        while todo:
-            index, item = todo.pop()
-            results[index] = await operation(item)
-
-    await asyncio.gather(*(worker() for _ in range(min(limit, len(todo)))))
-    return results  # type: ignore[return-value]  # every slot is filled
-
-
 # ---------------------------------------------------------------- accounts and follows
-
-
-async def find_user(clients: ServiceClients, username: str) -> int | None:
-    try:
-        response = await clients.graph.GetUserByUsername(
-            graph_pb2.GetUserByUsernameRequest(username=username)
-        )
-    except grpc.aio.AioRpcError as error:
-        if error.code() == grpc.StatusCode.NOT_FOUND:
-            return None
-        raise
-    return int(response.user.id)
 
 
 async def ensure_users(
@@ -308,53 +262,24 @@ async def make_ready(clients: ServiceClients, post_id: int) -> None:
     )
 
 
+async def publish_missing(
+    bench: BenchRun, clients: ServiceClients, authors: Sequence[int], per_author: int, caption: str
+) -> None:
+    """READY posts for each author who has fewer than ``per_author``."""
+    counts = {user.id: user.post_count for user in (await users(clients, authors)).values()}
+    wanted = [
+        author for author in authors for _ in range(max(0, per_author - counts.get(author, 0)))
+    ]
+    if wanted:
+        bench.say(f"publishing {len(wanted)} posts")
+
+        async def publish(author: int) -> None:
+            await make_ready(clients, await create_post(clients, author, f"{caption} {author}"))
+
+        await bounded(PUBLISH_CONCURRENCY, publish, wanted)
+
+
 # ---------------------------------------------------------------- the feed worker
-
-
-def _stream_id(value: bytes | str) -> tuple[int, int]:
-    text = value.decode() if isinstance(value, bytes) else value
-    milliseconds, _, sequence = text.partition("-")
-    return int(milliseconds), int(sequence or 0)
-
-
-async def feed_worker_drained(client: redis.Redis) -> bool:
-    """Whether the feed worker's group has read (last delivered id at the stream's last
-    id, which holds even when Redis cannot tell the lag) and acknowledged everything on
-    every one of its streams."""
-    async with client.pipeline(transaction=False) as pipe:
-        for stream in FEED_STREAMS:
-            pipe.xinfo_stream(stream)
-            pipe.xinfo_groups(stream)
-        replies = await pipe.execute(raise_on_error=False)
-    for stream_info, groups in zip(replies[::2], replies[1::2], strict=True):
-        if isinstance(stream_info, ResponseError):
-            continue  # no such stream yet: nothing was ever sent on it
-        newest = _stream_id(stream_info["last-generated-id"])
-        for group in groups:
-            name = group["name"].decode() if isinstance(group["name"], bytes) else group["name"]
-            if name != FEED_GROUP:
-                continue
-            if group["pending"] or _stream_id(group["last-delivered-id"]) < newest:
-                return False
-    return True
-
-
-async def wait_drained(client: redis.Redis, within: float = 120.0, interval: float = 0.05) -> None:
-    deadline = time.perf_counter() + within
-    while not await feed_worker_drained(client):
-        if time.perf_counter() > deadline:
-            raise RuntimeError(f"the feed worker did not drain its streams within {within:.0f}s")
-        await asyncio.sleep(interval)
-
-
-def environ(pid: int) -> dict[str, str]:
-    """A running process's environment, from ``/proc/<pid>/environ``."""
-    found = {}
-    for entry in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
-        key, sep, value = entry.decode(errors="replace").partition("=")
-        if sep:
-            found[key] = value
-    return found
 
 
 def worker_setting(pid: int, name: str) -> Any:

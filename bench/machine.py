@@ -26,8 +26,8 @@ from typing import Any, TypeVar
 import pyvips
 import redis
 
-from bench.backend import environ
 from bench.target import Target, datastore_pid
+from harness.processes import environ
 from infra.local import stack
 
 T = TypeVar("T")

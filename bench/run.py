@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from bench.graphql import AuthAllowance, GraphQLClient
+from bench.accounts import AuthAllowance
 from bench.profile import Profiler
 from bench.target import Target
+from harness.graphql import GraphQLClient
 
 # Generous: a 20 MiB upload or a queue of photos may take a while on a busy machine.
 HTTP_TIMEOUT_SECONDS = 60.0

@@ -1,4 +1,4 @@
-"""Photos to benchmark with, generated with libvips (nothing binary is committed).
+"""Photo-like JPEGs for the benchmarks and the demo seed, generated with libvips (nothing binary is committed).
 
 ``photo_like`` is smooth colour with texture and sensor-like grain, so it compresses
 like a phone photo (about 4 MB at 12 MP, Q90) and costs libvips what a photo costs.

@@ -2,7 +2,7 @@
 3:2, 16:9 either way up, square, panorama), every fifth one stored sideways with an EXIF
 orientation (6 or 8) that turns it upright, as a phone held on its side writes it.
 
-Generated with libvips (``bench.photos.photo_like``) once, then kept in the temp
+Generated with libvips (``harness.photos.photo_like``) once, then kept in the temp
 directory; posts reuse the pool, each getting its own renditions.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pyvips
 
-from bench.photos import PHOTO_QUALITY, photo_like
+from harness.photos import PHOTO_QUALITY, photo_like
 
 POOL_SIZE = 96
 # Upright width and height.

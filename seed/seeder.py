@@ -1,20 +1,11 @@
-"""``python -m bench.seed [--users N] [--gateway URL]``
-
-Fills a running stack (``make up``) with demo data through the services' public gRPC
-APIs, never by writing tables: N users (default 2,000) with a power-law follow graph,
-photos posted through the real upload pipeline (the media worker makes every
-rendition), and a full home feed for everyone. Prints an account to log in with in
-GraphiQL. Re-running adds nothing twice: users are looked up by name, follows are
-imported only for users who follow fewer accounts than planned, and each user uploads
-only the posts their profile does not show yet.
-
-The plan (who follows whom, who posts what) is in ``bench.demo_plan``; the photos
-in ``bench.demo_photos``.
+"""Puts a demo plan into a running stack through the services' public gRPC APIs, never
+by writing tables, adding only what is missing: users are looked up by name, follows
+are imported only for users who follow fewer accounts than planned, and each user
+uploads only the posts their profile does not show yet.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import math
@@ -27,19 +18,23 @@ from dataclasses import dataclass, field
 import grpc
 import httpx
 import redis.asyncio as redis
-import uvloop
 
-from bench import demo_photos
-from bench.backend import THRESHOLD_ENV, bounded, environ, find_user, wait_drained
-from bench.demo_plan import DemoPlan, PlannedPost, plan
-from bench.target import Target
 from feed_svc.config import FeedSettings
+from harness.accounts import find_user, log_in
+from harness.events import settle_feed_worker
+from harness.graphql import GraphQLClient, GraphQLError
+from harness.processes import environ
+from harness.waiting import bounded
 from pictor.clients import ServiceClients
 from pictor.config import Settings
 from pictor.feed.v1 import feed_pb2
 from pictor.graph.v1 import graph_pb2
 from pictor.media.v1 import media_pb2
 from pictor.post.v1 import post_pb2
+from seed import photos as demo_photos
+from seed.plan import DemoPlan, PlannedPost
+
+THRESHOLD_ENV = "PICTOR_CELEBRITY_THRESHOLD"
 
 DEFAULT_USERS = 2000
 # Every seeded account has it; at least 8 characters (graph_svc's rule).
@@ -60,21 +55,16 @@ CHUNK_BYTES = 256 * 1024
 CONTENT_TYPE = "image/jpeg"
 PROGRESS_EVERY_SECONDS = 3.0
 SETTLE_SECONDS = 120.0
-LOGIN_CHECK = """
-mutation($username: String!, $password: String!) {
-  logIn(username: $username, password: $password) { token }
-}
-"""
 FEED_CHECK = "{ viewer { username } homeFeed(first: 12) { edges { node { id } } } }"
 
 Say = Callable[[str], None]
 
 
-def _to_stderr(message: str) -> None:
+def to_stderr(message: str) -> None:
     print(f"seed: {message}", file=sys.stderr, flush=True)
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
     seconds = round(seconds)
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
@@ -123,9 +113,9 @@ class Progress:
         line = f"{self.step}: {self.done}/{self.total} {self.unit}"
         if self.total:
             line += f" ({100 * self.done // self.total}%)"
-        line += f", {rate:.1f}/s, {_duration(elapsed)}"
+        line += f", {rate:.1f}/s, {duration(elapsed)}"
         if not finished and 0 < self.done < self.total:
-            line += f", about {_duration((self.total - self.done) / rate)} left"
+            line += f", about {duration((self.total - self.done) / rate)} left"
         return line
 
 
@@ -167,7 +157,7 @@ class Seeder:
         clients: ServiceClients,
         demo: DemoPlan,
         threshold: int,
-        say: Say = _to_stderr,
+        say: Say = to_stderr,
         photos: int = demo_photos.POOL_SIZE,
     ) -> None:
         self._clients = clients
@@ -402,13 +392,13 @@ def import_calls(followers: Sequence[int], following: Sequence[Sequence[int]]) -
     return calls
 
 
-async def settle_feed_worker(redis_url: str, within: float = SETTLE_SECONDS) -> bool:
-    """Waits until the feed worker has handled every follow import, publication and
-    fan-out job so far (its consumer groups have nothing pending or unread)."""
+async def feed_worker_settled(redis_url: str, within: float = SETTLE_SECONDS) -> bool:
+    """Whether the feed worker handled every follow import, publication and fan-out job
+    so far within ``within`` seconds."""
     client = redis.from_url(redis_url)
     try:
-        await wait_drained(client, within=within, interval=0.5)
-    except RuntimeError:
+        await settle_feed_worker(client, within=within, interval=0.5)
+    except AssertionError:
         return False
     finally:
         await client.aclose()
@@ -419,23 +409,15 @@ async def check_login(gateway_url: str, username: str) -> tuple[int | None, str]
     """Logs in through GraphQL as a client app would and reads the first feed page;
     returns its size (None if that failed) and what went wrong."""
     async with httpx.AsyncClient(base_url=gateway_url, timeout=30) as http:
-        variables = {"username": username, "password": PASSWORD}
-        body = (
-            await http.post("/graphql", json={"query": LOGIN_CHECK, "variables": variables})
-        ).json()
-        if body.get("errors"):
-            return None, f"logIn failed: {body['errors'][0].get('message')}"
-        token = body["data"]["logIn"]["token"]
-        body = (
-            await http.post(
-                "/graphql",
-                json={"query": FEED_CHECK},
-                headers={"Authorization": f"Bearer {token}"},
-            )
-        ).json()
-        if body.get("errors"):
-            return None, f"homeFeed failed: {body['errors'][0].get('message')}"
-        return len(body["data"]["homeFeed"]["edges"]), ""
+        try:
+            reader = await log_in(GraphQLClient(http), username, PASSWORD)
+        except GraphQLError as error:
+            return None, f"logIn failed: {error}"
+        try:
+            page = await reader.data(FEED_CHECK)
+        except GraphQLError as error:
+            return None, f"homeFeed failed: {error}"
+        return len(page["homeFeed"]["edges"]), ""
 
 
 async def seed(
@@ -443,7 +425,7 @@ async def seed(
     demo: DemoPlan,
     gateway_url: str,
     threshold: int,
-    say: Say = _to_stderr,
+    say: Say = to_stderr,
     photos: int = demo_photos.POOL_SIZE,
 ) -> SeedReport:
     """Puts the plan into the stack, adding only what is missing; ``photos`` is the
@@ -455,7 +437,7 @@ async def seed(
         await seeder.ensure_follows()
         await seeder.ensure_posts()
         began = time.monotonic()
-        if not await settle_feed_worker(settings.redis_url):
+        if not await feed_worker_settled(settings.redis_url):
             say("feeds: the feed worker is still busy; reading the feeds anyway")
         await seeder.refresh()
         celebrities = seeder.tally()
@@ -471,96 +453,3 @@ async def seed(
         return seeder.report
     finally:
         await clients.close()
-
-
-def summary(report: SeedReport, demo: DemoPlan, gateway_url: str, threshold: int) -> str:
-    steps = ", ".join(f"{step} {_duration(s)}" for step, s in report.seconds.items())
-    celebrities = len(report.celebrities)
-    lines = [
-        "",
-        f"users          {report.users} ({report.users_created} created this run)",
-        f"follow edges   {report.follow_edges} ({report.edges_added} added this run)",
-        f"posts          {report.posts} READY ({report.posts_uploaded} uploaded this run"
-        + (f", {report.uploads_failed} failed)" if report.uploads_failed else ")"),
-        f"celebrities    {celebrities} above the threshold of {threshold} followers"
-        + (f": {', '.join(report.celebrities[:5])}" if celebrities else "")
-        + (" ..." if celebrities > 5 else ""),
-        f"home feeds     {report.full_feeds} of {report.feeds_read} read hold "
-        f"{demo.feed_target}+ posts (by plan, every user's holds {min(demo.feed_sizes())}+)",
-        f"time           {steps}, {_duration(sum(report.seconds.values()))} in all",
-        "",
-        f"GraphiQL       {gateway_url}/graphql",
-    ]
-    if report.login is not None:
-        username, page = report.login
-        lines.append(f"log in as      username {username!r}, password {PASSWORD!r}")
-        if page is None:
-            lines.append(f"               (checking it through GraphQL: {report.login_note})")
-        else:
-            lines.append(f"               (checked: logIn works, homeFeed's first page has {page})")
-        lines.append(
-            f'               mutation {{ logIn(username: "{username}", password: "{PASSWORD}") '
-            "{ token } }"
-        )
-        lines.append(
-            '               then header {"Authorization": "Bearer <token>"} and '
-            "{ homeFeed { edges { node { caption author { username } } } } }"
-        )
-    return "\n".join(lines)
-
-
-def threshold_note(demo: DemoPlan, threshold: int) -> str | None:
-    """Says so when no seeded account can pass the celebrity threshold, and what a
-    threshold would make a few of them (about 1%) celebrities."""
-    most = len(demo.usernames) - 1
-    if most > threshold:
-        return None
-    counts = sorted(demo.followers, reverse=True)
-    suggested = counts[max(1, len(counts) // 100) - 1]
-    suggested = suggested // 100 * 100 if suggested >= 200 else max(suggested - 1, 1)
-    above = sum(count > suggested for count in counts)
-    return (
-        f"note: the feed worker's celebrity threshold is {threshold} followers, and "
-        f"{len(demo.usernames)} users can give an account at most {most}: nobody becomes a "
-        "celebrity, so every post is pushed and none is merged at read time. To see the "
-        f"hybrid fan-out, restart the stack with PICTOR_CELEBRITY_THRESHOLD={suggested} "
-        f"(`make down && PICTOR_CELEBRITY_THRESHOLD={suggested} make seed`): {above} seeded "
-        "accounts are above it. Set it before seeding: the feed worker notices that an "
-        "author crossed the threshold only at their next post or follow."
-    )
-
-
-def main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.seed", description=__doc__.split("\n\n")[1]
-    )
-    parser.add_argument("--users", type=int, default=DEFAULT_USERS, help="default %(default)s")
-    parser.add_argument("--gateway", metavar="URL", help="the gateway (default: the local stack's)")
-    args = parser.parse_args(argv)
-    if args.users < 2:
-        parser.error("--users must be at least 2")
-
-    target = Target.local(args.gateway.rstrip("/") if args.gateway else None)
-    if not target.ready():
-        _to_stderr(f"no ready gateway at {target.gateway_url}; start the stack with `make up`")
-        return 1
-    threshold, source = celebrity_threshold(target.pid("feed_worker"))
-    demo = plan(args.users)
-    _to_stderr(
-        f"plan: {args.users} users, {demo.edges} follow edges, {sum(demo.posts)} posts; "
-        f"celebrity threshold {threshold} ({source})"
-    )
-    note = threshold_note(demo, threshold)
-    if note:
-        _to_stderr(note)
-    report = uvloop.run(seed(target.settings, demo, target.gateway_url, threshold))
-    print(summary(report, demo, target.gateway_url, threshold))
-    if note:
-        print(f"\n{note}")
-    logged_in = report.login is not None and report.login[1]
-    problems = report.uploads_failed or report.full_feeds < report.feeds_read or not logged_in
-    return 1 if problems else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -1,4 +1,5 @@
-"""A second Pictor stack for the test session.
+"""A second Pictor stack for the test session, and what tests drive it with (the
+client, sign-up, ports and waits shared with the benchmarks come from ``harness``).
 
 The datastores are shared with `make up` (started here if they are not running, and
 stopped again at the end if this session started them); the test stack keeps its
@@ -10,23 +11,24 @@ exactly as in production.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
-import os
-import socket
 import sys
-import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import httpx
 import websockets
 from pydantic import SecretStr
+from websockets.typing import Subprotocol
 
 from gateway.config import GatewaySettings
+from harness.accounts import SIGN_UP, Person, sign_up, unique_name
+from harness.events import settle
+from harness.graphql import GraphQLClient
+from harness.net import free_port
+from harness.waiting import wait_until
 from infra.local import graphiql, stack
 from pictor.config import ServiceName
 
@@ -49,14 +51,28 @@ METERED: tuple[ServiceName, ...] = ("graph", "post", "feed", "media", "media_wor
 TEST_RUN_DIR = stack.STATE / "test" / "run"
 TEST_LOG_DIR = stack.STATE / "test" / "logs"
 
-T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+__all__ = [
+    "METERED",
+    "SERVICE_ENV",
+    "SIGN_UP",
+    "TEST_LOG_DIR",
+    "TEST_RUN_DIR",
+    "GraphQLClient",
+    "IsolatedStack",
+    "Person",
+    "data",
+    "error_codes",
+    "extra_part",
+    "free_port",
+    "isolated_settings",
+    "one_off_part",
+    "settings_env",
+    "settle",
+    "sign_up",
+    "subscribe",
+    "unique_name",
+    "wait_until",
+]
 
 
 def isolated_settings(**overrides: Any) -> GatewaySettings:
@@ -125,38 +141,6 @@ class IsolatedStack:
         return self.parts[f"{service}_svc"]
 
 
-async def wait_until(
-    check: Callable[[], Awaitable[T]], *, within: float = 10.0, interval: float = 0.05
-) -> T:
-    """Polls ``check`` until it returns something truthy; fails after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {within}s (last: {result!r})")
-        await asyncio.sleep(interval)
-
-
-@dataclass
-class GraphQLClient:
-    """Speaks to the gateway over HTTP as a client app would."""
-
-    http: httpx.AsyncClient
-    token: str | None = None
-
-    async def execute(
-        self, query: str, variables: Mapping[str, Any] | None = None
-    ) -> dict[str, Any]:
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        response = await self.http.post(
-            "/graphql", json={"query": query, "variables": dict(variables or {})}, headers=headers
-        )
-        body: dict[str, Any] = response.json()
-        return body
-
-
 def error_codes(result: Mapping[str, Any]) -> list[str]:
     return [error["extensions"]["code"] for error in result.get("errors", [])]
 
@@ -175,7 +159,9 @@ async def subscribe(
     returns every ``next`` payload (an error message ends it with that payload)."""
     url = gateway_url.replace("http://", "ws://") + "/graphql"
     payloads: list[dict[str, Any]] = []
-    async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as socket_:
+    async with websockets.connect(
+        url, subprotocols=[Subprotocol("graphql-transport-ws")]
+    ) as socket_:
         init = {"type": "connection_init", "payload": {}}
         if token:
             init["payload"] = {"authorization": f"Bearer {token}"}
@@ -200,55 +186,6 @@ async def subscribe(
                     return payloads
                 elif message["type"] == "complete":
                     return payloads
-
-
-async def settle(client: Any, streams: Sequence[str], within: float = 20.0) -> None:
-    """Waits until every consumer group of ``streams`` has read and acknowledged
-    everything: the events so far have had all their effects."""
-
-    async def quiet() -> bool:
-        for stream in streams:
-            if not await client.exists(stream):
-                continue
-            for group in await client.xinfo_groups(stream):
-                if group["pending"] or group.get("lag"):
-                    return False
-        return True
-
-    await wait_until(quiet, within=within, interval=0.05)
-
-
-@dataclass
-class Person:
-    """A signed-up user and a client logged in as them."""
-
-    id: str
-    username: str
-    client: GraphQLClient
-
-
-SIGN_UP = """
-mutation($username: String!, $password: String!) {
-  signUp(username: $username, password: $password) { token user { id username } }
-}
-"""
-
-_names = itertools.count()
-
-
-def unique_name(prefix: str = "user") -> str:
-    """A username no other test uses (the keyspace lives for the whole session)."""
-    return f"{prefix}.{os.getpid() % 10_000}.{next(_names)}"
-
-
-async def sign_up(http: httpx.AsyncClient, prefix: str = "user") -> Person:
-    username = unique_name(prefix)
-    anonymous = GraphQLClient(http)
-    result = data(
-        await anonymous.execute(SIGN_UP, {"username": username, "password": "a fine password"})
-    )
-    payload = result["signUp"]
-    return Person(payload["user"]["id"], username, GraphQLClient(http, payload["token"]))
 
 
 def one_off_part(test_stack: IsolatedStack, name: str, settings: GatewaySettings) -> stack.Part:

@@ -9,13 +9,14 @@ import time
 
 import pytest
 
-from bench.peers import PeerUnavailable, Server, free_port, process_tree
+from bench.peers import PeerUnavailable, Server, process_tree
 from bench.peers import mesh as mesh_peer
 from bench.peers import thumbor as thumbor_peer
 from bench.report import RESULTS_DIR, table
 from bench.run import BenchRun
 from bench.scenarios import SCENARIOS, run_scenarios
 from bench.target import Target
+from harness.net import free_port
 from tests.harness import SERVICE_ENV
 
 

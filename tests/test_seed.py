@@ -7,13 +7,13 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from bench.demo_plan import DemoPlan, plan
-from bench.seed import PASSWORD, celebrity_threshold, seed
 from gateway.config import GatewaySettings
 from pictor.clients import ServiceClients
 from pictor.common.v1 import common_pb2
 from pictor.graph.v1 import graph_pb2
 from pictor.post.v1 import post_pb2
+from seed.plan import DemoPlan, plan
+from seed.seeder import PASSWORD, celebrity_threshold, seed
 from tests.harness import GraphQLClient, IsolatedStack, data
 
 USERS = 12

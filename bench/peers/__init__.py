@@ -16,7 +16,6 @@ import fcntl
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -40,13 +39,6 @@ _LOG_TAIL_LINES = 15
 class PeerUnavailable(Exception):
     """The peer could not be installed or started here; the message says why (the
     error itself), and the scenario reports the figure as n/a with it."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def log_tail(path: Path, lines: int = _LOG_TAIL_LINES) -> str:

@@ -25,12 +25,12 @@ from bench.peers import (
     PEERS_DIR,
     PeerUnavailable,
     Server,
-    free_port,
     install_lock,
     read_marker,
     run_logged,
     write_marker,
 )
+from harness.net import free_port
 from media_svc import renditions
 
 VERSION = "7.8.0"

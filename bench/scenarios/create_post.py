@@ -4,7 +4,7 @@ the URL). Nothing is uploaded, so the posts stay PENDING and never show in a gri
 
 from __future__ import annotations
 
-from bench.graphql import sign_up_many
+from bench.accounts import sign_up_many
 from bench.report import Figure, milliseconds
 from bench.run import BenchRun
 from bench.scenarios.floor import viewer_floor, warm_up
@@ -35,7 +35,7 @@ async def run(bench: BenchRun) -> list[Figure]:
         async def create_post(index: int) -> None:
             author = authors[index % len(authors)]
             created = (
-                await author.client.execute(
+                await author.client.data(
                     CREATE_POST, {"caption": f"bench {index}", "type": "image/jpeg"}
                 )
             )["createPost"]

@@ -37,10 +37,10 @@ from urllib.parse import urlsplit
 import redis.asyncio as redis
 from argon2 import PasswordHasher
 
+from bench.accounts import PASSWORD
 from bench.backend import (
     THRESHOLD_ENV,
     activate,
-    bounded,
     create_post,
     ensure_followed,
     import_in_calls,
@@ -51,14 +51,14 @@ from bench.backend import (
     pushed_note,
     pushing_everyone,
     users,
-    wait_drained,
     worker_setting,
 )
-from bench.graphql import PASSWORD
 from bench.report import Figure
 from bench.run import BenchRun
 from bench.stats import CpuMeter, children_cpu_seconds, describe_cpu, percentile
-from feed_svc.store import Entry
+from feed_svc.entries import Entry
+from harness.events import settle_feed_worker
+from harness.waiting import bounded
 from pictor.clients import ServiceClients
 
 NAME = "fanout"
@@ -231,7 +231,7 @@ async def _population(
         if short:
             raise RuntimeError(f"authors with fewer than {size.followers} followers: {short}")
     # The imports' feed invalidations must land before the reads that rebuild.
-    await wait_drained(client, within=600)
+    await settle_feed_worker(client, within=600)
 
     active = await activate(
         clients, client, followers, inactive_days, lambda line: bench.say(f"{NAME}: {line}")
@@ -259,14 +259,14 @@ async def _burst(
         lambda author: create_post(clients, author, "bench fanout"),
         posted_by,
     )
-    await wait_drained(client)
+    await settle_feed_worker(client)
     calls_before = await client.info("commandstats")
     meter = CpuMeter(bench.target.pids(*PROCESSES))
     meter.start()
     began = time.perf_counter()
     await bounded(PUBLISH_CONCURRENCY, lambda post_id: make_ready(clients, post_id), post_ids)
     published = time.perf_counter()
-    await wait_drained(client, within=600, interval=0.01)
+    await settle_feed_worker(client, within=600, interval=0.01)
     ended = time.perf_counter()
     cpu = meter.stop()
     calls_after = await client.info("commandstats")
@@ -318,11 +318,11 @@ async def _single_posts(
     timed = []
     for number in range(sizes.single_posts):
         post_id = await create_post(clients, authors[number % len(authors)], f"single {number}")
-        await wait_drained(client)
+        await settle_feed_worker(client)
         began = time.perf_counter()
         await make_ready(clients, post_id)
         published = time.perf_counter()
-        await wait_drained(client, within=600, interval=0.002)
+        await settle_feed_worker(client, within=600, interval=0.002)
         timed.append(Single(published - began, time.perf_counter() - began))
     return timed
 

@@ -31,7 +31,7 @@ import dataclasses
 import os
 import statistics
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -39,25 +39,30 @@ import redis.asyncio as redis
 
 from bench import cassandra
 from bench.backend import worker_setting
-from bench.machine import other_pictor_processes
-from bench.report import Figure, latency_figures
-from bench.run import BenchRun
-from bench.scenarios.feed_read import (
+from bench.home_feed import (
+    CONNECTIONS,
     FULL,
-    HOME_FEED,
     PAGE,
     PROCESSES,
     SMOKE,
+    Measured,
     Reader,
     checked,
+    cpu_ms,
     home_feed,
-    population,
+    measured,
+    read_with_wrk,
+    reading,
+    timeline_page,
 )
+from bench.machine import other_pictor_processes
+from bench.report import Figure, latency_figures
+from bench.run import BenchRun
 from bench.scenarios.floor import TYPENAME
 from bench.stats import GENERATOR, MACHINE, CpuMeter, LoadResult, Operation, run_load
-from bench.wrk import WrkResult, run_wrk
-from feed_svc.store import (
-    Entry,
+from feed_svc.keys import (
+    author_posts_key,
+    author_posts_loaded_key,
     feed_built_key,
     feed_key,
     following_built_key,
@@ -66,20 +71,27 @@ from feed_svc.store import (
     live_key,
     pulled_key,
 )
+from graph_svc.profiles import USER_KEYS, user_key
 from pictor.clients import ServiceClients
 from pictor.cql import CqlSession
 from pictor.graph.v1 import graph_pb2
 from pictor.post.v1 import post_pb2
+from post_svc.cache import POST_KEYS, post_key
 
 NAME = "feed_throughput"
-CONNECTIONS = 8
 TYPENAME_TARGET = 700
 # Before and after the runs, the stack is watched this long while we send nothing;
 # a part of ours busier than this then is serving someone else.
 IDLE_SECONDS = 1.0
 BUSY_IDLE_CORES = 0.05
 # Read-through caches, wiped whole for a cold page (every entry; Redis globs).
-CACHE_PATTERNS = ("post:{*", "user:{*", "author-posts:{*")
+# Every key of each read-through cache; the author caches' (with any id in the owner's
+# key) leave the celebrity flags alone.
+CACHE_PATTERNS = (
+    POST_KEYS,
+    USER_KEYS,
+    *(key(0).replace("{0}", "{*}") for key in (author_posts_key, author_posts_loaded_key)),
+)
 READER_KEYS = (
     feed_key,
     feed_built_key,
@@ -96,15 +108,14 @@ M = TypeVar("M")
 
 @dataclass(frozen=True)
 class Durations:
-    # Seconds of each wrk run; pages read (at concurrency 8) to warm up each path;
-    # cold first pages, each after a wipe.
-    wrk: float
+    # Pages read (at concurrency 8) to warm up each path; cold first pages, each
+    # after a wipe.
     warm_up: int
     cold: int = 3
 
 
-FULL_RUN = Durations(wrk=20, warm_up=4 * CONNECTIONS)
-SMOKE_RUN = Durations(wrk=2, warm_up=2)
+FULL_RUN = Durations(warm_up=4 * CONNECTIONS)
+SMOKE_RUN = Durations(warm_up=2)
 
 
 @dataclass
@@ -121,40 +132,6 @@ class CacheReads:
             return ""
         first = f" (first: {self.missing[0]})" if self.missing else ""
         return f"cache hits {self.hits}/{looked_up}{first}; "
-
-
-@dataclass(frozen=True)
-class Measured:
-    """One wrk run with the CQL requests Cassandra coordinated meanwhile."""
-
-    result: WrkResult
-    cql: cassandra.CqlRequests
-
-    def cql_per_request(self) -> float:
-        return self.cql.total / self.result.handled
-
-    def notes(self) -> str:
-        result = self.result
-        # A count that fell: the keyspace was dropped and made again (a test session began).
-        elsewhere = ", ".join(
-            f"{k} {n}" if n > 0 else f"{k} (recreated)"
-            for k, n in self.cql.other_keyspaces.items()
-            if n
-        )
-        return (
-            (f"NOT ALONE: CQL requests to {elsewhere} meanwhile; " if elsewhere else "")
-            + f"{result.problems()}{result.served} served in {result.wall_seconds:.1f} s by wrk; "
-            f"p50 {result.p50_seconds * 1000:.1f} ms, p99 {result.p99_seconds * 1000:.1f} ms; "
-            f"CQL/request {self.cql_per_request():.2f}; {_cpu_ms(result.cpu_ms_per_request())}"
-        )
-
-    def details(self) -> dict[str, Any]:
-        return {
-            **self.result.details(),
-            "cql_requests": self.cql.counts,
-            "cql_requests_other_keyspaces": self.cql.other_keyspaces,
-            "cql_requests_per_request": round(self.cql_per_request(), 3),
-        }
 
 
 @dataclass(frozen=True)
@@ -193,86 +170,45 @@ class Cold:
 
 async def run(bench: BenchRun) -> list[Figure]:
     sizes, durations = (SMOKE, SMOKE_RUN) if bench.smoke else (FULL, FULL_RUN)
-    settings = bench.target.settings
-    clients = ServiceClients.connect(settings)
-    client = redis.from_url(settings.redis_url)
-    cql = await CqlSession.connect(settings, use_keyspace=False)
-    try:
-        async with bench.graphql() as anonymous:
-            reader = await population(bench, clients, client, anonymous, sizes)
-            cache = CacheReads()
-            floor = _floor(clients, client, reader, cache)
-            # The same 12 posts both ways, before anything is timed.
-            same_page = await home_feed(reader)(0) == await floor(0)
-            before = await _stack_state(bench, cql)
-            feed, typename = await _through_gateway(bench, cql, reader, durations)
-            bench.say(f"{NAME}: the floor, {sizes.reads} pages at concurrency {CONNECTIONS}")
-            await run_load(floor, concurrency=CONNECTIONS, count=durations.warm_up)
-            warm = dataclasses.replace(cache)
-            floor_result = await run_load(
-                floor,
-                concurrency=CONNECTIONS,
-                count=sizes.reads,
-                processes=bench.target.pids(*PROCESSES),
-            )
-            timed = CacheReads(cache.hits - warm.hits, cache.misses - warm.misses, cache.missing)
-            after = await _stack_state(bench, cql)
-            bench.say(f"{NAME}: {durations.cold} cold first pages, each after a wipe")
-            cold = await _cold(cql, client, reader, settings.cql_keyspace, durations.cold)
-    finally:
-        await cql.close()
-        await clients.close()
-        await client.aclose()
+    async with reading(bench, sizes) as feed:
+        reader, cql = feed.reader, feed.cql
+        cache = CacheReads()
+        floor = _floor(feed.clients, feed.redis, reader, cache)
+        # The same 12 posts both ways, before anything is timed.
+        same_page = await home_feed(reader)(0) == await floor(0)
+        before = await _stack_state(bench, cql)
+        pages, typename = await _through_gateway(bench, cql, reader, sizes.wrk_seconds, durations)
+        bench.say(f"{NAME}: the floor, {sizes.reads} pages at concurrency {CONNECTIONS}")
+        await run_load(floor, concurrency=CONNECTIONS, count=durations.warm_up)
+        warm = dataclasses.replace(cache)
+        floor_result = await run_load(
+            floor,
+            concurrency=CONNECTIONS,
+            count=sizes.reads,
+            processes=bench.target.pids(*PROCESSES),
+        )
+        timed = CacheReads(cache.hits - warm.hits, cache.misses - warm.misses, cache.missing)
+        after = await _stack_state(bench, cql)
+        bench.say(f"{NAME}: {durations.cold} cold first pages, each after a wipe")
+        keyspace = bench.target.settings.cql_keyspace
+        cold = await _cold(cql, feed.redis, reader, keyspace, durations.cold)
     state = {"before": before, "after": after, "same_page": same_page}
     return [
-        *_figures(reader, feed, typename, floor_result, timed, state),
+        *_figures(reader, pages, typename, floor_result, timed, state),
         *_cold_figures(cold),
     ]
 
 
 async def _through_gateway(
-    bench: BenchRun, cql: CqlSession, reader: Reader, durations: Durations
+    bench: BenchRun, cql: CqlSession, reader: Reader, seconds: float, durations: Durations
 ) -> tuple[Measured, Measured]:
     """homeFeed as the reader, then ``{ __typename }`` anonymously, each driven by wrk."""
-    target = bench.target
-    url = f"{target.gateway_url}/graphql"
-    assert reader.client.token is not None
     # Warm: the gateway's caches and connections, the services' hydration caches.
     await run_load(home_feed(reader), concurrency=CONNECTIONS, count=durations.warm_up)
-    bench.say(f"{NAME}: homeFeed with wrk, {CONNECTIONS} connections, {durations.wrk:g} s")
-    feed = await measured(
-        cql,
-        target.settings.cql_keyspace,
-        run_wrk(
-            url,
-            {"query": HOME_FEED, "variables": {"first": PAGE}},
-            headers={"Authorization": f"Bearer {reader.client.token}"},
-            connections=CONNECTIONS,
-            seconds=durations.wrk,
-            processes=target.pids(*PROCESSES),
-        ),
-    )
+    feed = await read_with_wrk(bench, cql, reader.client, seconds)
     bench.say(f"{NAME}: {{ __typename }} with wrk, {CONNECTIONS} connections")
-    typename = await measured(
-        cql,
-        target.settings.cql_keyspace,
-        run_wrk(
-            url,
-            {"query": TYPENAME},
-            connections=CONNECTIONS,
-            seconds=durations.wrk,
-            processes=target.pids(*PROCESSES),
-        ),
-    )
+    typename = await measured(bench, cql, {"query": TYPENAME}, seconds)
     return feed, typename
-
-
-async def measured(
-    cql: CqlSession, keyspace: str, load: Coroutine[Any, Any, WrkResult]
-) -> Measured:
-    before = await cassandra.requests(cql, keyspace)
-    result = await load
-    return Measured(result, await cassandra.requests(cql, keyspace) - before)
 
 
 async def _stack_state(bench: BenchRun, cql: CqlSession) -> dict[str, Any]:
@@ -301,12 +237,11 @@ def _floor(
     through the owning service."""
 
     async def read(index: int) -> list[int]:
-        members = await client.zrange(feed_key(reader.id), 0, PAGE - 1, desc=True)
-        entries = [Entry.parse(member) for member in members]
+        entries = await timeline_page(client, reader)
         post_ids = [entry.post_id for entry in entries]
         author_ids = list(dict.fromkeys(entry.author_id for entry in entries))
-        post_keys = [f"post:{{{post_id}}}" for post_id in post_ids]
-        user_keys = [f"user:{{{author_id}}}" for author_id in author_ids]
+        post_keys = [post_key(post_id) for post_id in post_ids]
+        user_keys = [user_key(author_id) for author_id in author_ids]
         async with client.pipeline(transaction=False) as pipe:
             pipe.mget(post_keys)
             pipe.mget(user_keys)
@@ -321,8 +256,8 @@ def _floor(
         cache.misses += len(missing_posts) + len(missing_users)
         if not cache.missing and (missing_posts or missing_users):
             cache.missing = [
-                *(f"post:{{{post_id}}}" for post_id in missing_posts),
-                *(f"user:{{{author_id}}}" for author_id in missing_users),
+                *(post_key(post_id) for post_id in missing_posts),
+                *(user_key(author_id) for author_id in missing_users),
             ]
         posts_read, users_read = await asyncio.gather(
             _posts(clients, missing_posts), _users(clients, missing_users)
@@ -375,20 +310,6 @@ def _company(state: Mapping[str, Any]) -> str:
         modules = sorted({line.split()[1] for line in others})
         warnings.append(f"{len(others)} other Pictor processes ran ({', '.join(modules)})")
     return "".join(f"NOT ALONE: {warning}; " for warning in warnings[0 if busy else 1 :])
-
-
-def _cpu_ms(per_request: Mapping[str, float]) -> str:
-    """``CPU ms/request: gateway 50.1, graph_svc 47.0, ... of machine 180.2``, busiest
-    first; the details keep the ones under 0.05 ms too."""
-    if not per_request:
-        return ""
-    ordered = sorted(
-        ((name, ms) for name, ms in per_request.items() if name != MACHINE and ms >= 0.05),
-        key=lambda item: -item[1],
-    )
-    text = ", ".join(f"{name} {ms:.1f}" for name, ms in ordered)
-    machine = per_request.get(MACHINE)
-    return f"CPU ms/request: {text}" + (f" of machine {machine:.1f}" if machine else "")
 
 
 def _cpu_ms_of_load(result: LoadResult) -> dict[str, float]:
@@ -462,7 +383,7 @@ def _figures(
             NAME,
             "floor: ZRANGE + post/user cache reads (Python generator)",
             floor,
-            notes=f"{cache.note()}{_cpu_ms(_cpu_ms_of_load(floor))}; ",
+            notes=f"{cache.note()}{cpu_ms(_cpu_ms_of_load(floor))}; ",
             details={"cache_hits": cache.hits, "cache_misses": cache.misses},
         ),
     ]

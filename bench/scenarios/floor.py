@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from bench.graphql import Account
 from bench.stats import LoadResult, run_load
+from harness.accounts import Person
 
 VIEWER = "{ viewer { id } }"
 # No resolver, no backend: the HTTP + GraphQL cost alone.
@@ -16,19 +16,19 @@ TYPENAME = "{ __typename }"
 
 
 async def viewer_floor(
-    accounts: Sequence[Account],
+    accounts: Sequence[Person],
     count: int,
     concurrency: int,
     processes: Mapping[str, int],
     query: str = VIEWER,
 ) -> LoadResult:
     async def viewer(index: int) -> None:
-        await accounts[index % len(accounts)].client.execute(query)
+        await accounts[index % len(accounts)].client.data(query)
 
     return await run_load(viewer, concurrency=concurrency, count=count, processes=processes)
 
 
-async def warm_up(accounts: Sequence[Account], concurrency: int) -> None:
+async def warm_up(accounts: Sequence[Person], concurrency: int) -> None:
     """Opens the client's connections and takes the gateway's first-request costs
     before anything is timed."""
     await viewer_floor(accounts, 4 * concurrency, concurrency, {})

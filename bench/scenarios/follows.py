@@ -11,11 +11,12 @@ import random
 from dataclasses import dataclass
 from itertools import permutations
 
-from bench.graphql import Account, log_in, sign_up_many
+from bench.accounts import log_in, sign_up_many
 from bench.report import Figure, latency_figures
 from bench.run import BenchRun
 from bench.scenarios.floor import TYPENAME, viewer_floor, warm_up
 from bench.stats import LoadResult, Operation, run_load
+from harness.accounts import Person
 
 NAME = "follows"
 FOLLOW = "mutation($id: ID!) { follow(userId: $id) { id followerCount } }"
@@ -106,11 +107,11 @@ async def run(bench: BenchRun) -> list[Figure]:
     ]
 
 
-def _edges(accounts: list[Account], pairs: list[tuple[int, int]], mutation: str) -> Operation:
+def _edges(accounts: list[Person], pairs: list[tuple[int, int]], mutation: str) -> Operation:
     """One follow or unfollow per index: the pair's follower acts on its followee."""
 
     async def edge(index: int) -> None:
         follower, followee = pairs[index]
-        await accounts[follower].client.execute(mutation, {"id": accounts[followee].id})
+        await accounts[follower].client.data(mutation, {"id": accounts[followee].id})
 
     return edge

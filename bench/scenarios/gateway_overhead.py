@@ -18,12 +18,13 @@ from typing import Any
 import grpc
 import httpx
 
-from bench.graphql import GraphQLClient, GraphQLError, sign_up_many
+from bench.accounts import sign_up_many
 from bench.peers import PeerUnavailable, Server
 from bench.peers import mesh as mesh_peer
 from bench.report import Figure, latency_figures
 from bench.run import HTTP_TIMEOUT_SECONDS, BenchRun
 from bench.stats import LoadResult, Operation, run_load
+from harness.graphql import GraphQLClient, GraphQLError
 from pictor.graph.v1 import graph_pb2, graph_pb2_grpc
 
 NAME = "gateway_overhead"
@@ -164,7 +165,7 @@ def _bare(stub: graph_pb2_grpc.GraphServiceStub, username: str) -> Operation:
 
 def _pictor(client: GraphQLClient, username: str) -> Operation:
     async def query(_: int) -> None:
-        user = (await client.execute(PICTOR_QUERY, {"username": username}))["user"]
+        user = (await client.data(PICTOR_QUERY, {"username": username}))["user"]
         if not user or user["username"] != username:
             raise RuntimeError(f"user(username:) returned {user!r}")
 
@@ -194,7 +195,7 @@ async def _through_mesh(
         query = await _mesh_query(client)
 
         async def call(_: int) -> None:
-            response = (await client.execute(query.text, query.variables(username)))[query.field]
+            response = (await client.data(query.text, query.variables(username)))[query.field]
             user = response and response["user"]
             if not user or user["username"] != username:
                 raise RuntimeError(f"{query.field} returned {response!r}")
@@ -206,7 +207,7 @@ async def _through_mesh(
 async def _mesh_query(client: GraphQLClient) -> MeshQuery:
     """Introspects Mesh's schema for the field that calls GetUserByUsername (for our
     protos ``pictor_graph_v1_GraphService_GetUserByUsername(input: ...)``)."""
-    fields = (await client.execute(INTROSPECT_QUERY_FIELDS))["__schema"]["queryType"]["fields"]
+    fields = (await client.data(INTROSPECT_QUERY_FIELDS))["__schema"]["queryType"]["fields"]
     matching = [field for field in fields if field["name"].endswith("GetUserByUsername")]
     if len(matching) != 1:
         names = [field["name"] for field in fields]
@@ -218,9 +219,7 @@ async def _mesh_query(client: GraphQLClient) -> MeshQuery:
     user_type = user["type"]["name"] or user["type"]["ofType"]["name"]
     have = {
         child["name"]
-        for child in (await client.execute(INTROSPECT_TYPE, {"name": user_type}))["__type"][
-            "fields"
-        ]
+        for child in (await client.data(INTROSPECT_TYPE, {"name": user_type}))["__type"]["fields"]
     }
     missing = [name for name in USER_FIELDS if name not in have]
     if missing:

@@ -25,11 +25,11 @@ from typing import Any
 import redis.asyncio as redis
 from argon2 import PasswordHasher
 
+from bench.accounts import PASSWORD, signed_in
 from bench.backend import (
     PUSH_EVERYONE,
     THRESHOLD_ENV,
     activate,
-    bounded,
     create_post,
     ensure_followed,
     following_of,
@@ -39,20 +39,18 @@ from bench.backend import (
     landed,
     make_ready,
     part_pid,
+    publish_missing,
     pushed_note,
     pushing_everyone,
-    users,
-    wait_drained,
     worker_setting,
 )
-from bench.graphql import PASSWORD, GraphQLClient
+from bench.home_feed import HOME_FEED, PAGE, Measured, read_with_wrk
 from bench.report import Figure
 from bench.run import BenchRun
-from bench.scenarios.feed_read import HOME_FEED, PAGE, log_in_as
-from bench.scenarios.feed_throughput import Measured, measured
 from bench.stats import run_load
-from bench.wrk import run_wrk
-from feed_svc.store import Entry
+from feed_svc.entries import Entry
+from harness.events import settle_feed_worker
+from harness.graphql import GraphQLClient
 from pictor.clients import ServiceClients
 from pictor.cql import CqlSession
 
@@ -60,10 +58,8 @@ NAME = "growth"
 CONCURRENCY = 8
 # The readers' p99 should stay within this of the smallest reader's.
 P99_SPREAD_TARGET = 1.2
-PUBLISH_CONCURRENCY = 8
 # Caps the fan-out sizes of a full run (e.g. 10000 skips the 100k author); unset: all.
 MAX_FOLLOWERS_ENV = "BENCH_GROWTH_MAX_FOLLOWERS"
-PROCESSES = ("gateway", "feed_svc", "post_svc", "graph_svc", "media_svc", "redis", "cassandra")
 
 
 @dataclass(frozen=True)
@@ -123,36 +119,28 @@ async def _feed_reads(
     bench.say(f"{NAME}: {most} authors with a READY post, readers of {sizes.following}")
     names = [f"{sizes.prefix}.a{number:04d}" for number in range(1, most + 1)]
     authors = await import_users(clients, names, password_hash)
-    counts = {user.id: user.post_count for user in (await users(clients, authors)).values()}
-    wanted = [author for author in authors if counts.get(author, 0) < 1]
-    if wanted:
-        bench.say(f"{NAME}: publishing {len(wanted)} posts")
-
-        async def publish(author: int) -> None:
-            await make_ready(clients, await create_post(clients, author, f"bench growth {author}"))
-
-        await bounded(PUBLISH_CONCURRENCY, publish, wanted)
+    await publish_missing(bench, clients, authors, 1, "bench growth")
 
     readers: list[tuple[int, int, GraphQLClient]] = []
     for following in sizes.following:
         name = f"{sizes.prefix}.r{following}"
-        signed_in = await log_in_as(bench, clients, anonymous, name)
+        viewer = await signed_in(clients, bench.allowance, anonymous, name)
         (reader_id,) = await import_users(clients, [name], password_hash)
         missing = sorted(set(authors[:following]) - await following_of(clients, reader_id))
         if missing:
             await import_follows(clients, {reader_id: missing})
-        readers.append((following, reader_id, signed_in))
-    await wait_drained(client)
+        readers.append((following, reader_id, viewer))
+    await settle_feed_worker(client)
 
     target = bench.target
     cql = await CqlSession.connect(target.settings, use_keyspace=False)
     rows = []
     try:
-        for following, _, signed_in in readers:
+        for following, _, viewer in readers:
             page = min(PAGE, following)
 
-            async def read(_: int, signed_in: GraphQLClient = signed_in, page: int = page) -> None:
-                found = (await signed_in.execute(HOME_FEED, {"first": PAGE}))["homeFeed"]["edges"]
+            async def read(_: int, viewer: GraphQLClient = viewer, page: int = page) -> None:
+                found = (await viewer.data(HOME_FEED, {"first": PAGE}))["homeFeed"]["edges"]
                 if len(found) != page:
                     raise AssertionError(f"a page of {len(found)} posts, not {page}")
 
@@ -160,23 +148,8 @@ async def _feed_reads(
             warm = await run_load(read, concurrency=CONCURRENCY, count=4 * CONCURRENCY)
             if warm.errors:
                 raise RuntimeError(f"warm-up failed: {warm.first_error}")
-            bench.say(
-                f"{NAME}: homeFeed following {following} with wrk, {CONCURRENCY} connections, "
-                f"{sizes.wrk_seconds:g} s"
-            )
-            assert signed_in.token is not None
-            load = await measured(
-                cql,
-                target.settings.cql_keyspace,
-                run_wrk(
-                    f"{target.gateway_url}/graphql",
-                    {"query": HOME_FEED, "variables": {"first": PAGE}},
-                    headers={"Authorization": f"Bearer {signed_in.token}"},
-                    connections=CONCURRENCY,
-                    seconds=sizes.wrk_seconds,
-                    processes=target.pids(*PROCESSES),
-                ),
-            )
+            bench.say(f"{NAME}: homeFeed following {following}")
+            load = await read_with_wrk(bench, cql, viewer, sizes.wrk_seconds)
             await read(0)  # still the same page size after the load
             rows.append(ReadRow(following, page, load))
     finally:
@@ -222,7 +195,7 @@ async def _fanouts(
     if missing:
         bench.say(f"{NAME}: importing {sum(map(len, missing.values()))} follows")
         await import_in_calls(clients, missing)
-    await wait_drained(client, within=600)
+    await settle_feed_worker(client, within=600)
     active = await activate(
         clients, client, followers, inactive_days, lambda line: bench.say(f"{NAME}: {line}")
     )
@@ -235,11 +208,11 @@ async def _fanouts(
         for number in range(sizes.posts_per_author):
             post_id = await create_post(clients, author, f"bench growth fan-out {number}")
             members.append(Entry(post_id, author).member)
-            await wait_drained(client)
+            await settle_feed_worker(client)
             began = time.perf_counter()
             await make_ready(clients, post_id)
             published.append(time.perf_counter() - began)
-            await wait_drained(client, within=1800, interval=0.002)
+            await settle_feed_worker(client, within=1800, interval=0.002)
             fanned_out.append(time.perf_counter() - began)
         found = await landed(client, reached, members)
         rows.append(

@@ -35,8 +35,8 @@ from pathlib import Path
 import httpx
 import pyvips
 
-from bench import machine, photos
-from bench.graphql import Account, UploadWatch, sign_up_many
+from bench import machine
+from bench.accounts import sign_up_many
 from bench.peers import PeerUnavailable, Server
 from bench.peers import thumbor as thumbor_peer
 from bench.report import Figure
@@ -49,6 +49,9 @@ from bench.stats import (
     percentile,
     resident_kib,
 )
+from bench.uploads import UploadWatch
+from harness import photos
+from harness.accounts import Person
 from media_svc import renditions
 
 NAME = "pipeline"
@@ -62,8 +65,6 @@ RENDITIONS = "query($id: ID!) { post(id: $id) { media { status renditions { name
 PUT_CONCURRENCY = 4
 CLI_PROCESSES = 2
 PROCESSES = ("media_worker", "media_svc", "post_svc", "gateway", "minio", "cassandra")
-# With --profile: the steps of one photo in the worker.
-PROFILE_FOCUS = "media_svc/renditions.py:process"
 # thumbor: two clients, each a request at a time, against two forked thumbor processes
 # (one per core) that each work on one image at a time (no engine thread pool: Pillow
 # holds the GIL for much of the work, so threads in one process do not add up).
@@ -231,7 +232,7 @@ async def _through_worker(bench: BenchRun, originals: list[bytes]) -> tuple[Rate
 
         async def uploaded(original: bytes) -> str:
             async with slots:
-                created = (await author.client.execute(CREATE_POST))["createPost"]
+                created = (await author.client.data(CREATE_POST))["createPost"]
                 headers = {header["name"]: header["value"] for header in created["uploadHeaders"]}
                 put = await storage.put(created["uploadUrl"], content=original, headers=headers)
                 put.raise_for_status()
@@ -251,21 +252,19 @@ async def _through_worker(bench: BenchRun, originals: list[bytes]) -> tuple[Rate
 
 
 async def _confirm_and_wait(
-    bench: BenchRun, author: Account, post_ids: list[str], watches: list[UploadWatch]
+    bench: BenchRun, author: Person, post_ids: list[str], watches: list[UploadWatch]
 ) -> tuple[Rate, list[float]]:
     meter = CpuMeter(bench.target.pids(*PROCESSES))
     confirmed_at: dict[str, float] = {}
 
     async def confirm(post_id: str) -> None:
         confirmed_at[post_id] = time.perf_counter()
-        await author.client.execute(CONFIRM, {"id": post_id})
+        await author.client.data(CONFIRM, {"id": post_id})
 
     # Wall time, idle threads included: the worker's thread waits while libvips' own
     # threads (which py-spy does not see) decode and encode.
     worker_pid = bench.target.pids("media_worker")
-    profiled = bench.profiler.profiling(
-        f"{NAME}: media worker", worker_pid, focus=PROFILE_FOCUS, idle=True
-    )
+    profiled = bench.profiler.profiling(f"{NAME}: media worker", worker_pid, idle=True)
     idle_kib = sum(resident_kib(pid) or 0 for pid in worker_pid.values())
     with ResidentMemorySampler(worker_pid) as memory:
         async with profiled:
@@ -283,7 +282,7 @@ async def _confirm_and_wait(
         raise RuntimeError(f"{len(failed)} photos FAILED, first because: {failed[0]}")
     made = 0
     for post_id in post_ids:
-        media = (await author.client.execute(RENDITIONS, {"id": post_id}))["post"]["media"]
+        media = (await author.client.data(RENDITIONS, {"id": post_id}))["post"]["media"]
         made += len(media["renditions"])
     photo_seconds = [
         round((watch.finished_at or 0.0) - confirmed_at[post_id], 4)

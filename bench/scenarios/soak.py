@@ -19,12 +19,10 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-import redis.asyncio as redis
-
 from bench.backend import create_post, make_ready
+from bench.home_feed import FULL, HOME_FEED, PAGE, SMOKE, Reader, home_feed, reading
 from bench.report import Figure, milliseconds
 from bench.run import BenchRun
-from bench.scenarios.feed_read import FULL, HOME_FEED, PAGE, SMOKE, Reader, home_feed, population
 from bench.stats import resident_kib, run_load
 from bench.wrk import WrkResult, run_wrk
 from pictor.clients import ServiceClients
@@ -64,18 +62,13 @@ class Writes:
 
 async def run(bench: BenchRun) -> list[Figure]:
     sizes, durations = (SMOKE, SMOKE_RUN) if bench.smoke else (FULL, FULL_RUN)
-    settings = bench.target.settings
-    clients = ServiceClients.connect(settings)
-    client = redis.from_url(settings.redis_url)
-    try:
-        async with bench.graphql() as anonymous:
-            reader = await population(bench, clients, client, anonymous, sizes)
-        assert reader.client.token is not None
+    async with reading(bench, sizes) as feed:
+        reader = feed.reader
         request = functools.partial(
             run_wrk,
             f"{bench.target.gateway_url}/graphql",
             {"query": HOME_FEED, "variables": {"first": PAGE}},
-            headers={"Authorization": f"Bearer {reader.client.token}"},
+            headers=reader.client.headers,
             connections=CONNECTIONS,
         )
         await run_load(home_feed(reader), concurrency=CONNECTIONS, count=4 * CONNECTIONS)
@@ -87,7 +80,7 @@ async def run(bench: BenchRun) -> list[Figure]:
         pids = bench.target.pids(*PROCESSES)
         memory_before = {name: resident_kib(pid) for name, pid in pids.items()}
         writes = Writes()
-        writer = asyncio.create_task(_trickle(clients, reader, writes))
+        writer = asyncio.create_task(_trickle(feed.clients, reader, writes))
         slices: list[WrkResult] = []
         try:
             for number in range(durations.slices):
@@ -103,9 +96,6 @@ async def run(bench: BenchRun) -> list[Figure]:
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
         memory_after = {name: resident_kib(pid) for name, pid in pids.items()}
-    finally:
-        await clients.close()
-        await client.aclose()
     return _figures(capacity, rate, slices, writes, memory_before, memory_after)
 
 

@@ -15,11 +15,13 @@ import statistics
 import time
 from dataclasses import dataclass
 
-from bench import photos
-from bench.graphql import Account, UploadWatch, sign_up_many
+from bench.accounts import sign_up_many
 from bench.report import Figure
 from bench.run import BenchRun
 from bench.stats import ResidentMemorySampler
+from bench.uploads import UploadWatch
+from harness import photos
+from harness.accounts import Person
 
 NAME = "upload_memory"
 UPLOAD_POST = """
@@ -92,7 +94,7 @@ async def run(bench: BenchRun) -> list[Figure]:
     return _figures(measured)
 
 
-async def _measure(author: Account, data: bytes, pids: dict[str, int]) -> tuple[str, Try]:
+async def _measure(author: Person, data: bytes, pids: dict[str, int]) -> tuple[str, Try]:
     with ResidentMemorySampler(pids, SAMPLE_INTERVAL) as sampler:
         await asyncio.sleep(QUIET_SECONDS)
         began = time.perf_counter()
@@ -104,7 +106,7 @@ async def _measure(author: Account, data: bytes, pids: dict[str, int]) -> tuple[
     return post_id, Try(ended - began, before, peak)
 
 
-async def _upload(author: Account, data: bytes) -> str:
+async def _upload(author: Person, data: bytes) -> str:
     post = (
         await author.client.upload(
             UPLOAD_POST, {"caption": "bench upload"}, "file", ("photo.jpg", data, "image/jpeg")
@@ -116,7 +118,7 @@ async def _upload(author: Account, data: bytes) -> str:
     return post_id
 
 
-async def _settled(bench: BenchRun, author: Account, post_ids: list[str]) -> None:
+async def _settled(bench: BenchRun, author: Person, post_ids: list[str]) -> None:
     assert author.client.token is not None
     for post_id in post_ids:
         watch = UploadWatch(bench.target.gateway_url, author.client.token, post_id)

@@ -1,0 +1,237 @@
+"""The home feed the feed scenarios read: ``homeFeed(first: 12)`` with the whole post
+shape for a reader who follows many authors (made once, reused: deterministic names),
+and one wrk run of it with the CQL requests Cassandra coordinated meanwhile."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as redis
+
+from bench import cassandra
+from bench.accounts import signed_in
+from bench.backend import ensure_users, following_of, import_follows, publish_missing, users
+from bench.run import BenchRun
+from bench.stats import Operation
+from bench.wrk import WrkResult, run_wrk
+from feed_svc import keys as feed_keys
+from feed_svc.entries import Entry
+from gateway import ids
+from harness.accounts import find_user
+from harness.events import settle_feed_worker
+from harness.graphql import GraphQLClient
+from pictor.clients import ServiceClients
+from pictor.cql import CqlSession
+
+PAGE = 12
+CONNECTIONS = 8
+HOME_FEED = """
+query($first: Int!) {
+  homeFeed(first: $first) {
+    edges {
+      cursor
+      node {
+        id
+        author { username displayName }
+        caption
+        createdAt
+        media {
+          status width height blurhash
+          renditions { name url width height contentType }
+        }
+      }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+# Whose CPU a read costs.
+PROCESSES = ("gateway", "feed_svc", "post_svc", "graph_svc", "media_svc", "redis", "cassandra")
+# With --profile, the Python processes a GraphQL read goes through.
+PROFILED = ("gateway", "feed_svc", "post_svc", "graph_svc", "media_svc")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    authors: int
+    posts_per_author: int
+    reader: str
+    # Pages each in-process baseline reads; seconds of each wrk run.
+    reads: int
+    wrk_seconds: float
+
+
+FULL = Sizes(authors=300, posts_per_author=3, reader="bench.reader", reads=400, wrk_seconds=20)
+# 12 authors, so a smoke page is full too.
+SMOKE = Sizes(authors=12, posts_per_author=1, reader="bench.reader.smoke", reads=8, wrk_seconds=2)
+
+
+@dataclass(frozen=True)
+class Reader:
+    id: int
+    client: GraphQLClient
+    followees: list[int]
+    # Posts on a full page: 12, or fewer if the followees have fewer posts in all.
+    page: int
+
+
+async def population(
+    bench: BenchRun,
+    clients: ServiceClients,
+    client: redis.Redis,
+    anonymous: GraphQLClient,
+    sizes: Sizes,
+) -> Reader:
+    """The reader and the authors they follow, made the first time, reused after."""
+    bench.say(f"{sizes.authors} authors with {sizes.posts_per_author} READY posts each")
+    names = [f"bench.src.{number:03d}" for number in range(1, sizes.authors + 1)]
+    authors = await ensure_users(clients, names, bench.say)
+    await publish_missing(bench, clients, authors, sizes.posts_per_author, "bench feed")
+    total_posts = sum(user.post_count for user in (await users(clients, authors)).values())
+    reader_client = await signed_in(clients, bench.allowance, anonymous, sizes.reader)
+    reader_id = await find_user(clients, sizes.reader)
+    assert reader_id is not None
+    missing = sorted(set(authors) - await following_of(clients, reader_id))
+    if missing:
+        bench.say(f"{sizes.reader} follows {len(missing)} more authors")
+        await import_follows(clients, {reader_id: missing})
+    # The post and import events have landed; the first read rebuilds the timeline.
+    await settle_feed_worker(client)
+    return Reader(reader_id, reader_client, authors, min(PAGE, total_posts))
+
+
+async def timeline_page(client: redis.Redis, reader: Reader) -> list[Entry]:
+    """The newest page of the reader's timeline, as feed_svc keeps it."""
+    members: list[bytes] = await client.zrange(
+        feed_keys.feed_key(reader.id), 0, PAGE - 1, desc=True
+    )  # type: ignore[assignment]
+    return [Entry.parse(member) for member in members]
+
+
+@dataclass(frozen=True)
+class Feed:
+    """What a feed scenario reads with, open for its length."""
+
+    clients: ServiceClients
+    redis: redis.Redis
+    cql: CqlSession
+    reader: Reader
+
+
+@asynccontextmanager
+async def reading(bench: BenchRun, sizes: Sizes) -> AsyncIterator[Feed]:
+    settings = bench.target.settings
+    clients = ServiceClients.connect(settings)
+    client = redis.from_url(settings.redis_url)
+    cql = await CqlSession.connect(settings)
+    try:
+        async with bench.graphql() as anonymous:
+            reader = await population(bench, clients, client, anonymous, sizes)
+            yield Feed(clients, client, cql, reader)
+    finally:
+        await cql.close()
+        await clients.close()
+        await client.aclose()
+
+
+def checked(reader: Reader, post_ids: list[int]) -> list[int]:
+    if len(post_ids) != reader.page:
+        raise AssertionError(f"a page of {len(post_ids)} posts, not {reader.page}")
+    return post_ids
+
+
+def home_feed(reader: Reader) -> Operation:
+    """One homeFeed page through GraphQL, checked; its post ids."""
+
+    async def read(index: int) -> list[int]:
+        page = (await reader.client.data(HOME_FEED, {"first": PAGE}))["homeFeed"]
+        nodes = [edge["node"] for edge in page["edges"]]
+        if any(node["media"]["status"] != "READY" or not node["author"] for node in nodes):
+            raise AssertionError("a feed post without its author or READY media")
+        return checked(reader, [ids.decode("Post", node["id"]) for node in nodes])
+
+    return read
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One wrk run with the CQL requests Cassandra coordinated meanwhile."""
+
+    result: WrkResult
+    cql: cassandra.CqlRequests
+
+    def cql_per_request(self) -> float:
+        return self.cql.total / self.result.handled
+
+    def notes(self) -> str:
+        result = self.result
+        # A count that fell: the keyspace was dropped and made again (a test session began).
+        elsewhere = ", ".join(
+            f"{k} {n}" if n > 0 else f"{k} (recreated)"
+            for k, n in self.cql.other_keyspaces.items()
+            if n
+        )
+        return (
+            (f"NOT ALONE: CQL requests to {elsewhere} meanwhile; " if elsewhere else "")
+            + f"{result.problems()}{result.served} served in {result.wall_seconds:.1f} s by wrk; "
+            f"p50 {result.p50_seconds * 1000:.1f} ms, p99 {result.p99_seconds * 1000:.1f} ms; "
+            f"CQL/request {self.cql_per_request():.2f}; {cpu_ms(result.cpu_ms_per_request())}"
+        )
+
+    def details(self) -> dict[str, Any]:
+        return {
+            **self.result.details(),
+            "cql_requests": self.cql.counts,
+            "cql_requests_other_keyspaces": self.cql.other_keyspaces,
+            "cql_requests_per_request": round(self.cql_per_request(), 3),
+        }
+
+
+async def measured(
+    bench: BenchRun,
+    cql: CqlSession,
+    body: dict[str, Any],
+    seconds: float,
+    client: GraphQLClient | None = None,
+) -> Measured:
+    """``body`` POSTed by wrk for ``seconds`` (as ``client``'s viewer, if given), with
+    the CPU of the stack's processes and the CQL requests it cost."""
+    target = bench.target
+    keyspace = target.settings.cql_keyspace
+    before = await cassandra.requests(cql, keyspace)
+    result = await run_wrk(
+        f"{target.gateway_url}/graphql",
+        body,
+        headers=client.headers if client else {},
+        connections=CONNECTIONS,
+        seconds=seconds,
+        processes=target.pids(*PROCESSES),
+    )
+    return Measured(result, await cassandra.requests(cql, keyspace) - before)
+
+
+async def read_with_wrk(
+    bench: BenchRun, cql: CqlSession, client: GraphQLClient, seconds: float
+) -> Measured:
+    """homeFeed as ``client``'s viewer, driven by wrk."""
+    bench.say(f"homeFeed with wrk, {CONNECTIONS} connections, {seconds:g} s")
+    return await measured(
+        bench, cql, {"query": HOME_FEED, "variables": {"first": PAGE}}, seconds, client
+    )
+
+
+def cpu_ms(per_request: dict[str, float]) -> str:
+    """``CPU ms/request: gateway 5.1, feed_svc 1.7, ... of machine 10.7``, busiest
+    first; the details keep the ones under 0.05 ms too."""
+    if not per_request:
+        return ""
+    ordered = sorted(
+        ((name, ms) for name, ms in per_request.items() if name != "machine" and ms >= 0.05),
+        key=lambda item: -item[1],
+    )
+    text = ", ".join(f"{name} {ms:.1f}" for name, ms in ordered)
+    machine = per_request.get("machine")
+    return f"CPU ms/request: {text}" + (f" of machine {machine:.1f}" if machine else "")
