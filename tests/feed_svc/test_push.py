@@ -1,8 +1,10 @@
 """One fan-out push job, run in-process against the real Redis (test database): what
-each kind of follower's timeline becomes. The job needs no other service."""
+each kind of follower's timeline becomes. The job needs no other service. It opens
+Redis as the services do, so under the cluster topology it runs on the Redis Cluster."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,9 +22,10 @@ from feed_svc.keys import (
     live_channel,
     live_key,
 )
-from feed_svc.store import FeedStore
+from feed_svc.store import FeedStore, LiveListener
 from feed_svc.timeline import HomeTimelines, now_ms
 from gateway.config import GatewaySettings
+from pictor.redis_client import RedisClient, open_redis
 
 KEEP = 3
 AUTHOR = 7
@@ -42,8 +45,8 @@ DAY_MS = 24 * 3600 * 1000
 
 
 @pytest.fixture
-async def client(settings: GatewaySettings) -> AsyncIterator[redis.Redis]:
-    connected = redis.from_url(settings.redis_url, decode_responses=True)
+async def client(settings: GatewaySettings) -> AsyncIterator[RedisClient]:
+    connected = open_redis(settings)
     yield connected
     for follower in FOLLOWERS + WATCHING:
         await connected.delete(
@@ -53,24 +56,42 @@ async def client(settings: GatewaySettings) -> AsyncIterator[redis.Redis]:
             live_key(follower),
             announced_key(follower),
         )
-    await connected.aclose()
+    if isinstance(connected, redis.Redis):
+        # open_redis hands the client a pool it does not own: close that too.
+        await connected.aclose(close_connection_pool=True)
+    else:
+        await connected.aclose()
 
 
-def fan_out(client: redis.Redis) -> FanOut:
+def fan_out(client: RedisClient) -> FanOut:
     # A push job reads and writes Redis only: no graph or author reads.
     none: Any = None
     settings = FeedSettings(feed_max=KEEP, inactive_days=7)
     return FanOut(client, none, HomeTimelines(FeedStore(client), none, none, settings), settings)
 
 
-async def built(client: redis.Redis, follower: int, members: dict[str, int], seen: int) -> None:
+async def listening(client: RedisClient, follower: int) -> LiveListener:
+    listener = FeedStore(client).listener()
+    await listener.listen([live_channel(follower)])
+    return listener
+
+
+async def heard(listener: LiveListener) -> str | None:
+    """The next message on the listener's channels, waiting up to two seconds."""
+    async with asyncio.timeout(2):
+        while (data := await listener.next(2)) is None:
+            pass
+    return data.decode()
+
+
+async def built(client: RedisClient, follower: int, members: dict[str, int], seen: int) -> None:
     if members:
         await client.zadd(feed_key(follower), members)
     await client.set(feed_built_key(follower), 1)
     await client.set(last_seen_key(follower), seen)
 
 
-async def test_a_push_lands_only_where_a_reader_will_see_it(client: redis.Redis) -> None:
+async def test_a_push_lands_only_where_a_reader_will_see_it(client: RedisClient) -> None:
     now = now_ms()
     await built(client, ACTIVE, {Entry(10, AUTHOR).member: 10}, now)
     await built(client, FULL, {Entry(n, AUTHOR).member: n for n in (11, 12, 13)}, now)
@@ -78,9 +99,7 @@ async def test_a_push_lands_only_where_a_reader_will_see_it(client: redis.Redis)
     await client.set(last_seen_key(UNBUILT), now)
     await built(client, LIVE, {}, now)
     await client.set(live_key(LIVE), 1)
-    pubsub = client.pubsub()
-    await pubsub.ssubscribe(live_channel(LIVE))
-    await pubsub.get_message(timeout=1)  # the subscription's confirmation
+    listener = await listening(client, LIVE)
 
     entry = Entry(20, AUTHOR)
     job = {"op": PUSH, "author_id": str(AUTHOR), "post_id": str(entry.post_id)}
@@ -89,7 +108,8 @@ async def test_a_push_lands_only_where_a_reader_will_see_it(client: redis.Redis)
         await fan_out(client).run_job("1-0", job)
 
     async def timeline(follower: int) -> list[str]:
-        return await client.zrange(feed_key(follower), 0, -1)
+        members = await client.zrange(feed_key(follower), 0, -1)
+        return [m.decode() if isinstance(m, bytes) else str(m) for m in members]
 
     assert await timeline(ACTIVE) == [Entry(10, AUTHOR).member, entry.member]
     # The oldest goes when a timeline is full.
@@ -101,37 +121,33 @@ async def test_a_push_lands_only_where_a_reader_will_see_it(client: redis.Redis)
     assert await timeline(LIVE) == [entry.member]
     # Told once, though the job ran twice: what follows on the channel is the marker.
     await client.spublish(live_channel(LIVE), "marker")
-    heard = [await pubsub.get_message(ignore_subscribe_messages=True, timeout=2) for _ in range(2)]
-    assert [message and message["data"] for message in heard] == [str(entry.post_id), "marker"]
-    await pubsub.aclose()
+    assert [await heard(listener), await heard(listener)] == [str(entry.post_id), "marker"]
+    await listener.aclose()
 
 
-async def test_a_live_follower_hears_of_a_post_whatever_its_timeline(client: redis.Redis) -> None:
+async def test_a_live_follower_hears_of_a_post_whatever_its_timeline(client: RedisClient) -> None:
     """An open subscription means an active reader: they hear of the post whether or
     not the push writes their timeline."""
     # A new reader: no timeline yet. A quiet one: last seen eight days ago.
     await client.set(last_seen_key(LIVE_QUIET), now_ms() - 8 * DAY_MS)
     await client.zadd(feed_key(LIVE_QUIET), {Entry(14, AUTHOR).member: 14})
     await client.set(feed_built_key(LIVE_QUIET), 1)
-    pubsub = client.pubsub()
+    listeners = []
     for follower in WATCHING:
         await client.set(live_key(follower), 1)
-        await pubsub.ssubscribe(live_channel(follower))
-        await pubsub.get_message(timeout=1)  # the subscription's confirmation
+        listeners.append(await listening(client, follower))
 
     entry = Entry(20, AUTHOR)
     job = {"op": PUSH, "author_id": str(AUTHOR), "post_id": str(entry.post_id)}
     await fan_out(client).run_job("1-0", {**job, "followers": ",".join(map(str, WATCHING))})
 
-    heard = [await pubsub.get_message(ignore_subscribe_messages=True, timeout=2) for _ in WATCHING]
-    assert sorted((m["channel"], m["data"]) for m in heard if m) == sorted(
-        (live_channel(follower), str(entry.post_id)) for follower in WATCHING
-    )
+    assert [await heard(listener) for listener in listeners] == [str(entry.post_id)] * 2
     # Still left for the next read to build whole.
     assert not await client.exists(feed_key(LIVE_UNBUILT), feed_built_key(LIVE_UNBUILT))
     # Watching is being active: the timeline is kept, and the post goes in.
     assert await client.zrange(feed_key(LIVE_QUIET), 0, -1) == [
-        Entry(14, AUTHOR).member,
-        entry.member,
+        Entry(14, AUTHOR).member.encode(),
+        entry.member.encode(),
     ]
-    await pubsub.aclose()
+    for listener in listeners:
+        await listener.aclose()
