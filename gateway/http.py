@@ -312,30 +312,15 @@ class Executor:
         if prepared.document is None:
             status = 400 if wants_graphql_response(request) else 200
             return respond(request, {"errors": [error_json(e) for e in prepared.errors]}, status)
-        if new:
-            assert graphql.persisted_hash is not None
-            try:
-                await self._persisted.register(request.state.redis, graphql.persisted_hash, query)
-            except redis.RedisError:
-                return refuse(
-                    request, "persisted queries are unavailable", 503, ErrorCode.UNAVAILABLE.value
-                )
-
-        operation = prepared.operations.get(graphql.operation_name)
+        if new and (refused := await self._register(request, graphql, query)) is not None:
+            return refused
         extensions: dict[str, Any] = {}
+        operation = prepared.operations.get(graphql.operation_name)
         # An unknown or missing operation name is left to execute, which reports it.
         if operation is not None:
-            if operation.type is OperationType.SUBSCRIPTION:
-                return refuse(
-                    request, "subscriptions are served over WebSocket (graphql-transport-ws)"
-                )
-            if operation.type is not OperationType.QUERY and request.method == "GET":
-                return refuse(request, "only queries may be sent with GET; POST mutations", 405)
-            requested = operation.cost.requested(graphql.variables)
-            extensions["cost"] = {"requested": requested, "limit": self._max_cost}
-            if requested > self._max_cost:
-                return self._too_costly(request, requested, extensions)
-
+            refused = self._refused(request, graphql, operation, extensions)
+            if refused is not None:
+                return refused
         counted: Counter[str] | None = Counter() if self._report_backend_calls else None
         with (
             _tracer.start_as_current_span(f"graphql {graphql.operation_name or 'operation'}"),
@@ -353,6 +338,45 @@ class Executor:
                     operation_extensions=None,
                 )
             )
+        if counted is not None:
+            extensions["backendCalls"] = {"total": sum(counted.values()), "byMethod": dict(counted)}
+        return self._answer(request, result, extensions)
+
+    async def _register(
+        self, request: Request, graphql: GraphQLRequest, query: str
+    ) -> Response | None:
+        """Keeps a new persisted query for every replica; a refusal if Redis is down."""
+        assert graphql.persisted_hash is not None
+        try:
+            await self._persisted.register(request.state.redis, graphql.persisted_hash, query)
+        except redis.RedisError:
+            return refuse(
+                request, "persisted queries are unavailable", 503, ErrorCode.UNAVAILABLE.value
+            )
+        return None
+
+    def _refused(
+        self,
+        request: Request,
+        graphql: GraphQLRequest,
+        operation: Operation,
+        extensions: dict[str, Any],
+    ) -> Response | None:
+        """The refusal of an operation this request may not run, else None (and its cost
+        put in ``extensions``)."""
+        if operation.type is OperationType.SUBSCRIPTION:
+            return refuse(request, "subscriptions are served over WebSocket (graphql-transport-ws)")
+        if operation.type is not OperationType.QUERY and request.method == "GET":
+            return refuse(request, "only queries may be sent with GET; POST mutations", 405)
+        requested = operation.cost.requested(graphql.variables)
+        extensions["cost"] = {"requested": requested, "limit": self._max_cost}
+        if requested > self._max_cost:
+            return self._too_costly(request, requested, extensions)
+        return None
+
+    def _answer(
+        self, request: Request, result: ExecutionResult, extensions: dict[str, Any]
+    ) -> Response:
         body: dict[str, Any] = {}
         if result.errors:
             body["errors"] = [error_json(error) for error in result.errors]
@@ -362,8 +386,6 @@ class Executor:
             status = 400 if wants_graphql_response(request) else 200
         else:
             body["data"] = result.data
-        if counted is not None:
-            extensions["backendCalls"] = {"total": sum(counted.values()), "byMethod": dict(counted)}
         if extensions:
             body["extensions"] = extensions
         headers = self._cache_control(request, result) if request.method == "GET" else None

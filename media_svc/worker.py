@@ -10,7 +10,6 @@ is acknowledged without work; a post deleted mid-job has its fresh renditions re
 from __future__ import annotations
 
 import asyncio
-import logging
 from dataclasses import dataclass
 
 import pyvips
@@ -30,8 +29,6 @@ from pictor.post.v1 import post_pb2
 from pictor.redis_client import RedisClient, open_redis
 from pictor.s3 import open_s3
 from pictor.service import main, run_server
-
-log = logging.getLogger(__name__)
 
 PROCESSING_GROUP = "media-workers"
 CLEANUP_GROUP = "media-cleanup"
