@@ -12,7 +12,7 @@ T = TypeVar("T")
 
 
 async def wait_until(
-    check: Callable[[], Awaitable[T]], *, within: float = 10.0, interval: float = 0.05
+    check: Callable[[], Awaitable[T | None]], *, within: float = 10.0, interval: float = 0.05
 ) -> T:
     """Polls ``check`` until it returns something truthy; fails after ``within`` seconds."""
     deadline = time.monotonic() + within

@@ -70,7 +70,7 @@ async def keys_under(s3: Any, settings: GatewaySettings, prefix: str) -> list[st
 async def create_and_put(
     person: Person, photo: bytes, content_type: str = "image/jpeg"
 ) -> dict[str, Any]:
-    created = data(
+    created: dict[str, Any] = data(
         await person.client.execute(
             CREATE_POST, {"caption": "at the seaside", "type": content_type}
         )
