@@ -72,15 +72,6 @@ class Accounts:
             return await self._repeated_sign_up(existing, user, password, within)
         return user
 
-    def _new_user(self, username: str, display_name: str) -> User:
-        return User(
-            id=self._ids.next_id(),
-            username=normalize_username(username),
-            display_name=normalize_display_name(display_name),
-            bio="",
-            created_at=datetime.now(UTC),
-        )
-
     async def _repeated_sign_up(
         self, existing: Account, asked: User, password: str, within: float | None
     ) -> User:
@@ -99,11 +90,27 @@ class Accounts:
             return users[0] if users else existing.user
         raise Conflict(f"the username {asked.username!r} is taken")
 
-    async def import_account(
+    async def import_accounts(self, accounts: Sequence[ImportedAccount]) -> list[tuple[int, bool]]:
+        """Many imports at once (each is a lightweight transaction), answered in order;
+        a name repeated among them is imported once, by its first occurrence."""
+        first_of: dict[str, int] = {}
+        for index, account in enumerate(accounts):
+            first_of.setdefault(account.username.strip().lower(), index)
+        firsts = sorted(set(first_of.values()))
+        imported = await asyncio.gather(*(self._import(*accounts[i]) for i in firsts))
+        results = dict(zip(firsts, imported, strict=True))
+        answers = []
+        for index, account in enumerate(accounts):
+            first = first_of[account.username.strip().lower()]
+            user_id, created = results[first]
+            answers.append((user_id, created and first == index))
+        return answers
+
+    async def _import(
         self, username: str, display_name: str, password_hash: str
     ) -> tuple[int, bool]:
-        """An account whose password was hashed elsewhere; returns its id and whether it
-        was created (an existing username is left alone)."""
+        """One imported account: its id, and whether it was created (an existing
+        username is left alone)."""
         if not password_hash.startswith("$argon2id$"):
             raise InvalidInput("password_hash must be an argon2id hash in PHC format")
         user = self._new_user(username, display_name)
@@ -116,22 +123,6 @@ class Accounts:
         if claimed is None:
             raise Conflict(f"the username {user.username!r} is being claimed; retry")
         return claimed, False
-
-    async def import_accounts(self, accounts: Sequence[ImportedAccount]) -> list[tuple[int, bool]]:
-        """Many imports at once (each is a lightweight transaction), answered in order;
-        a name repeated among them is imported once, by its first occurrence."""
-        first_of: dict[str, int] = {}
-        for index, account in enumerate(accounts):
-            first_of.setdefault(account.username.strip().lower(), index)
-        firsts = sorted(set(first_of.values()))
-        imported = await asyncio.gather(*(self.import_account(*accounts[i]) for i in firsts))
-        results = dict(zip(firsts, imported, strict=True))
-        answers = []
-        for index, account in enumerate(accounts):
-            first = first_of[account.username.strip().lower()]
-            user_id, created = results[first]
-            answers.append((user_id, created and first == index))
-        return answers
 
     async def log_in(self, username: str, password: str, within: float | None = None) -> User:
         try:
@@ -147,3 +138,12 @@ class Accounts:
             await self._store.set_password_hash(account.user.id, new_hash)
         users = await self._store.get_many([account.user.id])
         return users[0] if users else account.user
+
+    def _new_user(self, username: str, display_name: str) -> User:
+        return User(
+            id=self._ids.next_id(),
+            username=normalize_username(username),
+            display_name=normalize_display_name(display_name),
+            bio="",
+            created_at=datetime.now(UTC),
+        )
