@@ -1,21 +1,27 @@
 """Helpers for home feed tests: READY posts made through post_svc's real lifecycle
-(the media pipeline has tests of its own), reading whole feeds, waiting for events."""
+(the media pipeline has tests of its own), following, reading whole feeds, watching
+them live, waiting for events."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import pytest
 import redis.asyncio as redis
+import websockets
+from websockets import Subprotocol
 
-from feed_svc.keys import FANOUT_JOBS, celebrity_key
+from feed_svc.keys import FANOUT_JOBS, celebrity_key, live_key
 from gateway import ids
 from gateway.config import GatewaySettings
 from pictor import events
 from pictor.clients import ServiceClients
 from pictor.post.v1 import post_pb2
-from tests.harness import GraphQLClient, data, settle
+from tests.harness import GraphQLClient, IsolatedStack, Person, data, settle, wait_until
 
 FEED_STREAMS = [
     events.POST_PUBLISHED,
@@ -80,6 +86,65 @@ class Feeds:
             if not page["pageInfo"]["hasNextPage"]:
                 return seen
             after = page["pageInfo"]["endCursor"]
+
+
+FOLLOW = "mutation($id: ID!) { follow(userId: $id) { id } }"
+UNFOLLOW = "mutation($id: ID!) { unfollow(userId: $id) { id } }"
+HOME_FEED_UPDATES = "subscription { homeFeedUpdates { id author { id } } }"
+# How long a post may take from READY to a live subscriber on the test stack.
+ARRIVAL_SECONDS = 10
+
+
+async def follow(reader: Person, author: Person) -> None:
+    data(await reader.client.execute(FOLLOW, {"id": author.id}))
+
+
+async def unfollow(reader: Person, author: Person) -> None:
+    data(await reader.client.execute(UNFOLLOW, {"id": author.id}))
+
+
+@asynccontextmanager
+async def watching(
+    test_stack: IsolatedStack, feeds: Feeds, viewer: Person
+) -> AsyncIterator[asyncio.Queue[str]]:
+    """The viewer's homeFeedUpdates, open until the block ends: post ids as they arrive.
+    Yields once the subscription is live (feed_svc has marked the viewer watching)."""
+    url = test_stack.gateway_url.replace("http://", "ws://") + "/graphql"
+    arrived: asyncio.Queue[str] = asyncio.Queue()
+    async with websockets.connect(
+        url, subprotocols=[Subprotocol("graphql-transport-ws")]
+    ) as socket_:
+        init = {"authorization": f"Bearer {viewer.client.token}"}
+        await socket_.send(json.dumps({"type": "connection_init", "payload": init}))
+        assert json.loads(await socket_.recv())["type"] == "connection_ack"
+        subscribe = {"query": HOME_FEED_UPDATES}
+        await socket_.send(json.dumps({"id": "1", "type": "subscribe", "payload": subscribe}))
+
+        async def receive() -> None:
+            async for raw in socket_:
+                message = json.loads(raw)
+                assert message["type"] == "next", message
+                assert "errors" not in message["payload"], message["payload"]
+                await arrived.put(message["payload"]["data"]["homeFeedUpdates"]["id"])
+
+        receiving = asyncio.create_task(receive())
+        viewer_id = ids.decode("User", viewer.id)
+
+        async def live() -> bool:
+            if receiving.done():
+                receiving.result()  # the subscription failed: say how
+            return bool(await feeds.redis.exists(live_key(viewer_id)))
+
+        try:
+            await wait_until(live, within=10)
+            yield arrived
+        finally:
+            receiving.cancel()
+
+
+async def next_post(arrived: asyncio.Queue[str]) -> str:
+    async with asyncio.timeout(ARRIVAL_SECONDS):
+        return await arrived.get()
 
 
 @pytest.fixture

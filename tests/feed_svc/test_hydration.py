@@ -10,8 +10,7 @@ import redis.asyncio as redis
 from gateway.config import GatewaySettings
 from pictor.cql import CqlSession
 from pictor.hydration import TOMBSTONE, HydrationCache, read_through
-from tests.feed_svc.conftest import HOME_FEED, Feeds
-from tests.feed_svc.test_home_feed import follow
+from tests.feed_svc.conftest import HOME_FEED, Feeds, follow
 from tests.harness import data, sign_up
 
 FULL_PAGE = """

@@ -4,68 +4,38 @@ not their timeline has been built yet or was dropped while they were away."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import AsyncIterator, Awaitable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable
 
 import httpx
-import websockets
 
 from feed_svc.entries import Entry
-from feed_svc.keys import author_live_channel, feed_built_key, feed_key, last_seen_key, live_key
+from feed_svc.keys import author_live_channel, feed_built_key, feed_key, last_seen_key
 from feed_svc.timeline import now_ms
 from gateway import ids
-from tests.feed_svc.conftest import Feeds
-from tests.feed_svc.test_home_feed import follow, unfollow
-from tests.harness import IsolatedStack, Person, sign_up, wait_until
+from tests.feed_svc.conftest import (
+    ARRIVAL_SECONDS,
+    Feeds,
+    follow,
+    next_post,
+    unfollow,
+    watching,
+)
+from tests.harness import IsolatedStack, sign_up, wait_until
 
-HOME_FEED_UPDATES = "subscription { homeFeedUpdates { id author { id } } }"
 EIGHT_DAYS_MS = 8 * 24 * 3600 * 1000
-# How long a post may take from READY to a live subscriber on the test stack.
-ARRIVAL_SECONDS = 10
 
 
-@asynccontextmanager
-async def watching(
-    test_stack: IsolatedStack, feeds: Feeds, viewer: Person
-) -> AsyncIterator[asyncio.Queue[str]]:
-    """The viewer's homeFeedUpdates, open until the block ends: post ids as they arrive.
-    Yields once the subscription is live (feed_svc has marked the viewer watching)."""
-    url = test_stack.gateway_url.replace("http://", "ws://") + "/graphql"
-    arrived: asyncio.Queue[str] = asyncio.Queue()
-    async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as socket_:
-        init = {"authorization": f"Bearer {viewer.client.token}"}
-        await socket_.send(json.dumps({"type": "connection_init", "payload": init}))
-        assert json.loads(await socket_.recv())["type"] == "connection_ack"
-        subscribe = {"query": HOME_FEED_UPDATES}
-        await socket_.send(json.dumps({"id": "1", "type": "subscribe", "payload": subscribe}))
+async def test_live_updates_bring_new_posts_to_a_subscribed_viewer(
+    http: httpx.AsyncClient, feeds: Feeds, test_stack: IsolatedStack
+) -> None:
+    reader, author = await sign_up(http, "watcher"), await sign_up(http, "live")
+    await follow(reader, author)
+    await feeds.read_all(reader.client)
+    await feeds.settle()
 
-        async def receive() -> None:
-            async for raw in socket_:
-                message = json.loads(raw)
-                assert message["type"] == "next", message
-                assert "errors" not in message["payload"], message["payload"]
-                await arrived.put(message["payload"]["data"]["homeFeedUpdates"]["id"])
-
-        receiving = asyncio.create_task(receive())
-        viewer_id = ids.decode("User", viewer.id)
-
-        async def live() -> bool:
-            if receiving.done():
-                receiving.result()  # the subscription failed: say how
-            return bool(await feeds.redis.exists(live_key(viewer_id)))
-
-        try:
-            await wait_until(live, within=10)
-            yield arrived
-        finally:
-            receiving.cancel()
-
-
-async def next_post(arrived: asyncio.Queue[str]) -> str:
-    async with asyncio.timeout(ARRIVAL_SECONDS):
-        return await arrived.get()
+    async with watching(test_stack, feeds, reader) as arrived:
+        post = await feeds.publish(author.id)
+        assert await next_post(arrived) == post
 
 
 async def test_a_new_account_hears_of_posts_before_its_first_feed_read(
