@@ -1,7 +1,6 @@
-"""The stack's services driven directly over gRPC, for what a scenario or the seed
-sets up before it measures: accounts and follows in bulk (graph_svc), READY posts
-(post_svc), and the feed worker, whose streams are drained before and after a timed
-step and whose settings are read from its environment.
+"""The stack's services driven directly over gRPC, for what a scenario sets up before
+it measures: accounts and follows in bulk (graph_svc), READY posts (post_svc), followers
+made active (feed_svc), and the feed worker's settings, read from its environment.
 
 Nothing here writes a table or a Redis key: everything goes through the services'
 APIs, so what the benchmarks measure is what the services built.
@@ -25,13 +24,13 @@ from typing import Any, TypeVar
 
 import grpc
 import redis.asyncio as redis
+from argon2 import PasswordHasher
 
 from bench.accounts import PASSWORD
 from bench.run import BenchRun
 from bench.target import Target
 from feed_svc.config import FeedSettings
 from feed_svc.keys import feed_built_key, feed_key, last_seen_key
-from harness.accounts import find_user
 from harness.processes import environ
 from harness.waiting import bounded
 from infra.local import stack
@@ -41,13 +40,9 @@ from pictor.feed.v1 import feed_pb2
 from pictor.graph.v1 import graph_pb2
 from pictor.post.v1 import post_pb2
 
-LOOKUP_CONCURRENCY = 16
 PUBLISH_CONCURRENCY = 8
 # Followers made active (GetHomeFeed builds their timeline) at once.
 ACTIVATE_CONCURRENCY = 32
-# argon2id at the dev stack's cost keeps both cores busy; more at once only queues.
-CREATE_CONCURRENCY = 2
-CREATE_TIMEOUT_SECONDS = 60.0
 # graph_svc's and post_svc's largest batch is 500; ListFollowing pages hold 100.
 BATCH = 100
 STREAM_PAGE = 5000
@@ -72,40 +67,10 @@ T = TypeVar("T")
 # ---------------------------------------------------------------- accounts and follows
 
 
-async def ensure_users(
-    clients: ServiceClients, usernames: Sequence[str], say: Callable[[str], None]
-) -> list[int]:
-    """The ids of these users, creating (graph_svc CreateUser, an argon2id hash each)
-    those that do not exist: for the few accounts that sign in through GraphQL."""
-    found = await bounded(LOOKUP_CONCURRENCY, lambda name: find_user(clients, name), usernames)
-    missing = [name for name, user_id in zip(usernames, found, strict=True) if user_id is None]
-    if missing:
-        say(
-            f"creating {len(missing)} users ({missing[0]} ...), {CREATE_CONCURRENCY} at a "
-            "time: argon2 makes each slow; later runs reuse them"
-        )
-
-    async def create(username: str) -> int:
-        try:
-            response = await clients.graph.CreateUser(
-                graph_pb2.CreateUserRequest(
-                    username=username,
-                    password=PASSWORD,
-                    display_name=username.replace(".", " ").title(),
-                ),
-                timeout=CREATE_TIMEOUT_SECONDS,
-            )
-            return int(response.user.id)
-        except grpc.aio.AioRpcError as error:
-            if error.code() != grpc.StatusCode.ALREADY_EXISTS:
-                raise
-            return await find_user(clients, username) or 0
-
-    created = dict(zip(missing, await bounded(CREATE_CONCURRENCY, create, missing), strict=True))
-    ids = [user_id or created[name] for name, user_id in zip(usernames, found, strict=True)]
-    if not all(ids):
-        raise RuntimeError("a user could be neither found nor created")
-    return ids
+@functools.cache
+def password_hash() -> str:
+    """One argon2id hash of the bench password, shared by every imported account."""
+    return PasswordHasher().hash(PASSWORD)
 
 
 async def retried(call: Callable[[], Awaitable[T]]) -> T:
@@ -121,11 +86,10 @@ async def retried(call: Callable[[], Awaitable[T]]) -> T:
     raise AssertionError("unreachable")
 
 
-async def import_users(
-    clients: ServiceClients, usernames: Sequence[str], password_hash: str
-) -> list[int]:
+async def import_users(clients: ServiceClients, usernames: Sequence[str]) -> list[int]:
     """The ids of these users, made through ImportUsers (idempotent by username, one
     shared argon2id hash: thousands a second), in streams of IMPORT_USERS accounts."""
+    shared_hash = await asyncio.to_thread(password_hash)
 
     async def stream(names: Sequence[str]) -> list[int]:
         async def requests() -> AsyncIterator[graph_pb2.ImportUsersRequest]:
@@ -133,7 +97,7 @@ async def import_users(
                 yield graph_pb2.ImportUsersRequest(
                     username=name,
                     display_name=name.replace(".", " ").title(),
-                    password_hash=password_hash,
+                    password_hash=shared_hash,
                 )
 
         return [int(r.user_id) async for r in clients.graph.ImportUsers(requests(), timeout=600)]
@@ -167,7 +131,7 @@ async def following_of(clients: ServiceClients, user_id: int) -> set[int]:
             return followees
 
 
-async def import_follows(clients: ServiceClients, edges: Mapping[int, Sequence[int]]) -> int:
+async def _import_call(clients: ServiceClients, edges: Mapping[int, Sequence[int]]) -> int:
     """Bulk follows (follower -> followees) in one ImportFollows stream; returns how many
     edges were new. Each follower's feed state is rebuilt on their next read."""
 
@@ -179,7 +143,7 @@ async def import_follows(clients: ServiceClients, edges: Mapping[int, Sequence[i
     return int(response.added)
 
 
-async def import_in_calls(clients: ServiceClients, edges: Mapping[int, Sequence[int]]) -> int:
+async def import_follows(clients: ServiceClients, edges: Mapping[int, Sequence[int]]) -> int:
     """ImportFollows in calls of up to IMPORT_EDGES edges, each retried; returns how
     many edges were new."""
     added = 0
@@ -187,12 +151,12 @@ async def import_in_calls(clients: ServiceClients, edges: Mapping[int, Sequence[
     size = 0
     for follower, followees in edges.items():
         if size + len(followees) > IMPORT_EDGES and batch:
-            added += await retried(functools.partial(import_follows, clients, batch))
+            added += await retried(functools.partial(_import_call, clients, batch))
             batch, size = {}, 0
         batch[follower] = followees
         size += len(followees)
     if batch:
-        added += await retried(functools.partial(import_follows, clients, batch))
+        added += await retried(functools.partial(_import_call, clients, batch))
     return added
 
 
@@ -386,3 +350,19 @@ async def pushing_everyone(target: Target, say: Callable[[str], None]) -> AsyncI
                 # Started without it, so with the code's default, not the stack's.
                 restored = dataclasses.replace(restored, env=env)
             await restart(restored)
+
+
+@asynccontextmanager
+async def pushed_authors(bench: BenchRun, threshold: int, largest: int) -> AsyncIterator[bool]:
+    """Authors of up to ``largest`` followers pushed, not pulled, while inside; yields
+    whether feed_svc and feed_worker had to be restarted for it (smoke runs never are)."""
+    if largest <= threshold:
+        yield False
+        return
+    if bench.smoke:
+        raise RuntimeError(
+            f"smoke sizes exceed the feed worker's {THRESHOLD_ENV}={threshold}; "
+            "smoke runs restart nothing"
+        )
+    async with pushing_everyone(bench.target, bench.say):
+        yield True

@@ -13,7 +13,8 @@ import redis.asyncio as redis
 
 from bench import cassandra
 from bench.accounts import signed_in
-from bench.backend import ensure_users, following_of, import_follows, publish_missing, users
+from bench.backend import following_of, import_follows, import_users, publish_missing, users
+from bench.report import Figure
 from bench.run import BenchRun
 from bench.stats import Operation
 from bench.wrk import WrkResult, run_wrk
@@ -88,7 +89,7 @@ async def population(
     """The reader and the authors they follow, made the first time, reused after."""
     bench.say(f"{sizes.authors} authors with {sizes.posts_per_author} READY posts each")
     names = [f"bench.src.{number:03d}" for number in range(1, sizes.authors + 1)]
-    authors = await ensure_users(clients, names, bench.say)
+    authors = await import_users(clients, names)
     await publish_missing(bench, clients, authors, sizes.posts_per_author, "bench feed")
     total_posts = sum(user.post_count for user in (await users(clients, authors)).values())
     reader_client = await signed_in(clients, bench.allowance, anonymous, sizes.reader)
@@ -188,6 +189,28 @@ class Measured:
             "cql_requests_other_keyspaces": self.cql.other_keyspaces,
             "cql_requests_per_request": round(self.cql_per_request(), 3),
         }
+
+    def rate_figure(
+        self,
+        scenario: str,
+        metric: str,
+        *,
+        notes: str = "",
+        baseline: float | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> Figure:
+        """Served requests per second, with everything else of the run in the notes
+        and details."""
+        return Figure(
+            scenario=scenario,
+            metric=metric,
+            value=self.result.per_second,
+            unit="/s",
+            baseline=baseline,
+            concurrency=self.result.connections,
+            notes=notes + self.notes(),
+            details={**self.details(), **(details or {})},
+        )
 
 
 async def measured(

@@ -53,6 +53,35 @@ class Figure:
         }
 
 
+def percentile_figures(
+    scenario: str,
+    metric: str,
+    values: Mapping[int, float | None],
+    baselines: Mapping[int, float | None] | None = None,
+    *,
+    concurrency: int | None,
+    notes: str = "",
+    details: Mapping[str, Any] | None = None,
+    suffix: str = "",
+) -> list[Figure]:
+    """One figure in ms per percentile (``values`` in seconds by percent) against the
+    baseline's same percentile; the notes and details go on the first."""
+    first = next(iter(values))
+    return [
+        Figure(
+            scenario=scenario,
+            metric=f"{metric} p{percent}{suffix}",
+            value=milliseconds(seconds),
+            unit="ms",
+            baseline=milliseconds(baselines.get(percent)) if baselines else None,
+            concurrency=concurrency,
+            notes=notes if percent == first else "",
+            details=dict(details or {}) if percent == first else {},
+        )
+        for percent, seconds in values.items()
+    ]
+
+
 def latency_figures(
     scenario: str,
     metric: str,
@@ -62,22 +91,17 @@ def latency_figures(
     notes: str = "",
     details: Mapping[str, Any] | None = None,
 ) -> list[Figure]:
-    """One figure per percentile of a load run against the baseline's same percentile;
-    the summary (with the generator's CPU) and details go on the first."""
-    first = percents[0]
-    return [
-        Figure(
-            scenario=scenario,
-            metric=f"{metric} p{percent}",
-            value=milliseconds(result.latencies.p(percent)),
-            unit="ms",
-            baseline=milliseconds(baseline.latencies.p(percent)) if baseline else None,
-            concurrency=result.concurrency,
-            notes=f"{notes}{result.summary()}" if percent == first else "",
-            details={**result.details(), **(details or {})} if percent == first else {},
-        )
-        for percent in percents
-    ]
+    """Percentile figures of a load run against the baseline run's; the summary (with
+    the generator's CPU) and details go on the first."""
+    return percentile_figures(
+        scenario,
+        metric,
+        result.percentiles(percents),
+        baseline.percentiles(percents) if baseline else None,
+        concurrency=result.concurrency,
+        notes=f"{notes}{result.summary()}",
+        details={**result.details(), **(details or {})},
+    )
 
 
 def milliseconds(seconds: float | None) -> float | None:

@@ -151,6 +151,10 @@ class LoadResult:
         """Successful operations per second."""
         return self.latencies.count / self.wall_seconds if self.wall_seconds > 0 else 0.0
 
+    def percentiles(self, percents: Sequence[int]) -> dict[int, float | None]:
+        """Latency in seconds by percent."""
+        return {percent: self.latencies.p(percent) for percent in percents}
+
     @property
     def generator_cpu(self) -> float:
         return self.cpu.get(GENERATOR, 0.0)

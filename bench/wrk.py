@@ -79,6 +79,11 @@ class WrkResult:
         return self.served + self.failed + self.socket_errors["timeout"] + self.connections
 
     @property
+    def percentiles(self) -> dict[int, float | None]:
+        """Latency in seconds by percent: the two ``done()`` prints."""
+        return {50: self.p50_seconds, 99: self.p99_seconds}
+
+    @property
     def per_second(self) -> float:
         return self.served / self.wall_seconds if self.wall_seconds > 0 else 0.0
 

@@ -5,7 +5,7 @@ the URL). Nothing is uploaded, so the posts stay PENDING and never show in a gri
 from __future__ import annotations
 
 from bench.accounts import sign_up_many
-from bench.report import Figure, milliseconds
+from bench.report import Figure, percentile_figures
 from bench.run import BenchRun
 from bench.scenarios.floor import viewer_floor, warm_up
 from bench.stats import run_load
@@ -48,18 +48,12 @@ async def run(bench: BenchRun) -> list[Figure]:
         created = await run_load(
             create_post, concurrency=CONCURRENCY, count=operations, processes=processes
         )
-    return [
-        Figure(
-            scenario=NAME,
-            metric=f"createPost p{percent}",
-            value=milliseconds(created.latencies.p(percent)),
-            unit="ms",
-            baseline=milliseconds(floor.latencies.p(percent)),
-            concurrency=CONCURRENCY,
-            notes=created.summary() if percent == 50 else "",
-            details={"create_post": created.details(), "floor": floor.details()}
-            if percent == 50
-            else {},
-        )
-        for percent in (50, 99)
-    ]
+    return percentile_figures(
+        NAME,
+        "createPost",
+        created.percentiles((50, 99)),
+        floor.percentiles((50, 99)),
+        concurrency=CONCURRENCY,
+        notes=created.summary(),
+        details={"create_post": created.details(), "floor": floor.details()},
+    )

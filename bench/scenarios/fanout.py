@@ -29,27 +29,23 @@ import statistics
 import subprocess
 import time
 from collections.abc import Mapping
-from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import redis.asyncio as redis
-from argon2 import PasswordHasher
 
-from bench.accounts import PASSWORD
 from bench.backend import (
-    THRESHOLD_ENV,
     activate,
     create_post,
     ensure_followed,
-    import_in_calls,
+    import_follows,
     import_users,
     landed,
     make_ready,
     part_pid,
+    pushed_authors,
     pushed_note,
-    pushing_everyone,
     users,
     worker_setting,
 )
@@ -138,6 +134,46 @@ class Burst:
         share = self.cpu.get(name)
         return None if share is None else share * self.seconds / self.writes * 1e6
 
+    def _per_write(self) -> dict[str, float]:
+        found = {
+            name: self.cpu_us_per_write(name) for name in ("feed_worker", "redis", "graph_svc")
+        }
+        return {name: us for name, us in found.items() if us is not None}
+
+    def notes(self) -> str:
+        size = self.size
+        redis_calls = sum(self.redis_calls.values())
+        cost = ", ".join(f"{name} {us:.0f}" for name, us in self._per_write().items())
+        landed = (
+            "all landed"
+            if self.landed == self.writes
+            else f"ONLY {self.landed} of them in the timelines"
+        )
+        return (
+            f"{size.posts} posts by {size.authors} authors x {self.active} active followers = "
+            f"{self.writes} writes in {self.seconds:.2f}s, {landed}; publishing took "
+            f"{self.publish_seconds:.2f}s; {redis_calls / self.writes:.1f} Redis commands/write, "
+            f"{self.redis_usec / self.writes:.1f} us/write inside Redis commands; "
+            f"CPU us/write: {cost}; {describe_cpu(self.cpu)}"
+        )
+
+    def details(self, threshold: int) -> dict[str, Any]:
+        return {
+            "followers": self.size.followers,
+            "authors": self.size.authors,
+            "active_followers": self.active,
+            "celebrity_threshold": threshold,
+            "posts": self.size.posts,
+            "writes": self.writes,
+            "landed": self.landed,
+            "seconds": round(self.seconds, 4),
+            "publish_seconds": round(self.publish_seconds, 4),
+            "cpu_cores": {name: round(share, 3) for name, share in self.cpu.items()},
+            "cpu_us_per_write": {name: round(us, 2) for name, us in self._per_write().items()},
+            "redis_calls": self.redis_calls,
+            "redis_usec_in_commands": self.redis_usec,
+        }
+
 
 @dataclass(frozen=True)
 class Single:
@@ -160,22 +196,12 @@ async def run(bench: BenchRun) -> list[Figure]:
     threshold = int(worker_setting(pid, "celebrity_threshold"))
     inactive_days = float(worker_setting(pid, "inactive_days"))
     largest = max(size.followers for size in sizes.bursts)
-    restart = largest > threshold
-    if restart and bench.smoke:
-        raise RuntimeError(
-            f"smoke sizes exceed the feed worker's {THRESHOLD_ENV}={threshold}; "
-            "smoke runs restart nothing"
-        )
     settings = bench.target.settings
     clients = ServiceClients.connect(settings)
     client = redis.from_url(settings.redis_url)
     results: list[tuple[Burst, list[Single]]] = []
     try:
-        async with AsyncExitStack() as pushed:
-            if restart:
-                await pushed.enter_async_context(
-                    pushing_everyone(bench.target, lambda line: bench.say(f"{NAME}: {line}"))
-                )
+        async with pushed_authors(bench, threshold, largest) as restart:
             population = await _population(bench, clients, client, sizes, inactive_days)
             for size in sizes.bursts:
                 burst = await _burst(bench, clients, client, size, population)
@@ -200,9 +226,8 @@ async def _population(
         f"{NAME}: {largest} followers; authors followed by "
         f"{', '.join(str(size.followers) for size in sizes.bursts)}"
     )
-    password_hash = await asyncio.to_thread(PasswordHasher().hash, PASSWORD)
     names = [f"{sizes.prefix}.{number:04d}" for number in range(1, largest + 1)]
-    followers = await import_users(clients, names, password_hash)
+    followers = await import_users(clients, names)
     authors: dict[int, list[int]] = {}
     missing: dict[int, list[int]] = {}
     for size in sizes.bursts:
@@ -210,7 +235,7 @@ async def _population(
             f"{sizes.prefix}.a{size.followers}.{number:02d}"
             for number in range(1, size.authors + 1)
         ]
-        authors[size.followers] = await import_users(clients, author_names, password_hash)
+        authors[size.followers] = await import_users(clients, author_names)
         wanted = await ensure_followed(
             clients, authors[size.followers], followers[: size.followers]
         )
@@ -219,7 +244,7 @@ async def _population(
     imported = 0
     if missing:
         bench.say(f"{NAME}: importing {sum(map(len, missing.values()))} follows")
-        imported = await import_in_calls(clients, missing)
+        imported = await import_follows(clients, missing)
     counts = {
         user.id: user.follower_count
         for user in (
@@ -400,52 +425,18 @@ def _figures(
 def _burst_figures(
     burst: Burst, singles: list[Single], baseline: Baseline | None, threshold: int, pushed: str
 ) -> list[Figure]:
-    size = burst.size
-    redis_calls = sum(burst.redis_calls.values())
-    per_write = {
-        name: burst.cpu_us_per_write(name) for name in ("feed_worker", "redis", "graph_svc")
-    }
-    cost = ", ".join(f"{name} {us:.0f}" for name, us in per_write.items() if us is not None)
-    landed = (
-        "all landed"
-        if burst.landed == burst.writes
-        else f"ONLY {burst.landed} of them in the timelines"
-    )
-    notes = (
-        f"{size.posts} posts by {size.authors} authors x {burst.active} active followers = "
-        f"{burst.writes} writes in {burst.seconds:.2f}s, {landed}; publishing took "
-        f"{burst.publish_seconds:.2f}s; {redis_calls / burst.writes:.1f} Redis commands/write, "
-        f"{burst.redis_usec / burst.writes:.1f} us/write inside Redis commands; "
-        f"CPU us/write: {cost}; {describe_cpu(burst.cpu)}; {pushed}"
-    )
     fanned_out = [one.fanned_out for one in singles]
     published = [one.published for one in singles]
     return [
         Figure(
             scenario=NAME,
-            metric=f"feed-cache writes/s, burst to authors with {size.followers} followers",
+            metric=f"feed-cache writes/s, burst to authors with {burst.size.followers} followers",
             value=burst.per_second,
             unit="/s",
             baseline=baseline.ops_per_second if baseline else None,
             concurrency=PUBLISH_CONCURRENCY,
-            notes=notes,
-            details={
-                "followers": size.followers,
-                "authors": size.authors,
-                "active_followers": burst.active,
-                "celebrity_threshold": threshold,
-                "posts": size.posts,
-                "writes": burst.writes,
-                "landed": burst.landed,
-                "seconds": round(burst.seconds, 4),
-                "publish_seconds": round(burst.publish_seconds, 4),
-                "cpu_cores": {name: round(share, 3) for name, share in burst.cpu.items()},
-                "cpu_us_per_write": {
-                    name: round(us, 2) for name, us in per_write.items() if us is not None
-                },
-                "redis_calls": burst.redis_calls,
-                "redis_usec_in_commands": burst.redis_usec,
-            },
+            notes=f"{burst.notes()}; {pushed}",
+            details=burst.details(threshold),
         ),
         Figure(
             scenario=NAME,

@@ -33,13 +33,15 @@ from bench.home_feed import (
     reading,
     timeline_page,
 )
-from bench.report import Figure, milliseconds
+from bench.report import Figure, latency_figures, percentile_figures
 from bench.run import BenchRun
 from bench.stats import LoadResult, Operation, run_load
 from pictor.cql import CqlSession
 
 NAME = "feed_read"
 BY_USER = "SELECT author_id, post_id, caption, media FROM posts_by_user WHERE author_id = ? LIMIT ?"
+FLOOR = "raw data path (floor): ZRANGE + posts_by_id reads"
+FAN_OUT = "fan-out on read:"
 BY_ID = "SELECT post_id, author_id, caption, status, media FROM posts_by_id WHERE post_id = ?"
 
 
@@ -94,41 +96,32 @@ def _figures(
     wrk = ours.result
     checked = "all three give the same page" if same_page else "THE THREE PAGES DIFFER"
     metric = "homeFeed(first: 12), full post shape"
-    figures = [
-        Figure(
-            scenario=NAME,
-            metric=f"{metric} (reads/s)",
-            value=wrk.per_second,
-            unit="/s",
-            concurrency=wrk.connections,
-            notes=f"{reader.page} posts of {len(reader.followees)} followees; {checked}; "
-            + ours.notes(),
-            details={**ours.details(), "same_page": same_page},
-        )
+    rate = ours.rate_figure(
+        NAME,
+        f"{metric} (reads/s)",
+        notes=f"{reader.page} posts of {len(reader.followees)} followees; {checked}; ",
+        details={"same_page": same_page},
+    )
+    same = {"same_page": same_page}
+    followees = len(reader.followees)
+    return [
+        rate,
+        *latency_figures(NAME, FLOOR, floor, details=same),
+        *latency_figures(
+            NAME, f"{FAN_OUT} {followees} x posts_by_user, merged", fan_out, floor, details=same
+        ),
+        *percentile_figures(
+            NAME,
+            f"{metric}, vs fan-out on read",
+            wrk.percentiles,
+            fan_out.percentiles((50, 99)),
+            concurrency=CONNECTIONS,
+        ),
+        *percentile_figures(
+            NAME,
+            f"{metric}, vs floor",
+            wrk.percentiles,
+            floor.percentiles((50, 99)),
+            concurrency=CONNECTIONS,
+        ),
     ]
-    ours_at = {50: wrk.p50_seconds, 99: wrk.p99_seconds}
-    rows: list[tuple[str, LoadResult | None, LoadResult | None]] = [
-        ("raw data path (floor): ZRANGE + posts_by_id reads", floor, None),
-        (f"fan-out on read: {len(reader.followees)} x posts_by_user, merged", fan_out, floor),
-        (f"{metric}, vs fan-out on read", None, fan_out),
-        (f"{metric}, vs floor", None, floor),
-    ]
-    for name, result, baseline in rows:
-        for percent in (50, 99):
-            described = percent == 50 and result is not None
-            value = milliseconds(result.latencies.p(percent)) if result else ours_at[percent] * 1000
-            figures.append(
-                Figure(
-                    scenario=NAME,
-                    metric=f"{name} p{percent}",
-                    value=value,
-                    unit="ms",
-                    baseline=milliseconds(baseline.latencies.p(percent)) if baseline else None,
-                    concurrency=CONNECTIONS,
-                    notes=result.summary() if described and result else "",
-                    details={**result.details(), "same_page": same_page}
-                    if described and result
-                    else {},
-                )
-            )
-    return figures

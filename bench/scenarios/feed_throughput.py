@@ -56,7 +56,7 @@ from bench.home_feed import (
     timeline_page,
 )
 from bench.machine import other_pictor_processes
-from bench.report import Figure, latency_figures
+from bench.report import Figure, latency_figures, percentile_figures
 from bench.run import BenchRun
 from bench.scenarios.floor import TYPENAME
 from bench.stats import GENERATOR, MACHINE, CpuMeter, LoadResult, Operation, run_load
@@ -330,30 +330,21 @@ def _figures(
     pages = feed.result
     metric = f"homeFeed(first: {PAGE}), full post shape, wrk"
     same = "same page as the floor" if state["same_page"] else "PAGE DIFFERS FROM THE FLOOR"
-    # Latency over wrk's responses: no p95 from done(), so the percentiles asked for.
-    percentiles = {50: pages.p50_seconds, 99: pages.p99_seconds}
     return [
-        Figure(
-            scenario=NAME,
-            metric=f"{metric} (pages/s)",
-            value=pages.per_second,
-            unit="/s",
-            concurrency=pages.connections,
+        feed.rate_figure(
+            NAME,
+            f"{metric} (pages/s)",
             notes=f"{reader.page} posts of {len(reader.followees)} followees; {same}; "
-            + _company(state)
-            + feed.notes(),
-            details={**feed.details(), "stack": dict(state)},
+            + _company(state),
+            details={"stack": dict(state)},
         ),
-        *(
-            Figure(
-                scenario=NAME,
-                metric=f"{metric} p{percent} vs floor",
-                value=seconds * 1000,
-                unit="ms",
-                baseline=(floor.latencies.p(percent) or 0) * 1000 or None,
-                concurrency=pages.connections,
-            )
-            for percent, seconds in percentiles.items()
+        *percentile_figures(
+            NAME,
+            metric,
+            pages.percentiles,
+            floor.percentiles((50, 99)),
+            concurrency=pages.connections,
+            suffix=" vs floor",
         ),
         Figure(
             scenario=NAME,
@@ -370,14 +361,10 @@ def _figures(
             unit="ms",
             concurrency=pages.connections,
         ),
-        Figure(
-            scenario=NAME,
-            metric="{ __typename } via gateway, wrk (req/s)",
-            value=typename.result.per_second,
-            unit="/s",
-            concurrency=typename.result.connections,
-            notes=f"target >= {TYPENAME_TARGET}/s; {typename.notes()}",
-            details=typename.details(),
+        typename.rate_figure(
+            NAME,
+            "{ __typename } via gateway, wrk (req/s)",
+            notes=f"target >= {TYPENAME_TARGET}/s; ",
         ),
         *latency_figures(
             NAME,

@@ -15,7 +15,6 @@ anything and keep every author at or below the threshold.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import statistics
 import time
@@ -23,29 +22,26 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as redis
-from argon2 import PasswordHasher
 
-from bench.accounts import PASSWORD, signed_in
+from bench.accounts import signed_in
 from bench.backend import (
     PUSH_EVERYONE,
-    THRESHOLD_ENV,
     activate,
     create_post,
     ensure_followed,
     following_of,
     import_follows,
-    import_in_calls,
     import_users,
     landed,
     make_ready,
     part_pid,
     publish_missing,
+    pushed_authors,
     pushed_note,
-    pushing_everyone,
     worker_setting,
 )
 from bench.home_feed import HOME_FEED, PAGE, Measured, read_with_wrk
-from bench.report import Figure
+from bench.report import Figure, percentile_figures
 from bench.run import BenchRun
 from bench.stats import run_load
 from feed_svc.entries import Entry
@@ -113,19 +109,18 @@ async def _feed_reads(
     client: redis.Redis,
     anonymous: GraphQLClient,
     sizes: Sizes,
-    password_hash: str,
 ) -> list[ReadRow]:
     most = max(sizes.following)
     bench.say(f"{NAME}: {most} authors with a READY post, readers of {sizes.following}")
     names = [f"{sizes.prefix}.a{number:04d}" for number in range(1, most + 1)]
-    authors = await import_users(clients, names, password_hash)
+    authors = await import_users(clients, names)
     await publish_missing(bench, clients, authors, 1, "bench growth")
 
     readers: list[tuple[int, int, GraphQLClient]] = []
     for following in sizes.following:
         name = f"{sizes.prefix}.r{following}"
         viewer = await signed_in(clients, bench.allowance, anonymous, name)
-        (reader_id,) = await import_users(clients, [name], password_hash)
+        (reader_id,) = await import_users(clients, [name])
         missing = sorted(set(authors[:following]) - await following_of(clients, reader_id))
         if missing:
             await import_follows(clients, {reader_id: missing})
@@ -176,15 +171,14 @@ async def _fanouts(
     clients: ServiceClients,
     client: redis.Redis,
     sizes: Sizes,
-    password_hash: str,
     inactive_days: float,
 ) -> list[FanoutRow]:
     most = max(sizes.followers)
     bench.say(f"{NAME}: {most} followers, authors followed by {sizes.followers}")
     names = [f"{sizes.prefix}.f{number:06d}" for number in range(1, most + 1)]
-    followers = await import_users(clients, names, password_hash)
+    followers = await import_users(clients, names)
     author_names = [f"{sizes.prefix}.fan{size}" for size in sizes.followers]
-    authors = await import_users(clients, author_names, password_hash)
+    authors = await import_users(clients, author_names)
 
     missing: dict[int, list[int]] = {}
     for author, size in zip(authors, sizes.followers, strict=True):
@@ -194,7 +188,7 @@ async def _fanouts(
             missing.setdefault(follower, []).extend(followees)
     if missing:
         bench.say(f"{NAME}: importing {sum(map(len, missing.values()))} follows")
-        await import_in_calls(clients, missing)
+        await import_follows(clients, missing)
     await settle_feed_worker(client, within=600)
     active = await activate(
         clients, client, followers, inactive_days, lambda line: bench.say(f"{NAME}: {line}")
@@ -229,26 +223,14 @@ async def run(bench: BenchRun) -> list[Figure]:
     pid = part_pid(bench.target, "feed_worker")
     threshold = int(worker_setting(pid, "celebrity_threshold"))
     inactive_days = float(worker_setting(pid, "inactive_days"))
-    restart = max(sizes.followers) > threshold
-    if restart and bench.smoke:
-        raise RuntimeError(
-            f"smoke sizes exceed the feed worker's {THRESHOLD_ENV}={threshold}; "
-            "smoke runs restart nothing"
-        )
-    password_hash = await asyncio.to_thread(PasswordHasher().hash, PASSWORD)
     settings = bench.target.settings
     clients = ServiceClients.connect(settings)
     client = redis.from_url(settings.redis_url)
     try:
         async with bench.graphql() as anonymous:
-            reads = await _feed_reads(bench, clients, client, anonymous, sizes, password_hash)
-        if restart:
-            async with pushing_everyone(bench.target, lambda line: bench.say(f"{NAME}: {line}")):
-                fanouts = await _fanouts(
-                    bench, clients, client, sizes, password_hash, inactive_days
-                )
-        else:
-            fanouts = await _fanouts(bench, clients, client, sizes, password_hash, inactive_days)
+            reads = await _feed_reads(bench, clients, client, anonymous, sizes)
+        async with pushed_authors(bench, threshold, max(sizes.followers)) as restart:
+            fanouts = await _fanouts(bench, clients, client, sizes, inactive_days)
     finally:
         await clients.close()
         await client.aclose()
@@ -266,58 +248,49 @@ def _figures(
         metric = f"homeFeed(first: 12) following {row.following}, wrk"
         spread = result.p99_seconds / smallest.p99_seconds if smallest.p99_seconds else 0.0
         figures += [
-            Figure(
-                scenario=NAME,
-                metric=f"{metric} (pages/s)",
-                value=result.per_second,
-                unit="/s",
+            row.load.rate_figure(
+                NAME,
+                f"{metric} (pages/s)",
                 baseline=None if is_baseline else smallest.per_second,
-                concurrency=result.connections,
                 notes=f"{row.page} posts a page; baseline: following {reads[0].following}; "
-                + ("" if is_baseline else f"p99 {spread:.2f}x (target <= {P99_SPREAD_TARGET}x); ")
-                + row.load.notes(),
-                details={**row.load.details(), "following": row.following, "page": row.page},
+                + ("" if is_baseline else f"p99 {spread:.2f}x (target <= {P99_SPREAD_TARGET}x); "),
+                details={"following": row.following, "page": row.page},
             ),
-            *(
-                Figure(
-                    scenario=NAME,
-                    metric=f"{metric} p{percent}",
-                    value=seconds * 1000,
-                    unit="ms",
-                    baseline=None if is_baseline else baseline * 1000,
-                    concurrency=result.connections,
-                )
-                for percent, seconds, baseline in (
-                    (50, result.p50_seconds, smallest.p50_seconds),
-                    (99, result.p99_seconds, smallest.p99_seconds),
-                )
+            *percentile_figures(
+                NAME,
+                metric,
+                result.percentiles,
+                None if is_baseline else smallest.percentiles,
+                concurrency=result.connections,
             ),
         ]
-    pushed = pushed_note(threshold, restarted)
     first = statistics.median(fanouts[0].fanned_out) * 1000
     for fan in fanouts:
-        median = statistics.median(fan.fanned_out) * 1000
-        outcome = "all landed" if fan.landed == fan.writes else f"ONLY {fan.landed} of {fan.writes}"
         figures.append(
             Figure(
                 scenario=NAME,
                 metric=f"fan-out of one post to {fan.followers} followers",
-                value=median,
+                value=statistics.median(fan.fanned_out) * 1000,
                 unit="ms",
                 baseline=None if fan is fanouts[0] else first,
                 concurrency=1,
-                notes=(
-                    f"UpdateMedia call to feed worker drained, median of {len(fan.fanned_out)} "
-                    f"(max {max(fan.fanned_out) * 1000:.0f} ms), {fan.active} active; "
-                    f"{outcome}; UpdateMedia p50 "
-                    f"{statistics.median(fan.published) * 1000:.0f} ms; "
-                    f"{median * 1000 / max(fan.active, 1):.1f} us/follower; "
-                    f"baseline: {fanouts[0].followers} followers; {pushed}"
-                ),
+                notes=_fanout_notes(fan, fanouts[0].followers, pushed_note(threshold, restarted)),
                 details=_fanout_details(fan, threshold, restarted),
             )
         )
     return figures
+
+
+def _fanout_notes(fan: FanoutRow, baseline_followers: int, pushed: str) -> str:
+    median = statistics.median(fan.fanned_out) * 1000
+    outcome = "all landed" if fan.landed == fan.writes else f"ONLY {fan.landed} of {fan.writes}"
+    return (
+        f"UpdateMedia call to feed worker drained, median of {len(fan.fanned_out)} "
+        f"(max {max(fan.fanned_out) * 1000:.0f} ms), {fan.active} active; "
+        f"{outcome}; UpdateMedia p50 {statistics.median(fan.published) * 1000:.0f} ms; "
+        f"{median * 1000 / max(fan.active, 1):.1f} us/follower; "
+        f"baseline: {baseline_followers} followers; {pushed}"
+    )
 
 
 def _fanout_details(row: FanoutRow, threshold: int, restarted: bool) -> dict[str, Any]:

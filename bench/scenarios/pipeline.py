@@ -96,6 +96,26 @@ class Rate:
     def per_second(self) -> float:
         return self.renditions / self.seconds
 
+    def figure(
+        self,
+        metric: str,
+        baseline: float | None,
+        concurrency: int,
+        notes: str,
+        details: dict[str, object] | None = None,
+    ) -> Figure:
+        """Renditions per second, with the cores each process used in the notes."""
+        return Figure(
+            scenario=NAME,
+            metric=metric,
+            value=self.per_second,
+            unit="/s",
+            baseline=baseline,
+            concurrency=concurrency,
+            notes=f"{notes}; {describe_cpu(self.cpu)}",
+            details=_details(self, details),
+        )
+
 
 async def run(bench: BenchRun) -> list[Figure]:
     wanted = SMOKE if bench.smoke else FULL
@@ -121,70 +141,48 @@ async def run(bench: BenchRun) -> list[Figure]:
         f"{wanted.count} x {wanted.width}x{wanted.height} Q{photos.PHOTO_QUALITY}, "
         f"avg {average_mb:.1f} MB"
     )
-    figures = [
-        Figure(
-            scenario=NAME,
-            metric="media worker, end to end (renditions/s)",
-            value=worker.per_second,
-            unit="/s",
-            baseline=ceiling,
-            concurrency=threads,
-            notes=(
-                f"{photo_notes}; first confirm to last READY {worker.seconds:.1f}s; "
-                f"confirm to READY p50 {percentile(photo_seconds, 0.5):.2f}s, "
-                f"max {max(photo_seconds):.2f}s; {describe_cpu(worker.cpu)}"
-            ),
-            details=_details(worker, {"confirm_to_ready_seconds": photo_seconds}),
-        ),
-        Figure(
-            scenario=NAME,
-            metric="renditions.process in-process (renditions/s)",
-            value=in_process.per_second,
-            unit="/s",
-            baseline=ceiling,
-            concurrency=threads,
-            notes=(
-                f"worker/in-process {worker.per_second / in_process.per_second:.2f}x; "
-                f"{describe_cpu(in_process.cpu)}"
-            ),
-            details=_details(in_process),
-        ),
-    ]
-    peer = _thumbor_figure(thumbor, worker, in_process, ceiling)
-    memory = _memory_figures(worker, in_process, cli, thumbor, threads)
-    if cli is None:
-        return [
-            *figures,
-            Figure(NAME, "vipsthumbnail CLI (renditions/s)", None, "/s", notes=cli_note),
-            peer,
-            *memory,
-        ]
-    versions = f"libvips {cli_note} (Debian) here, {machine.pyvips_libvips()} in pyvips-binary"
     return [
-        *figures,
-        Figure(
-            scenario=NAME,
-            metric="vipsthumbnail CLI, one decode per photo (renditions/s)",
-            value=cli.decoded_once.per_second,
-            unit="/s",
-            concurrency=CLI_PROCESSES,
-            notes=f"{versions}; {describe_cpu(cli.decoded_once.cpu)}",
-            details=_details(cli.decoded_once, {"libvips": cli_note}),
+        worker.figure(
+            "media worker, end to end (renditions/s)",
+            ceiling,
+            threads,
+            f"{photo_notes}; first confirm to last READY {worker.seconds:.1f}s; "
+            f"confirm to READY p50 {percentile(photo_seconds, 0.5):.2f}s, "
+            f"max {max(photo_seconds):.2f}s",
+            {"confirm_to_ready_seconds": photo_seconds},
         ),
-        Figure(
-            scenario=NAME,
-            metric="vipsthumbnail CLI, a decode per rendition (renditions/s)",
-            value=cli.decoded_each.per_second,
-            unit="/s",
-            baseline=ceiling,
-            concurrency=CLI_PROCESSES,
-            notes=(
-                f"8 shrink-on-load JPEG decodes per photo; {describe_cpu(cli.decoded_each.cpu)}"
-            ),
-            details=_details(cli.decoded_each, {"libvips": cli_note}),
+        in_process.figure(
+            "renditions.process in-process (renditions/s)",
+            ceiling,
+            threads,
+            f"worker/in-process {worker.per_second / in_process.per_second:.2f}x",
         ),
-        peer,
-        *memory,
+        *_cli_figures(cli, cli_note, ceiling),
+        _thumbor_figure(thumbor, worker, in_process, ceiling),
+        *_memory_figures(worker, in_process, cli, thumbor, threads),
+    ]
+
+
+def _cli_figures(cli: CliRates | None, cli_note: str, ceiling: float | None) -> list[Figure]:
+    if cli is None:
+        return [Figure(NAME, "vipsthumbnail CLI (renditions/s)", None, "/s", notes=cli_note)]
+    versions = f"libvips {cli_note} (Debian) here, {machine.pyvips_libvips()} in pyvips-binary"
+    libvips: dict[str, object] = {"libvips": cli_note}
+    return [
+        cli.decoded_once.figure(
+            "vipsthumbnail CLI, one decode per photo (renditions/s)",
+            None,
+            CLI_PROCESSES,
+            versions,
+            libvips,
+        ),
+        cli.decoded_each.figure(
+            "vipsthumbnail CLI, a decode per rendition (renditions/s)",
+            ceiling,
+            CLI_PROCESSES,
+            "8 shrink-on-load JPEG decodes per photo",
+            libvips,
+        ),
     ]
 
 
@@ -575,23 +573,17 @@ def _thumbor_figure(
         "no thread pool, a connection per request; file loader, no storage, result storage "
         "or detectors; JPEG Q82 optimized, WebP Q80 at Pillow's method 4 (ours: effort 2)"
     )
-    return Figure(
-        scenario=NAME,
-        metric=metric,
-        value=rate.per_second,
-        unit="/s",
-        baseline=ceiling,
-        concurrency=THUMBOR_CLIENTS,
-        notes=f"{ours}; {setup}; {describe_cpu(rate.cpu)}",
-        details=_details(
-            rate,
-            {
-                "versions": thumbor.versions,
-                "processes": THUMBOR_PROCESSES,
-                "ours_over_thumbor": {
-                    "renditions_process": round(in_process.per_second / rate.per_second, 4),
-                    "media_worker": round(worker.per_second / rate.per_second, 4),
-                },
+    return rate.figure(
+        metric,
+        ceiling,
+        THUMBOR_CLIENTS,
+        f"{ours}; {setup}",
+        {
+            "versions": thumbor.versions,
+            "processes": THUMBOR_PROCESSES,
+            "ours_over_thumbor": {
+                "renditions_process": round(in_process.per_second / rate.per_second, 4),
+                "media_worker": round(worker.per_second / rate.per_second, 4),
             },
-        ),
+        },
     )

@@ -132,6 +132,26 @@ async def _trickle(clients: ServiceClients, reader: Reader, writes: Writes) -> N
         await asyncio.sleep(1.0)  # the pace of the trickle, not a wait for anything
 
 
+def _details(
+    capacity: WrkResult,
+    rate: float,
+    slices: list[WrkResult],
+    writes: Writes,
+    before: dict[str, int | None],
+    after: dict[str, int | None],
+) -> dict[str, Any]:
+    return {
+        "capacity_pages_per_second": round(capacity.served / capacity.wall_seconds, 1),
+        "asked_pages_per_second": round(rate, 1),
+        "slice_p99_ms": [round(s.p99_seconds * 1000, 1) for s in slices],
+        "slice_pages_per_second": [round(s.served / s.wall_seconds, 1) for s in slices],
+        "rss_kib_before": before,
+        "rss_kib_after": after,
+        "writes_done": writes.done,
+        "writes_failed": writes.failed,
+    }
+
+
 def _figures(
     capacity: WrkResult,
     rate: float,
@@ -151,16 +171,7 @@ def _figures(
         if before[name] is not None and after.get(name) is not None
     }
     memory = ", ".join(f"{name} {kib / 1024:+.1f}" for name, kib in growth.items())
-    details: dict[str, Any] = {
-        "capacity_pages_per_second": round(capacity.served / capacity.wall_seconds, 1),
-        "asked_pages_per_second": round(rate, 1),
-        "slice_p99_ms": [round(p * 1000, 1) for p in p99s],
-        "slice_pages_per_second": [round(s.served / s.wall_seconds, 1) for s in slices],
-        "rss_kib_before": before,
-        "rss_kib_after": after,
-        "writes_done": writes.done,
-        "writes_failed": writes.failed,
-    }
+    details = _details(capacity, rate, slices, writes, before, after)
     metric = f"homeFeed(first: {PAGE}) at {SHARE_OF_CAPACITY:.0%} of capacity"
     return [
         Figure(
