@@ -1,6 +1,8 @@
 """Session fixtures: real datastores, a real test stack, clients to talk to it.
 
 Slow servers start once per session. Nothing here fakes a datastore or a service.
+``PICTOR_TOPOLOGY=cluster`` (`make test-cluster`) runs the session on the cluster
+topology: the three-node Cassandra ring and a Redis Cluster of the session's own.
 """
 
 from __future__ import annotations
@@ -9,16 +11,18 @@ import asyncio
 import fcntl
 import os
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 import redis.asyncio as redis
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 
 from bench.target import Target
 from gateway.config import GatewaySettings
-from infra.local import stack
+from infra.local import cluster, stack
 from media_svc.config import MediaSettings
 from pictor.clients import ServiceClients
 from pictor.cql import CqlSession
@@ -40,6 +44,16 @@ hypothesis_settings.register_profile(
 )
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+ON_CLUSTER = os.environ.get("PICTOR_TOPOLOGY", "single") == "cluster"
+CLUSTER_TEST_DIR = stack.STATE / "test" / "cluster"
+
+
+def pytest_ignore_collect(collection_path: Path) -> bool | None:
+    """tests/cluster/ needs the cluster topology: only `make test-cluster` runs it."""
+    if not ON_CLUSTER and collection_path == Path(__file__).with_name("cluster"):
+        return True
+    return None
+
 
 def _reset_datastores(settings: GatewaySettings) -> None:
     """A clean keyspace, Redis database and bucket for this session."""
@@ -51,11 +65,7 @@ def _reset_datastores(settings: GatewaySettings) -> None:
             await cql.execute_ddl(f"DROP KEYSPACE IF EXISTS {settings.cql_keyspace}")
         finally:
             await cql.close()
-        client = redis.from_url(settings.redis_url)
-        try:
-            await client.flushdb()
-        finally:
-            await client.aclose()
+        await _flush_redis(settings)
         async with open_s3(settings) as s3:
             paginator = s3.get_paginator("list_objects_v2")
             try:
@@ -69,11 +79,30 @@ def _reset_datastores(settings: GatewaySettings) -> None:
     stack.prepare_datastores(settings)
 
 
+async def _flush_redis(settings: GatewaySettings) -> None:
+    if settings.redis_cluster:
+        nodes = [ClusterNode(host, port) for host, port in settings.redis_nodes()]
+        in_cluster = RedisCluster(startup_nodes=nodes)
+        try:
+            # A cluster has one database: the session's own cluster is emptied whole.
+            await in_cluster.flushall(target_nodes=RedisCluster.PRIMARIES)
+        finally:
+            await in_cluster.aclose()
+        return
+    client = redis.from_url(settings.redis_url)
+    try:
+        await client.flushdb()
+    finally:
+        await client.aclose()
+
+
 @pytest.fixture(scope="session")
 def one_session_at_a_time() -> Iterator[None]:
     """Test sessions share the test keyspace, Redis database and bucket, and reset them
-    when they start: a second session waits for the first instead of wiping its data."""
-    lock_path = stack.STATE / "test" / "session.lock"
+    when they start: a second session waits for the first instead of wiping its data.
+    Sessions on the two topologies keep their data apart and run side by side."""
+    lock_name = "cluster-session.lock" if ON_CLUSTER else "session.lock"
+    lock_path = stack.STATE / "test" / lock_name
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with lock_path.open("w") as lock:
         try:
@@ -88,7 +117,10 @@ def one_session_at_a_time() -> Iterator[None]:
 def datastores(one_session_at_a_time: None) -> Iterator[None]:
     """Cassandra, Redis and MinIO, running; stopped at the end only if started here."""
     shared = GatewaySettings()
-    started = stack.up_backends(shared)
+    if ON_CLUSTER:
+        started = cluster.up_backends(shared, cluster.TEST_REDIS)
+    else:
+        started = stack.up_backends(shared)
     try:
         yield
     finally:
@@ -98,7 +130,12 @@ def datastores(one_session_at_a_time: None) -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def settings(datastores: None) -> GatewaySettings:
-    settings = isolated_settings()
+    if ON_CLUSTER:
+        settings = isolated_settings(
+            **cluster.CASSANDRA, **cluster.TEST_REDIS.settings(), s3_bucket="pictor-test-cluster"
+        )
+    else:
+        settings = isolated_settings()
     _reset_datastores(settings)
     return settings
 
@@ -116,7 +153,12 @@ def target(test_stack: IsolatedStack, settings: GatewaySettings) -> Target:
 
 @pytest.fixture(scope="session")
 def test_stack(settings: GatewaySettings) -> Iterator[IsolatedStack]:
-    running = IsolatedStack(settings)
+    # Pid files of their own: a session starts by stopping the leftovers in its run dir.
+    running = (
+        IsolatedStack(settings, run_dir=CLUSTER_TEST_DIR / "run", log_dir=CLUSTER_TEST_DIR / "logs")
+        if ON_CLUSTER
+        else IsolatedStack(settings)
+    )
     try:
         running.start()
         yield running

@@ -6,7 +6,9 @@ Both sets of datastores and both sets of applications can run at once: the Redis
 nodes listen on 6381-6386, the Cassandra nodes on 127.0.0.2-127.0.0.4 (the
 single node binds 127.0.0.1 only), and the cluster's services and gateway on ports
 100 above the single stack's (gateway 8180). MinIO is shared. State lives under
-.pictor/cluster/.
+.pictor/cluster/. The test suite's sessions on this topology (`make test-cluster`) share
+the ring, in a keyspace of their own, and run a Redis Cluster of their own on 6391-6396
+(a cluster has one database, and the node-loss tests kill its nodes).
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import redis
 
 from gateway.config import GatewaySettings
 from infra.local import graphiql, stack
@@ -29,7 +34,6 @@ CLUSTER_STATE = stack.STATE / "cluster"
 RUN_DIR = CLUSTER_STATE / "run"
 LOG_DIR = CLUSTER_STATE / "logs"
 
-REDIS_PORTS = tuple(range(6381, 6387))
 # Production's cluster-node-timeout is usually 15 s; a short one makes a replica take
 # over within seconds of its primary's loss, which the node-loss test waits for.
 REDIS_NODE_TIMEOUT_MS = 3000
@@ -42,15 +46,11 @@ CASSANDRA_SEEDS = ",".join(f"{host}:7000" for host in CASSANDRA_HOSTS)
 # Gossip settles in a second on loopback; Cassandra's default waits are for real networks.
 CASSANDRA_FAST_START = "-Dcassandra.ring_delay_ms=1000"
 
-# Where the cluster topology's datastores are, in settings (the test suite adds its own
-# keyspace and bucket to these).
-DATASTORES: Mapping[str, Any] = {
+# The ring in settings (the test suite adds its own keyspace).
+CASSANDRA: Mapping[str, Any] = {
     "cql_hosts": CASSANDRA_HOSTS,
     "cql_local_dc": CASSANDRA_DC,
     "cql_replication": f"{{'class': 'NetworkTopologyStrategy', '{CASSANDRA_DC}': 3}}",
-    "redis_url": f"redis://127.0.0.1:{REDIS_PORTS[0]}/0",
-    "redis_cluster": True,
-    "redis_cluster_seeds": tuple(f"127.0.0.1:{port}" for port in REDIS_PORTS[1:]),
 }
 # The cluster's services and gateway listen 100 above the single stack's ports, so
 # both sets of applications can run side by side.
@@ -67,12 +67,12 @@ def settings(**overrides: Any) -> GatewaySettings:
         ports[f"{process}_addr"] = f"{host}:{int(port) + _PORT_OFFSET}"
         metrics = single.metrics_port(process)  # type: ignore[arg-type]
         ports[f"{process}_metrics_port"] = metrics + _PORT_OFFSET
-    return GatewaySettings(**{**DATASTORES, **ports, **overrides})
+    return GatewaySettings(**{**CASSANDRA, **REDIS.settings(), **ports, **overrides})
 
 
 def environment(settings: GatewaySettings) -> dict[str, str]:
     """The PICTOR_* variables that give a process these settings' datastores and ports."""
-    names = [*DATASTORES, "gateway_port"]
+    names = [*CASSANDRA, *REDIS.settings(), "gateway_port"]
     names += [f"{process}_addr" for process in _PROCESSES]
     names += [f"{process}_metrics_port" for process in _PROCESSES]
     env = {}
@@ -87,17 +87,94 @@ def environment(settings: GatewaySettings) -> dict[str, str]:
 # ---------------------------------------------------------------- Redis Cluster
 
 
-def redis_node(port: int) -> Part:
-    data = CLUSTER_STATE / "redis" / str(port)
-    return Part(
-        name=f"redis-{port}",
-        command=lambda: _redis_command(port, data),
-        ready=lambda: stack._redis_ready(port),
-        start_timeout=30,
-        env={},
-        run_dir=RUN_DIR,
-        log_dir=LOG_DIR,
-    )
+@dataclass(frozen=True)
+class RedisCluster:
+    """Six redis-server processes made one cluster: three primaries, a replica each."""
+
+    ports: tuple[int, ...]
+    state_dir: Path
+    run_dir: Path
+    log_dir: Path
+
+    def node(self, port: int) -> Part:
+        return Part(
+            name=f"redis-{port}",
+            command=lambda: _redis_command(port, self.state_dir / str(port)),
+            ready=lambda: stack._redis_ready(port),
+            start_timeout=30,
+            env={},
+            run_dir=self.run_dir,
+            log_dir=self.log_dir,
+        )
+
+    def nodes(self) -> list[Part]:
+        return [self.node(port) for port in self.ports]
+
+    def settings(self) -> dict[str, Any]:
+        """The settings that point a process at this cluster."""
+        first, *others = self.ports
+        return {
+            "redis_url": f"redis://127.0.0.1:{first}/0",
+            "redis_cluster": True,
+            "redis_cluster_seeds": tuple(f"127.0.0.1:{port}" for port in others),
+        }
+
+    def form(self) -> None:
+        """Creates the cluster when every node is new; otherwise waits for the nodes,
+        restarted from their nodes.conf, to agree on it again."""
+        infos = [_cluster_info(port) for port in self.ports]
+        if all(info["cluster_known_nodes"] == "1" for info in infos):
+            if any(info["cluster_slots_assigned"] != "0" for info in infos):
+                raise StackError(
+                    f"a Redis node has slots but knows no other; remove {self.state_dir}"
+                )
+            self._create()
+        elif not all(info["cluster_known_nodes"] == str(len(self.ports)) for info in infos):
+            raise StackError(
+                "the Redis nodes disagree on who is in the cluster (a node's state was lost?); "
+                f"stop them and remove {self.state_dir}"
+            )
+        deadline = time.monotonic() + 60
+        while not self.healthy():
+            if time.monotonic() > deadline:
+                raise StackError(f"Redis Cluster on {self.ports} not ok after 60 s")
+            time.sleep(0.2)
+
+    def _create(self) -> None:
+        say(f"creating a Redis Cluster on ports {self.ports[0]}-{self.ports[-1]}")
+        log = self.log_dir / "redis-cluster-create.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        command = [
+            str(stack.install_redis().with_name("redis-cli")),
+            "--cluster",
+            "create",
+            *(f"127.0.0.1:{port}" for port in self.ports),
+            "--cluster-replicas",
+            "1",
+            "--cluster-yes",
+        ]
+        with log.open("ab") as output:
+            created = subprocess.run(command, stdout=output, stderr=subprocess.STDOUT, check=False)
+        if created.returncode != 0:
+            raise StackError(f"redis-cli --cluster create failed; see {log}")
+
+    def healthy(self) -> bool:
+        """Every node sees all six, every slot served, every replica in sync with its primary."""
+        try:
+            infos = [_cluster_info(port) for port in self.ports]
+            linked = all(_replica_linked(port) for port in self.ports)
+        except redis.RedisError:
+            return False
+        return linked and all(
+            info["cluster_state"] == "ok"
+            and info["cluster_known_nodes"] == str(len(self.ports))
+            and info["cluster_size"] == str(len(self.ports) // 2)
+            for info in infos
+        )
+
+    def primaries(self) -> list[int]:
+        """The ports of the nodes that are primaries now (a failover swaps roles)."""
+        return [port for port in self.ports if _role(port) == "master"]
 
 
 def _redis_command(port: int, data: Path) -> list[str]:
@@ -134,75 +211,33 @@ def _redis_command(port: int, data: Path) -> list[str]:
     ]
 
 
-def _cluster_info(port: int) -> dict[str, str]:
-    import redis
+def _node(port: int) -> redis.Redis:
+    return redis.Redis(port=port, socket_timeout=2, decode_responses=True)
 
-    client = redis.Redis(port=port, socket_timeout=2, decode_responses=True)
-    info: dict[str, str] = client.execute_command("CLUSTER INFO")  # type: ignore[no-untyped-call]
+
+def _cluster_info(port: int) -> dict[str, str]:
+    info: dict[str, str] = _node(port).execute_command("CLUSTER INFO")  # type: ignore[no-untyped-call]
     return info
 
 
-def _replicas_linked(port: int) -> bool:
-    import redis
-
-    info = redis.Redis(port=port, socket_timeout=2, decode_responses=True).info("replication")
-    return info.get("role") == "master" or info.get("master_link_status") == "up"
+def _role(port: int) -> str:
+    return str(_node(port).info("replication")["role"])
 
 
-def form_redis_cluster() -> None:
-    """Creates the cluster when every node is new; otherwise waits for the nodes,
-    restarted from their nodes.conf, to agree on it again."""
-    infos = [_cluster_info(port) for port in REDIS_PORTS]
-    if all(info["cluster_known_nodes"] == "1" for info in infos):
-        if any(info["cluster_slots_assigned"] != "0" for info in infos):
-            raise StackError(f"a Redis node holds slots but knows no other; remove {CLUSTER_STATE}")
-        _create_redis_cluster()
-    elif not all(info["cluster_known_nodes"] == str(len(REDIS_PORTS)) for info in infos):
-        raise StackError(
-            "the Redis nodes disagree on who is in the cluster (a node's state was lost?); "
-            f"stop the cluster and remove {CLUSTER_STATE / 'redis'}"
-        )
-    deadline = time.monotonic() + 60
-    while not _redis_cluster_ok():
-        if time.monotonic() > deadline:
-            raise StackError(f"Redis Cluster not ok after 60 s: {_cluster_info(REDIS_PORTS[0])}")
-        time.sleep(0.2)
+def _replica_linked(port: int) -> bool:
+    info = _node(port).info("replication")
+    return info["role"] == "master" or info.get("master_link_status") == "up"
 
 
-def _create_redis_cluster() -> None:
-    say(f"creating a Redis Cluster of {len(REDIS_PORTS)} nodes (3 primaries, 1 replica each)")
-    log = LOG_DIR / "redis-cluster-create.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    command = [
-        str(stack.install_redis().with_name("redis-cli")),
-        "--cluster",
-        "create",
-        *(f"127.0.0.1:{port}" for port in REDIS_PORTS),
-        "--cluster-replicas",
-        "1",
-        "--cluster-yes",
-    ]
-    with log.open("ab") as output:
-        created = subprocess.run(command, stdout=output, stderr=subprocess.STDOUT, check=False)
-    if created.returncode != 0:
-        raise StackError(f"redis-cli --cluster create failed; see {log}")
-
-
-def _redis_cluster_ok() -> bool:
-    try:
-        infos = [_cluster_info(port) for port in REDIS_PORTS]
-        return all(
-            info["cluster_state"] == "ok"
-            and info["cluster_known_nodes"] == str(len(REDIS_PORTS))
-            and info["cluster_size"] == str(len(REDIS_PORTS) // 2)
-            for info in infos
-        ) and all(_replicas_linked(port) for port in REDIS_PORTS)
-    except OSError:
-        return False
-    except Exception as error:  # redis.ConnectionError and friends: not up yet
-        if type(error).__module__.startswith("redis"):
-            return False
-        raise
+# The cluster topology's Redis, and a second one the test suite has to itself (a
+# cluster has a single database, and the node-loss tests kill its nodes).
+REDIS = RedisCluster(tuple(range(6381, 6387)), CLUSTER_STATE / "redis", RUN_DIR, LOG_DIR)
+TEST_REDIS = RedisCluster(
+    tuple(range(6391, 6397)),
+    stack.STATE / "test" / "cluster" / "redis",
+    stack.STATE / "test" / "cluster" / "run",
+    stack.STATE / "test" / "cluster" / "logs",
+)
 
 
 # ---------------------------------------------------------------- Cassandra ring
@@ -223,6 +258,7 @@ def cassandra_node(host: str) -> Part:
             "CASSANDRA_LOG_DIR": str(LOG_DIR / name),
             "CASSANDRA_SEEDS": CASSANDRA_SEEDS,
             "CASSANDRA_NUM_TOKENS": "4",
+            "CASSANDRA_PAXOS_VARIANT": "v2",
             "CASSANDRA_HEAP": CASSANDRA_HEAP,
             "CASSANDRA_JVM_EXTRA_OPTS": CASSANDRA_FAST_START,
         },
@@ -265,32 +301,38 @@ def _sees_ring(host: str) -> bool:
         cluster.shutdown()
 
 
-def backends() -> list[Part]:
-    """The Redis nodes, then the Cassandra nodes in the order they must start."""
-    return [redis_node(port) for port in REDIS_PORTS] + [
-        cassandra_node(host) for host in CASSANDRA_HOSTS
-    ]
+def ring() -> list[Part]:
+    return [cassandra_node(host) for host in CASSANDRA_HOSTS]
 
 
-def _minio(settings: GatewaySettings) -> Part:
+def start_ring() -> list[Part]:
+    """Starts the ring's nodes that are not running, one at a time (each joins a ring
+    whose other members are up; two cores); returns those it started."""
+    stack.install_cassandra()
+    started = [node for node in ring() if stack.start(node)]
+    wait_for_ring()
+    return started
+
+
+def start_redis(cluster: RedisCluster) -> list[Part]:
+    stack.install_redis()
+    started = [node for node in cluster.nodes() if stack.start(node)]
+    cluster.form()
+    return started
+
+
+def minio(settings: GatewaySettings) -> Part:
     """MinIO is shared with the single stack (its pid file is the single stack's)."""
     return next(part for part in stack.backends(settings) if part.name == "minio")
 
 
-def up_backends(settings: GatewaySettings) -> list[Part]:
-    """Starts the datastores that are not running, one after the other; returns those
-    it started."""
-    stack.install_redis()
+def up_backends(settings: GatewaySettings, redis_cluster: RedisCluster = REDIS) -> list[Part]:
+    """Starts the datastores that are not running; returns those it started."""
     stack.install_minio()
-    stack.install_cassandra()
-    started = [part for part in backends() if part.name.startswith("redis") and stack.start(part)]
-    form_redis_cluster()
-    # One node at a time: a node joins a ring whose other members are up (2 cores).
-    started += [part for part in backends() if part.name.startswith("cass") and stack.start(part)]
-    wait_for_ring()
-    minio = _minio(settings)
-    if stack.start(minio):
-        started.append(minio)
+    started = start_redis(redis_cluster) + start_ring()
+    shared = minio(settings)
+    if stack.start(shared):
+        started.append(shared)
     return started
 
 
@@ -299,7 +341,7 @@ def applications(settings: GatewaySettings) -> list[Part]:
 
 
 def up(settings: GatewaySettings) -> None:
-    every_part = [*backends(), _minio(settings), *applications(settings)]
+    every_part = [*REDIS.nodes(), *ring(), minio(settings), *applications(settings)]
     if all(part.pid() is not None for part in every_part):
         say("the cluster topology is already up; nothing to do")
     else:
@@ -317,16 +359,16 @@ def up(settings: GatewaySettings) -> None:
 
 def down(settings: GatewaySettings) -> None:
     """Stops the cluster topology, and MinIO unless the single stack still uses it."""
-    parts = [*backends(), *applications(settings)]
+    parts = [*REDIS.nodes(), *ring(), *applications(settings)]
     single = [part for part in stack.backends(settings) if part.name != "minio"]
     if not any(part.pid() is not None for part in single):
-        parts.insert(0, _minio(settings))
+        parts.insert(0, minio(settings))
     stopped = [part.name for part in reversed(parts) if stack.stop(part)]
     say(f"stopped {', '.join(stopped)}" if stopped else "nothing of the cluster was running")
 
 
 def status(settings: GatewaySettings) -> None:
-    for part in [*backends(), *applications(settings)]:
+    for part in [*REDIS.nodes(), *ring(), *applications(settings)]:
         pid = part.pid()
         state = f"running (pid {pid})" if pid else "stopped"
         print(f"{part.name:<14} {state}")

@@ -11,6 +11,7 @@
 #   CASSANDRA_LOG_DIR         this node's cassandra.log       (default $PICTOR_DIR/logs)
 #   CASSANDRA_SEEDS           host:port,... of the ring's seeds (default the node itself)
 #   CASSANDRA_NUM_TOKENS      token ranges per node, fixed at first start (default 16)
+#   CASSANDRA_PAXOS_VARIANT   v1 or v2, lightweight transactions' protocol (default v1)
 #   CASSANDRA_HEAP            max heap, -Xmx                  (default 1G)
 #   CASSANDRA_HEAP_MIN        initial heap, -Xms              (default 256M)
 #   CASSANDRA_JMX_PORT        local-only JMX port; unset/empty = JMX off (default off)
@@ -37,6 +38,7 @@ STORAGE_PORT="${CASSANDRA_STORAGE_PORT:-7000}"
 LISTEN_ADDR="${CASSANDRA_LISTEN_ADDRESS:-127.0.0.1}"
 SEEDS="${CASSANDRA_SEEDS:-$LISTEN_ADDR:$STORAGE_PORT}"
 NUM_TOKENS="${CASSANDRA_NUM_TOKENS:-16}"
+PAXOS_VARIANT="${CASSANDRA_PAXOS_VARIANT:-v1}"
 HEAP="${CASSANDRA_HEAP:-1G}"
 HEAP_MIN="${CASSANDRA_HEAP_MIN:-256M}"
 JMX_PORT="${CASSANDRA_JMX_PORT:-}"
@@ -45,6 +47,7 @@ for p in "$NATIVE_PORT" "$STORAGE_PORT" ${JMX_PORT:+"$JMX_PORT"}; do
   [[ "$p" =~ ^[0-9]+$ ]] || { echo "run.sh: bad port '$p'" >&2; exit 2; }
 done
 [[ "$NUM_TOKENS" =~ ^[0-9]+$ ]] || { echo "run.sh: bad CASSANDRA_NUM_TOKENS '$NUM_TOKENS'" >&2; exit 2; }
+[[ "$PAXOS_VARIANT" =~ ^v[12]$ ]] || { echo "run.sh: bad CASSANDRA_PAXOS_VARIANT '$PAXOS_VARIANT'" >&2; exit 2; }
 
 shopt -s nullglob
 alljars=("$LIB"/cassandra-all-*.jar)
@@ -67,6 +70,7 @@ sed -e "s|@DATA_DIR@|$CASS_DIR|g" \
     -e "s|@LISTEN_ADDR@|$LISTEN_ADDR|g" \
     -e "s|@SEEDS@|$SEEDS|g" \
     -e "s|@NUM_TOKENS@|$NUM_TOKENS|g" \
+    -e "s|@PAXOS_VARIANT@|$PAXOS_VARIANT|g" \
     "$HERE/cassandra.yaml" > "$CONF/cassandra.yaml.tmp"
 mv -f "$CONF/cassandra.yaml.tmp" "$CONF/cassandra.yaml"
 cp -f "$HERE/logback.xml" "$CONF/logback.xml.tmp"
