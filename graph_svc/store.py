@@ -65,14 +65,16 @@ class AccountStore:
             "SELECT user_id, username, display_name, bio, created_at, password_hash "
             "FROM users WHERE user_id = ?",
             (user_id,),
+            fresh=True,
         )
         if not rows:
             return None
         return Account(user=_user(rows[0]), password_hash=rows[0].password_hash)
 
     async def find_id(self, username: str) -> int | None:
+        # Fresh: a log-in right after the sign-up must find the name.
         rows = await self._cql.read(
-            "SELECT user_id FROM users_by_username WHERE username = ?", (username,)
+            "SELECT user_id FROM users_by_username WHERE username = ?", (username,), fresh=True
         )
         return rows[0].user_id if rows else None
 
@@ -110,6 +112,7 @@ class AccountStore:
         rows = await self._cql.read(
             "SELECT user_id, username, display_name, bio, created_at FROM users WHERE user_id = ?",
             (user_id,),
+            fresh=True,
         )
         return _user(rows[0]) if rows else None
 
@@ -117,13 +120,20 @@ class AccountStore:
         profile: User | None
         profile, followers, following, posts = await asyncio.gather(
             self._profile(user_id),
+            # Fresh: counts read right after a follow or a post include it.
             self._cql.read(
-                "SELECT follower_count FROM followers WHERE followee_id = ? LIMIT 1", (user_id,)
+                "SELECT follower_count FROM followers WHERE followee_id = ? LIMIT 1",
+                (user_id,),
+                fresh=True,
             ),
             self._cql.read(
-                "SELECT following_count FROM following WHERE follower_id = ? LIMIT 1", (user_id,)
+                "SELECT following_count FROM following WHERE follower_id = ? LIMIT 1",
+                (user_id,),
+                fresh=True,
             ),
-            self._cql.read("SELECT post_count FROM post_counts WHERE user_id = ?", (user_id,)),
+            self._cql.read(
+                "SELECT post_count FROM post_counts WHERE user_id = ?", (user_id,), fresh=True
+            ),
         )
         if profile is None:
             return None
@@ -172,11 +182,12 @@ class EdgeStore:
         """Up to ``limit`` edges, newest accounts first, strictly after the ``after`` id."""
         d = side.value
         columns = f"SELECT {d.item}, followed_at FROM {d.table} WHERE {d.owner} = ?"
+        # Fresh: a list read right after a follow shows it.
         if after is None:
-            rows = await self._cql.read(f"{columns} LIMIT ?", (owner, limit))
+            rows = await self._cql.read(f"{columns} LIMIT ?", (owner, limit), fresh=True)
         else:
             rows = await self._cql.read(
-                f"{columns} AND {d.item} < ? LIMIT ?", (owner, after, limit)
+                f"{columns} AND {d.item} < ? LIMIT ?", (owner, after, limit), fresh=True
             )
         # A partition holding only its static count yields one row with no edge.
         return [
@@ -192,6 +203,7 @@ class EdgeStore:
         rows = await self._cql.read(
             "SELECT followee_id FROM following WHERE follower_id = ? AND followee_id IN ?",
             (follower, list(set(candidates))),
+            fresh=True,
         )
         return {row.followee_id for row in rows}
 

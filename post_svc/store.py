@@ -76,8 +76,11 @@ class PostStore:
         query = (
             "SELECT post_id, author_id, caption, status, media FROM posts_by_id WHERE post_id = ?"
         )
-        read = self._cql.read_serial if serial else self._cql.read
-        rows = await read(query, (post_id,))
+        if serial:
+            rows = await self._cql.read_serial(query, (post_id,))
+        else:
+            # Fresh: a post read back right after it was made or moved is found as it is.
+            rows = await self._cql.read(query, (post_id,), fresh=True)
         return _post(rows[0]) if rows and rows[0].author_id is not None else None
 
     async def get_many(self, post_ids: Sequence[int]) -> list[Post]:
@@ -185,10 +188,11 @@ class PostStore:
 
     async def profile_page(self, author_id: int, after: int | None, limit: int) -> list[Post]:
         columns = "SELECT author_id, post_id, caption, media FROM posts_by_user WHERE author_id = ?"
+        # Fresh: the profile grid read right after a post turns READY shows it.
         if after is None:
-            rows = await self._cql.read(f"{columns} LIMIT ?", (author_id, limit))
+            rows = await self._cql.read(f"{columns} LIMIT ?", (author_id, limit), fresh=True)
         else:
             rows = await self._cql.read(
-                f"{columns} AND post_id < ? LIMIT ?", (author_id, after, limit)
+                f"{columns} AND post_id < ? LIMIT ?", (author_id, after, limit), fresh=True
             )
         return [_post(row) for row in rows if row.post_id is not None]
