@@ -25,4 +25,5 @@ async def _wire(settings: FeedSettings, connections: Connections) -> Wiring:
         FeedServicer(timelines),
         feed_pb2_grpc.add_FeedServiceServicer_to_server,
         feed_pb2.DESCRIPTOR,
+        workers=[store.live.run],
     )

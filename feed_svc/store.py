@@ -1,6 +1,6 @@
-"""feed_svc's Redis: the commands and scripts on the keys of feed_svc.keys, and the
-live channels. The policy (what to write when) is feed_svc.timeline's; this module
-only knows how.
+"""feed_svc's Redis: the commands and scripts on the keys of feed_svc.keys (and, in
+feed_svc.live, the subscription to their live channels). The policy, what to write
+when, is feed_svc.timeline's; this module only knows how.
 
 It runs unchanged on one Redis server and on a Redis Cluster: every script and every
 multi-key command touches the keys of one user or one author (one hash tag, one
@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from redis.asyncio.client import Pipeline, PubSub
-from redis.asyncio.cluster import ClusterPipeline, ClusterPubSub
+from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import ClusterPipeline
 from redis.exceptions import NoScriptError
 
 from feed_svc.entries import Entry, entries
@@ -37,6 +37,7 @@ from feed_svc.keys import (
     live_key,
     pulled_key,
 )
+from feed_svc.live import LiveChannels, LiveListener
 from pictor.redis_client import RedisClient
 
 Pipe = Pipeline | ClusterPipeline
@@ -129,6 +130,8 @@ def _add_entries(pipe: Pipe, key: str, items: Sequence[Entry], keep: int) -> Non
 class FeedStore:
     def __init__(self, client: RedisClient) -> None:
         self._redis = client
+        # Run beside the server (its run method), which hands out what arrives.
+        self.live = LiveChannels(client)
 
     async def _pipelined(self, queue: Callable[[Pipe], None]) -> list[Any]:
         """Runs the commands ``queue`` puts in a pipeline (never a transaction: on a
@@ -347,50 +350,5 @@ class FeedStore:
     # ------------------------------------------------------------ live
 
     def listener(self) -> LiveListener:
-        return LiveListener(self._redis)
-
-
-class LiveListener:
-    """One live subscription's sharded channels: the viewer's own, and those of the
-    celebrities they merge.
-
-    On a cluster, redis-py's ClusterPubSub keeps one connection per node holding a
-    subscribed channel and reads them in turn, each for the timeout given; so a read
-    there waits briefly (CLUSTER_POLL_SECONDS) and the caller loops, where one server's
-    PubSub can wait the whole timeout on its one connection."""
-
-    CLUSTER_POLL_SECONDS = 0.1
-
-    def __init__(self, client: RedisClient) -> None:
-        self._pubsub: PubSub | ClusterPubSub = client.pubsub()
-        self.channels: set[str] = set()
-
-    async def listen(self, channels: Sequence[str]) -> None:
-        for channel in set(channels) - self.channels:
-            # One at a time: on a cluster, channels of different slots cannot share one
-            # SSUBSCRIBE.
-            await self._pubsub.ssubscribe(channel)
-            self.channels.add(channel)
-
-    async def stop_listening(self, channels: Sequence[str]) -> None:
-        for channel in set(channels) & self.channels:
-            await self._pubsub.sunsubscribe(channel)
-            self.channels.discard(channel)
-
-    async def next(self, wait_seconds: float) -> bytes | None:
-        """The next message's data, or None if none came within ``wait_seconds``."""
-        if isinstance(self._pubsub, ClusterPubSub):
-            message = await self._pubsub.get_sharded_message(
-                ignore_subscribe_messages=True, timeout=min(wait_seconds, self.CLUSTER_POLL_SECONDS)
-            )
-        else:
-            message = await self._pubsub.get_message(
-                ignore_subscribe_messages=True, timeout=wait_seconds
-            )
-        if message is None or message["type"] != "smessage":
-            return None
-        data: bytes = message["data"]
-        return data
-
-    async def aclose(self) -> None:
-        await self._pubsub.aclose()
+        """A watcher's channels, on the process's one subscription (feed_svc.live)."""
+        return LiveListener(self.live)

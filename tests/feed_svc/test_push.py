@@ -1,11 +1,13 @@
 """One fan-out push job, run in-process against the real Redis (test database): what
-each kind of follower's timeline becomes. The job needs no other service. It opens
-Redis as the services do, so under the cluster topology it runs on the Redis Cluster."""
+each kind of follower's timeline becomes, and what live watchers hear. The job needs
+no other service. Redis is opened as the services open it, so under the cluster
+topology this runs on the Redis Cluster."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -22,7 +24,8 @@ from feed_svc.keys import (
     live_channel,
     live_key,
 )
-from feed_svc.store import FeedStore, LiveListener
+from feed_svc.live import LiveListener
+from feed_svc.store import FeedStore
 from feed_svc.timeline import HomeTimelines, now_ms
 from gateway.config import GatewaySettings
 from pictor.redis_client import RedisClient, open_redis
@@ -41,26 +44,40 @@ FOLLOWERS = (ACTIVE, FULL, QUIET, UNBUILT, LIVE)
 # Followers watching live whose timeline is not built, or was left quiet.
 LIVE_UNBUILT, LIVE_QUIET = 9_100_000_101, 9_100_000_102
 WATCHING = (LIVE_UNBUILT, LIVE_QUIET)
+# More watchers than one process has Redis connections.
+CROWD = tuple(9_100_000_201 + n for n in range(12))
 DAY_MS = 24 * 3600 * 1000
+
+
+@asynccontextmanager
+async def connected(settings: GatewaySettings) -> AsyncIterator[RedisClient]:
+    client = open_redis(settings)
+    try:
+        yield client
+    finally:
+        await forget(client, FOLLOWERS + WATCHING + CROWD)
+        if isinstance(client, redis.Redis):
+            # open_redis hands the client a pool it does not own: close that too.
+            await client.aclose(close_connection_pool=True)
+        else:
+            await client.aclose()
 
 
 @pytest.fixture
 async def client(settings: GatewaySettings) -> AsyncIterator[RedisClient]:
-    connected = open_redis(settings)
-    yield connected
-    for follower in FOLLOWERS + WATCHING:
-        await connected.delete(
+    async with connected(settings) as client:
+        yield client
+
+
+async def forget(client: RedisClient, followers: Sequence[int]) -> None:
+    for follower in followers:
+        await client.delete(
             feed_key(follower),
             feed_built_key(follower),
             last_seen_key(follower),
             live_key(follower),
             announced_key(follower),
         )
-    if isinstance(connected, redis.Redis):
-        # open_redis hands the client a pool it does not own: close that too.
-        await connected.aclose(close_connection_pool=True)
-    else:
-        await connected.aclose()
 
 
 def fan_out(client: RedisClient) -> FanOut:
@@ -70,18 +87,35 @@ def fan_out(client: RedisClient) -> FanOut:
     return FanOut(client, none, HomeTimelines(FeedStore(client), none, none, settings), settings)
 
 
-async def listening(client: RedisClient, follower: int) -> LiveListener:
-    listener = FeedStore(client).listener()
+@asynccontextmanager
+async def live(client: RedisClient) -> AsyncIterator[FeedStore]:
+    """A store whose live reader runs, as it does beside feed_svc's server."""
+    store = FeedStore(client)
+    stopping = asyncio.Event()
+    reader = asyncio.create_task(store.live.run(stopping))
+    try:
+        yield store
+    finally:
+        stopping.set()
+        await reader
+
+
+async def listening(store: FeedStore, follower: int) -> LiveListener:
+    listener = store.listener()
     await listener.listen([live_channel(follower)])
     return listener
 
 
-async def heard(listener: LiveListener) -> str | None:
-    """The next message on the listener's channels, waiting up to two seconds."""
-    async with asyncio.timeout(2):
-        while (data := await listener.next(2)) is None:
-            pass
+async def heard(listener: LiveListener) -> str:
+    """The next message on the listener's channels."""
+    data = await listener.next(wait_seconds=2)
+    assert data is not None, "nothing heard"
     return data.decode()
+
+
+async def push(client: RedisClient, entry: Entry, followers: Sequence[int]) -> None:
+    job = {"op": PUSH, "author_id": str(AUTHOR), "post_id": str(entry.post_id)}
+    await fan_out(client).run_job("1-0", {**job, "followers": ",".join(map(str, followers))})
 
 
 async def built(client: RedisClient, follower: int, members: dict[str, int], seen: int) -> None:
@@ -99,13 +133,17 @@ async def test_a_push_lands_only_where_a_reader_will_see_it(client: RedisClient)
     await client.set(last_seen_key(UNBUILT), now)
     await built(client, LIVE, {}, now)
     await client.set(live_key(LIVE), 1)
-    listener = await listening(client, LIVE)
-
-    entry = Entry(20, AUTHOR)
-    job = {"op": PUSH, "author_id": str(AUTHOR), "post_id": str(entry.post_id)}
-    job["followers"] = ",".join(map(str, FOLLOWERS))
-    for _ in range(2):  # a redelivered job changes nothing
-        await fan_out(client).run_job("1-0", job)
+    async with live(client) as store:
+        listener = await listening(store, LIVE)
+        entry = Entry(20, AUTHOR)
+        job = {"op": PUSH, "author_id": str(AUTHOR), "post_id": str(entry.post_id)}
+        job["followers"] = ",".join(map(str, FOLLOWERS))
+        for _ in range(2):  # a redelivered job changes nothing
+            await fan_out(client).run_job("1-0", job)
+        # Told once, though the job ran twice: what follows on the channel is the marker.
+        await client.spublish(live_channel(LIVE), "marker")
+        assert [await heard(listener), await heard(listener)] == [str(entry.post_id), "marker"]
+        await listener.aclose()
 
     async def timeline(follower: int) -> list[str]:
         members = await client.zrange(feed_key(follower), 0, -1)
@@ -119,10 +157,6 @@ async def test_a_push_lands_only_where_a_reader_will_see_it(client: RedisClient)
     # A timeline never built is left to the next read, which builds it whole.
     assert not await client.exists(feed_key(UNBUILT), feed_built_key(UNBUILT))
     assert await timeline(LIVE) == [entry.member]
-    # Told once, though the job ran twice: what follows on the channel is the marker.
-    await client.spublish(live_channel(LIVE), "marker")
-    assert [await heard(listener), await heard(listener)] == [str(entry.post_id), "marker"]
-    await listener.aclose()
 
 
 async def test_a_live_follower_hears_of_a_post_whatever_its_timeline(client: RedisClient) -> None:
@@ -132,16 +166,16 @@ async def test_a_live_follower_hears_of_a_post_whatever_its_timeline(client: Red
     await client.set(last_seen_key(LIVE_QUIET), now_ms() - 8 * DAY_MS)
     await client.zadd(feed_key(LIVE_QUIET), {Entry(14, AUTHOR).member: 14})
     await client.set(feed_built_key(LIVE_QUIET), 1)
-    listeners = []
-    for follower in WATCHING:
-        await client.set(live_key(follower), 1)
-        listeners.append(await listening(client, follower))
-
     entry = Entry(20, AUTHOR)
-    job = {"op": PUSH, "author_id": str(AUTHOR), "post_id": str(entry.post_id)}
-    await fan_out(client).run_job("1-0", {**job, "followers": ",".join(map(str, WATCHING))})
-
-    assert [await heard(listener) for listener in listeners] == [str(entry.post_id)] * 2
+    async with live(client) as store:
+        listeners = []
+        for follower in WATCHING:
+            await client.set(live_key(follower), 1)
+            listeners.append(await listening(store, follower))
+        await push(client, entry, WATCHING)
+        assert [await heard(listener) for listener in listeners] == [str(entry.post_id)] * 2
+        for listener in listeners:
+            await listener.aclose()
     # Still left for the next read to build whole.
     assert not await client.exists(feed_key(LIVE_UNBUILT), feed_built_key(LIVE_UNBUILT))
     # Watching is being active: the timeline is kept, and the post goes in.
@@ -149,5 +183,21 @@ async def test_a_live_follower_hears_of_a_post_whatever_its_timeline(client: Red
         Entry(14, AUTHOR).member.encode(),
         entry.member.encode(),
     ]
-    for listener in listeners:
-        await listener.aclose()
+
+
+async def test_watchers_share_their_process_connection(settings: GatewaySettings) -> None:
+    """A process with two Redis connections serves a dozen watchers: they share one
+    subscription, and the process's commands still find a connection."""
+    entry = Entry(20, AUTHOR)
+    async with (
+        connected(settings.model_copy(update={"redis_max_connections": 2})) as client,
+        live(client) as store,
+    ):
+        listeners = []
+        for follower in CROWD:
+            await client.set(live_key(follower), 1)
+            listeners.append(await listening(store, follower))
+        await push(client, entry, CROWD)
+        assert [await heard(listener) for listener in listeners] == [str(entry.post_id)] * 12
+        for listener in listeners:
+            await listener.aclose()

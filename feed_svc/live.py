@@ -1,0 +1,152 @@
+"""Live home feeds: one process's sharded pub/sub subscription, shared by every watcher
+it serves.
+
+A watcher hears its own channel and those of the celebrities it merges. A
+subscription per watcher would hold one pooled Redis connection each (one per node on
+a cluster) for as long as the watch lasts, so a few dozen watchers would starve the
+process's commands. Instead each process keeps one subscription (one connection; on a
+cluster, one per node holding a subscribed channel), subscribes a channel while at
+least one watcher wants it, and one reader, run beside the server, hands each message
+to the watchers of its channel.
+
+On a cluster, redis-py's ClusterPubSub reads its per-node connections in turn, each
+for the timeout given, so the reader waits CLUSTER_POLL_SECONDS at a time; one
+server's PubSub waits on its one connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from redis.asyncio.client import PubSub
+from redis.asyncio.cluster import ClusterPubSub
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from pictor.redis_client import RedisClient
+
+log = logging.getLogger(__name__)
+
+CLUSTER_POLL_SECONDS = 0.1
+SERVER_POLL_SECONDS = 1.0
+# How long a new watcher waits for Redis to confirm its subscription.
+CONFIRM_SECONDS = 5.0
+# Redis unreachable: the reader tries again after this long.
+RECONNECT_SECONDS = 0.5
+
+
+class LiveChannels:
+    def __init__(self, client: RedisClient) -> None:
+        self._pubsub: PubSub | ClusterPubSub = client.pubsub()
+        self._watchers: dict[str, set[asyncio.Queue[bytes]]] = {}
+        self._confirmed: dict[str, asyncio.Event] = {}
+        # Subscribing and unsubscribing one at a time keeps the counts and Redis agreed.
+        self._lock = asyncio.Lock()
+        self._wanted = asyncio.Event()
+
+    async def add(self, channel: str, queue: asyncio.Queue[bytes]) -> None:
+        """Hands ``channel``'s messages to ``queue`` from now on: returns once Redis
+        has confirmed the subscription, so nothing published after is missed."""
+        async with self._lock:
+            queues = self._watchers.setdefault(channel, set())
+            queues.add(queue)
+            if len(queues) == 1:
+                self._confirmed[channel] = asyncio.Event()
+                await self._pubsub.ssubscribe(channel)
+                self._wanted.set()
+            confirmed = self._confirmed[channel]
+        try:
+            async with asyncio.timeout(CONFIRM_SECONDS):
+                await confirmed.wait()
+        except TimeoutError:
+            raise RedisConnectionError(
+                f"no confirmation of the subscription to {channel}"
+            ) from None
+
+    async def remove(self, channel: str, queue: asyncio.Queue[bytes]) -> None:
+        async with self._lock:
+            queues = self._watchers.get(channel, set())
+            queues.discard(queue)
+            if queues or channel not in self._watchers:
+                return
+            del self._watchers[channel], self._confirmed[channel]
+            if not self._watchers:
+                self._wanted.clear()
+            await self._pubsub.sunsubscribe(channel)
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Reads and hands out messages until ``stopping`` is set; then unsubscribes."""
+        stopped = asyncio.create_task(stopping.wait())
+        try:
+            while not stopping.is_set():
+                wanted = asyncio.create_task(self._wanted.wait())
+                await asyncio.wait({stopped, wanted}, return_when=asyncio.FIRST_COMPLETED)
+                wanted.cancel()
+                if not stopping.is_set():
+                    await self._read_once(stopping)
+        finally:
+            stopped.cancel()
+            await self._pubsub.aclose()
+
+    async def _read_once(self, stopping: asyncio.Event) -> None:
+        try:
+            message = await self._next_message()
+        except (RedisConnectionError, RedisTimeoutError) as error:
+            # The next read reconnects and subscribes again to every channel.
+            log.warning("live updates: lost Redis (%s); reconnecting", error)
+            # Backoff, not synchronisation: wakes early only to stop.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), RECONNECT_SECONDS)
+            return
+        if message is None:
+            return
+        channel = _text(message["channel"])
+        if message["type"] == "ssubscribe" and channel in self._confirmed:
+            self._confirmed[channel].set()
+        elif message["type"] == "smessage":
+            for queue in self._watchers.get(channel, ()):
+                queue.put_nowait(message["data"])
+
+    async def _next_message(self) -> dict[str, Any] | None:
+        if isinstance(self._pubsub, ClusterPubSub):
+            return await self._pubsub.get_sharded_message(timeout=CLUSTER_POLL_SECONDS)
+        message: dict[str, Any] | None = await self._pubsub.get_message(timeout=SERVER_POLL_SECONDS)
+        return message
+
+
+class LiveListener:
+    """One watcher's channels on its process's shared subscription."""
+
+    def __init__(self, channels: LiveChannels) -> None:
+        self._shared = channels
+        self._arrived: asyncio.Queue[bytes] = asyncio.Queue()
+        self.channels: set[str] = set()
+
+    async def listen(self, channels: Iterable[str]) -> None:
+        for channel in sorted(set(channels) - self.channels):
+            self.channels.add(channel)
+            await self._shared.add(channel, self._arrived)
+
+    async def stop_listening(self, channels: Iterable[str]) -> None:
+        for channel in sorted(set(channels) & self.channels):
+            self.channels.discard(channel)
+            await self._shared.remove(channel, self._arrived)
+
+    async def next(self, wait_seconds: float) -> bytes | None:
+        """The next message's data, or None if none came within ``wait_seconds``."""
+        try:
+            async with asyncio.timeout(wait_seconds):
+                return await self._arrived.get()
+        except TimeoutError:
+            return None
+
+    async def aclose(self) -> None:
+        await self.stop_listening(list(self.channels))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
