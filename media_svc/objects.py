@@ -17,11 +17,23 @@ from botocore.exceptions import ClientError
 
 # S3's smallest multipart part (except the last): the streamed upload buffers one.
 PART_BYTES = 5 * 1024 * 1024
+# Originals waiting for processing: never served (they carry their EXIF).
+RAW_UPLOAD_PREFIX = "uploads/"
+# Renditions: the only objects ever signed for reading.
+RENDITION_PREFIX = "media/"
 _EXTENSIONS = {"image/jpeg": "jpg", "image/webp": "webp"}
 
 
+def upload_key(post_id: int) -> str:
+    return f"{RAW_UPLOAD_PREFIX}{post_id}"
+
+
+def renditions_prefix(post_id: int) -> str:
+    return f"{RENDITION_PREFIX}{post_id}/"
+
+
 def rendition_key(post_id: int, name: str, content_type: str) -> str:
-    return f"media/{post_id}/{name}.{_EXTENSIONS[content_type]}"
+    return f"{renditions_prefix(post_id)}{name}.{_EXTENSIONS[content_type]}"
 
 
 @dataclass(frozen=True)

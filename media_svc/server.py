@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from media_svc.config import MediaSettings
-from media_svc.objects import ObjectStore
+from media_svc.objects import RAW_UPLOAD_PREFIX, ObjectStore
 from media_svc.post_status import PostStatus
 from media_svc.servicer import MediaServicer
 from media_svc.signing import UrlSigner
-from media_svc.uploads import RAW_UPLOAD_PREFIX, Uploads
+from media_svc.uploads import Uploads
 from pictor.media.v1 import media_pb2, media_pb2_grpc
 from pictor.s3 import open_s3
 from pictor.service import Connections, Wiring, serve_service

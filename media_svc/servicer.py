@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from media_svc.objects import RENDITION_PREFIX
 from media_svc.signing import UrlSigner
 from media_svc.uploads import Uploads
 from pictor.errors import InvalidInput
@@ -12,8 +13,6 @@ from pictor.media.v1 import media_pb2, media_pb2_grpc
 from pictor.service import Context
 
 SIGN_MAX = 500
-# Only renditions are ever served; originals keep their EXIF and are never signed.
-SIGNABLE_PREFIX = "media/"
 
 
 class MediaServicer(media_pb2_grpc.MediaServiceServicer):
@@ -59,7 +58,8 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
         keys = list(request.object_keys)
         if len(keys) > SIGN_MAX:
             raise InvalidInput(f"at most {SIGN_MAX} keys per call")
-        if any(not key.startswith(SIGNABLE_PREFIX) for key in keys):
+        # Only renditions are ever served; originals keep their EXIF and are never signed.
+        if any(not key.startswith(RENDITION_PREFIX) for key in keys):
             raise InvalidInput("only rendition keys can be signed")
         urls, expires_at = await self._signer.sign(keys)
         response = media_pb2.SignUrlsResponse(urls=urls)

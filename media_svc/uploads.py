@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 from media_svc.config import MediaSettings
 from media_svc.formats import PHOTO_CONTENT_TYPES, SNIFF_BYTES, sniff_format
-from media_svc.objects import ObjectStore
+from media_svc.objects import ObjectStore, upload_key
 from media_svc.post_status import TERMINAL, PostStatus
 from pictor import events
 from pictor.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge
@@ -31,14 +31,6 @@ from pictor.redis_client import RedisClient
 # How often a streamed upload reports the bytes received so far.
 PROGRESS_EVERY_BYTES = 1024 * 1024
 UNKNOWN_PROGRESS = -1.0
-
-
-RAW_UPLOAD_PREFIX = "uploads/"
-
-
-def upload_key(post_id: int) -> str:
-    """Where the original waits for processing; never served (it carries its EXIF)."""
-    return f"{RAW_UPLOAD_PREFIX}{post_id}"
 
 
 def megabytes(size: int) -> str:

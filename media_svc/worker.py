@@ -17,9 +17,8 @@ from prometheus_client import Counter
 
 from media_svc import renditions
 from media_svc.config import MediaSettings
-from media_svc.objects import ObjectStore, rendition_key
+from media_svc.objects import ObjectStore, rendition_key, renditions_prefix, upload_key
 from media_svc.post_status import TERMINAL, PostStatus
-from media_svc.uploads import upload_key
 from pictor import events
 from pictor.clients import ServiceClients
 from pictor.consumer import ConsumerSettings, Fields, StreamConsumer
@@ -99,7 +98,7 @@ class MediaWorker:
         return keys
 
     async def _forget(self, post_id: int) -> None:
-        await self.objects.delete_prefix(f"media/{post_id}/")
+        await self.objects.delete_prefix(renditions_prefix(post_id))
         await self.objects.delete([upload_key(post_id)])
 
     async def _progress(self, post_id: int, progress: float) -> None:
