@@ -47,11 +47,14 @@ class LiveChannels:
         # Subscribing and unsubscribing one at a time keeps the counts and Redis agreed.
         self._lock = asyncio.Lock()
         self._wanted = asyncio.Event()
+        self._closed = False
 
     async def add(self, channel: str, queue: asyncio.Queue[bytes]) -> None:
         """Hands ``channel``'s messages to ``queue`` from now on: returns once Redis
         has confirmed the subscription, so nothing published after is missed."""
         async with self._lock:
+            if self._closed:
+                raise RedisConnectionError("live updates have stopped")
             queues = self._watchers.setdefault(channel, set())
             queues.add(queue)
             if len(queues) == 1:
@@ -76,7 +79,8 @@ class LiveChannels:
             del self._watchers[channel], self._confirmed[channel]
             if not self._watchers:
                 self._wanted.clear()
-            await self._pubsub.sunsubscribe(channel)
+            if not self._closed:  # a closed subscription has nothing left to undo
+                await self._pubsub.sunsubscribe(channel)
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Reads and hands out messages until ``stopping`` is set; then unsubscribes."""
@@ -90,7 +94,9 @@ class LiveChannels:
                     await self._read_once(stopping)
         finally:
             stopped.cancel()
-            await self._pubsub.aclose()
+            async with self._lock:
+                self._closed = True
+                await self._pubsub.aclose()
 
     async def _read_once(self, stopping: asyncio.Event) -> None:
         try:
