@@ -41,7 +41,7 @@ def idle_machine_check() -> float:
     return busy
 
 
-def main(argv: Sequence[str]) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[1])
     parser.add_argument(
         "scenarios", nargs="*", metavar="scenario", help=f"any of: {', '.join(SCENARIOS)}"
@@ -55,6 +55,11 @@ def main(argv: Sequence[str]) -> int:
         action="store_true",
         help="sample the services with py-spy during each timed part (slows the figures)",
     )
+    return parser
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     unknown = [name for name in args.scenarios if name not in SCENARIOS]
     if unknown:

@@ -50,18 +50,6 @@ class Latencies:
     def p(self, percent: float) -> float | None:
         return percentile(self.samples, percent / 100) if self.samples else None
 
-    @property
-    def p50(self) -> float | None:
-        return self.p(50)
-
-    @property
-    def p95(self) -> float | None:
-        return self.p(95)
-
-    @property
-    def p99(self) -> float | None:
-        return self.p(99)
-
 
 def own_cpu_seconds() -> float:
     """CPU time of this process, every thread included."""
@@ -156,10 +144,6 @@ class LoadResult:
         return {percent: self.latencies.p(percent) for percent in percents}
 
     @property
-    def generator_cpu(self) -> float:
-        return self.cpu.get(GENERATOR, 0.0)
-
-    @property
     def machine_cpu_per_operation(self) -> float | None:
         """CPU seconds the whole machine spent per successful operation: on a saturated
         machine, what an operation costs, wherever it ran."""
@@ -186,9 +170,7 @@ class LoadResult:
             "wall_seconds": round(self.wall_seconds, 4),
             "throughput_per_second": round(self.throughput, 3),
             "concurrency": self.concurrency,
-            "p50_ms": _ms(self.latencies.p50),
-            "p95_ms": _ms(self.latencies.p95),
-            "p99_ms": _ms(self.latencies.p99),
+            **{f"p{p}_ms": _ms(self.latencies.p(p)) for p in (50, 95, 99)},
             "cpu_cores": {name: round(share, 3) for name, share in self.cpu.items()},
             "machine_cpu_ms_per_operation": _ms(self.machine_cpu_per_operation),
         }

@@ -422,35 +422,30 @@ async def _cold(
 
 def _cold_figures(cold: Cold) -> list[Figure]:
     metric = f"homeFeed(first: {PAGE}), caches wiped"
+    first = f"{metric}: first page"
     return [
         Figure(
-            scenario=NAME,
-            metric=f"{metric}: first page, median of {len(cold.cold_seconds)}",
-            value=statistics.median(cold.cold_seconds) * 1000,
-            unit="ms",
+            NAME,
+            f"{first}, median of {len(cold.cold_seconds)}",
+            statistics.median(cold.cold_seconds) * 1000,
+            "ms",
             concurrency=1,
             notes=cold.notes(),
             details=cold.details(),
         ),
+        Figure(NAME, f"{first}, max", max(cold.cold_seconds) * 1000, "ms", concurrency=1),
         Figure(
-            scenario=NAME,
-            metric=f"{metric}: first page, max",
-            value=max(cold.cold_seconds) * 1000,
-            unit="ms",
+            NAME,
+            f"{first} CQL requests, median",
+            statistics.median(cold.cold_cql),
+            "CQL/page",
             concurrency=1,
         ),
         Figure(
-            scenario=NAME,
-            metric=f"{metric}: first page CQL requests, median",
-            value=statistics.median(cold.cold_cql),
-            unit="CQL/page",
-            concurrency=1,
-        ),
-        Figure(
-            scenario=NAME,
-            metric=f"{metric}: the next read (warm), median",
-            value=statistics.median(cold.warm_seconds) * 1000,
-            unit="ms",
+            NAME,
+            f"{metric}: the next read (warm), median",
+            statistics.median(cold.warm_seconds) * 1000,
+            "ms",
             concurrency=1,
         ),
     ]

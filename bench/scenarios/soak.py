@@ -21,7 +21,7 @@ from typing import Any
 
 from bench.backend import create_post, make_ready
 from bench.home_feed import FULL, HOME_FEED, PAGE, SMOKE, Reader, home_feed, reading
-from bench.report import Figure, milliseconds
+from bench.report import Figure
 from bench.run import BenchRun
 from bench.stats import resident_kib, run_load
 from bench.wrk import WrkResult, run_wrk
@@ -74,7 +74,7 @@ async def run(bench: BenchRun) -> list[Figure]:
         await run_load(home_feed(reader), concurrency=CONNECTIONS, count=4 * CONNECTIONS)
         bench.say(f"{NAME}: capacity, unpaced, {durations.capacity:g} s")
         capacity = await request(seconds=durations.capacity)
-        rate = SHARE_OF_CAPACITY * capacity.served / capacity.wall_seconds
+        rate = SHARE_OF_CAPACITY * capacity.per_second
         # Each connection's turn: its share of the rate, less the time a page takes.
         pause_ms = max(0.0, CONNECTIONS / rate - capacity.p50_seconds) * 1000
         pids = bench.target.pids(*PROCESSES)
@@ -96,13 +96,13 @@ async def run(bench: BenchRun) -> list[Figure]:
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
         memory_after = {name: resident_kib(pid) for name, pid in pids.items()}
-    return _figures(capacity, rate, slices, writes, memory_before, memory_after)
+    return Soak(capacity, rate, slices, writes, memory_before, memory_after).figures()
 
 
 def _repaced(pause_ms: float, paced: WrkResult, rate: float) -> float:
     """The pause that would have asked for ``rate`` in the slice just run: a page
     takes longer under load than unpaced, so the first guess is corrected each slice."""
-    achieved = paced.served / paced.wall_seconds
+    achieved = paced.per_second
     if achieved <= 0:
         return pause_ms
     page_ms = CONNECTIONS / achieved * 1000 - pause_ms
@@ -132,83 +132,79 @@ async def _trickle(clients: ServiceClients, reader: Reader, writes: Writes) -> N
         await asyncio.sleep(1.0)  # the pace of the trickle, not a wait for anything
 
 
-def _details(
-    capacity: WrkResult,
-    rate: float,
-    slices: list[WrkResult],
-    writes: Writes,
-    before: dict[str, int | None],
-    after: dict[str, int | None],
-) -> dict[str, Any]:
-    return {
-        "capacity_pages_per_second": round(capacity.served / capacity.wall_seconds, 1),
-        "asked_pages_per_second": round(rate, 1),
-        "slice_p99_ms": [round(s.p99_seconds * 1000, 1) for s in slices],
-        "slice_pages_per_second": [round(s.served / s.wall_seconds, 1) for s in slices],
-        "rss_kib_before": before,
-        "rss_kib_after": after,
-        "writes_done": writes.done,
-        "writes_failed": writes.failed,
-    }
+@dataclass(frozen=True)
+class Soak:
+    capacity: WrkResult
+    # Pages per second asked for.
+    rate: float
+    slices: list[WrkResult]
+    writes: Writes
+    # Resident KiB of each process before and after.
+    before: dict[str, int | None]
+    after: dict[str, int | None]
 
+    def details(self) -> dict[str, Any]:
+        return {
+            "capacity_pages_per_second": round(self.capacity.per_second, 1),
+            "asked_pages_per_second": round(self.rate, 1),
+            "slice_p99_ms": [round(s.p99_seconds * 1000, 1) for s in self.slices],
+            "slice_pages_per_second": [round(s.per_second, 1) for s in self.slices],
+            "rss_kib_before": self.before,
+            "rss_kib_after": self.after,
+            "writes_done": self.writes.done,
+            "writes_failed": self.writes.failed,
+        }
 
-def _figures(
-    capacity: WrkResult,
-    rate: float,
-    slices: list[WrkResult],
-    writes: Writes,
-    before: dict[str, int | None],
-    after: dict[str, int | None],
-) -> list[Figure]:
-    first, last = slices[0], slices[-1]
-    served = sum(s.served for s in slices)
-    seconds = sum(s.wall_seconds for s in slices)
-    failed = sum(s.failed + sum(s.socket_errors.values()) for s in slices)
-    p99s = [s.p99_seconds for s in slices]
-    growth = {
-        name: (after[name] or 0) - (before[name] or 0)
-        for name in before
-        if before[name] is not None and after.get(name) is not None
-    }
-    memory = ", ".join(f"{name} {kib / 1024:+.1f}" for name, kib in growth.items())
-    details = _details(capacity, rate, slices, writes, before, after)
-    metric = f"homeFeed(first: {PAGE}) at {SHARE_OF_CAPACITY:.0%} of capacity"
-    return [
-        Figure(
-            NAME,
-            f"{metric}, pages/s over {seconds / 60:.1f} min",
-            served / seconds,
-            "/s",
-            baseline=rate,
-            concurrency=CONNECTIONS,
-            notes=(
-                f"asked {rate:.0f}/s (capacity {details['capacity_pages_per_second']}/s); "
-                f"{failed} failed reads; writes {writes.done} done, {writes.failed} failed"
+    def memory_growth_kib(self) -> dict[str, int]:
+        return {
+            name: (self.after[name] or 0) - (kib or 0)
+            for name, kib in self.before.items()
+            if kib is not None and self.after.get(name) is not None
+        }
+
+    def figures(self) -> list[Figure]:
+        slices, writes, rate = self.slices, self.writes, self.rate
+        served = sum(s.served for s in slices)
+        seconds = sum(s.wall_seconds for s in slices)
+        failed = sum(s.failed + sum(s.socket_errors.values()) for s in slices)
+        growth = self.memory_growth_kib()
+        memory = ", ".join(f"{name} {kib / 1024:+.1f}" for name, kib in growth.items())
+        p99s = ", ".join(f"{s.p99_seconds * 1000:.0f}" for s in slices)
+        metric = f"homeFeed(first: {PAGE}) at {SHARE_OF_CAPACITY:.0%} of capacity"
+        return [
+            Figure(
+                NAME,
+                f"{metric}, pages/s over {seconds / 60:.1f} min",
+                served / seconds,
+                "/s",
+                baseline=rate,
+                concurrency=CONNECTIONS,
+                notes=f"asked {rate:.0f}/s (capacity {self.capacity.per_second:.1f}/s); "
+                f"{failed} failed reads; writes {writes.done} done, {writes.failed} failed",
+                details=self.details(),
             ),
-            details=details,
-        ),
-        Figure(
-            NAME,
-            f"{metric}, p99 last slice vs first",
-            milliseconds(last.p99_seconds),
-            "ms",
-            baseline=first.p99_seconds * 1000,
-            concurrency=CONNECTIONS,
-            notes=f"each slice's p99 (ms): {', '.join(f'{p * 1000:.0f}' for p in p99s)}",
-        ),
-        Figure(
-            NAME,
-            f"{metric}, failed requests (reads and writes)",
-            failed + writes.failed,
-            "failed",
-            concurrency=CONNECTIONS,
-        ),
-        Figure(
-            NAME,
-            f"{metric}, resident memory growth, gateway",
-            growth.get("gateway", 0) / 1024,
-            "MiB growth",
-            concurrency=CONNECTIONS,
-            notes=f"MiB after - before, each process: {memory}",
-        ),
-    ]
+            Figure(
+                NAME,
+                f"{metric}, p99 last slice vs first",
+                slices[-1].p99_seconds * 1000,
+                "ms",
+                baseline=slices[0].p99_seconds * 1000,
+                concurrency=CONNECTIONS,
+                notes=f"each slice's p99 (ms): {p99s}",
+            ),
+            Figure(
+                NAME,
+                f"{metric}, failed requests (reads and writes)",
+                failed + writes.failed,
+                "failed",
+                concurrency=CONNECTIONS,
+            ),
+            Figure(
+                NAME,
+                f"{metric}, resident memory growth, gateway",
+                growth.get("gateway", 0) / 1024,
+                "MiB growth",
+                concurrency=CONNECTIONS,
+                notes=f"MiB after - before, each process: {memory}",
+            ),
+        ]
