@@ -259,6 +259,7 @@ def cassandra_node(host: str) -> Part:
             "CASSANDRA_SEEDS": CASSANDRA_SEEDS,
             "CASSANDRA_NUM_TOKENS": "4",
             "CASSANDRA_PAXOS_VARIANT": "v2",
+            "CASSANDRA_HINTED_HANDOFF": "true",
             "CASSANDRA_HEAP": CASSANDRA_HEAP,
             "CASSANDRA_JVM_EXTRA_OPTS": CASSANDRA_FAST_START,
         },

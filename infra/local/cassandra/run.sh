@@ -12,6 +12,7 @@
 #   CASSANDRA_SEEDS           host:port,... of the ring's seeds (default the node itself)
 #   CASSANDRA_NUM_TOKENS      token ranges per node, fixed at first start (default 16)
 #   CASSANDRA_PAXOS_VARIANT   v1 or v2, lightweight transactions' protocol (default v1)
+#   CASSANDRA_HINTED_HANDOFF  true or false, hints for a node that is down (default false)
 #   CASSANDRA_HEAP            max heap, -Xmx                  (default 1G)
 #   CASSANDRA_HEAP_MIN        initial heap, -Xms              (default 256M)
 #   CASSANDRA_JMX_PORT        local-only JMX port; unset/empty = JMX off (default off)
@@ -39,6 +40,7 @@ LISTEN_ADDR="${CASSANDRA_LISTEN_ADDRESS:-127.0.0.1}"
 SEEDS="${CASSANDRA_SEEDS:-$LISTEN_ADDR:$STORAGE_PORT}"
 NUM_TOKENS="${CASSANDRA_NUM_TOKENS:-16}"
 PAXOS_VARIANT="${CASSANDRA_PAXOS_VARIANT:-v1}"
+HINTED_HANDOFF="${CASSANDRA_HINTED_HANDOFF:-false}"
 HEAP="${CASSANDRA_HEAP:-1G}"
 HEAP_MIN="${CASSANDRA_HEAP_MIN:-256M}"
 JMX_PORT="${CASSANDRA_JMX_PORT:-}"
@@ -48,6 +50,7 @@ for p in "$NATIVE_PORT" "$STORAGE_PORT" ${JMX_PORT:+"$JMX_PORT"}; do
 done
 [[ "$NUM_TOKENS" =~ ^[0-9]+$ ]] || { echo "run.sh: bad CASSANDRA_NUM_TOKENS '$NUM_TOKENS'" >&2; exit 2; }
 [[ "$PAXOS_VARIANT" =~ ^v[12]$ ]] || { echo "run.sh: bad CASSANDRA_PAXOS_VARIANT '$PAXOS_VARIANT'" >&2; exit 2; }
+[[ "$HINTED_HANDOFF" =~ ^(true|false)$ ]] || { echo "run.sh: bad CASSANDRA_HINTED_HANDOFF '$HINTED_HANDOFF'" >&2; exit 2; }
 
 shopt -s nullglob
 alljars=("$LIB"/cassandra-all-*.jar)
@@ -71,6 +74,7 @@ sed -e "s|@DATA_DIR@|$CASS_DIR|g" \
     -e "s|@SEEDS@|$SEEDS|g" \
     -e "s|@NUM_TOKENS@|$NUM_TOKENS|g" \
     -e "s|@PAXOS_VARIANT@|$PAXOS_VARIANT|g" \
+    -e "s|@HINTED_HANDOFF@|$HINTED_HANDOFF|g" \
     "$HERE/cassandra.yaml" > "$CONF/cassandra.yaml.tmp"
 mv -f "$CONF/cassandra.yaml.tmp" "$CONF/cassandra.yaml"
 cp -f "$HERE/logback.xml" "$CONF/logback.xml.tmp"
