@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import redis.asyncio as redis
 from redis.exceptions import ResponseError
 
 from feed_svc import keys as feed_keys
 from harness.waiting import wait_until
 from pictor import events
+from pictor.redis_client import RedisClient
 
 # Every stream the feed worker consumes, all read by its one group.
 FEED_WORKER_STREAMS = (
@@ -36,7 +36,7 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-async def settled(client: redis.Redis, streams: Sequence[str], group: str | None = None) -> bool:
+async def settled(client: RedisClient, streams: Sequence[str], group: str | None = None) -> bool:
     """Whether every group (or only ``group``) of every stream has read and
     acknowledged all of it; a stream not made yet has had nothing sent on it."""
     async with client.pipeline(transaction=False) as pipe:
@@ -57,7 +57,7 @@ async def settled(client: redis.Redis, streams: Sequence[str], group: str | None
 
 
 async def settle(
-    client: redis.Redis,
+    client: RedisClient,
     streams: Sequence[str],
     group: str | None = None,
     *,
@@ -73,7 +73,7 @@ async def settle(
 
 
 async def settle_feed_worker(
-    client: redis.Redis, *, within: float = 120.0, interval: float = 0.05
+    client: RedisClient, *, within: float = 120.0, interval: float = 0.05
 ) -> None:
     """Returns once the feed worker has handled every event and fan-out job so far."""
     await settle(

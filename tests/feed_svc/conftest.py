@@ -15,21 +15,15 @@ import redis.asyncio as redis
 import websockets
 from websockets import Subprotocol
 
-from feed_svc.keys import FANOUT_JOBS, celebrity_key, live_key
+from feed_svc.keys import celebrity_key, live_key
 from gateway import ids
 from gateway.config import GatewaySettings
-from pictor import events
+from harness.events import FEED_WORKER_STREAMS
 from pictor.clients import ServiceClients
 from pictor.post.v1 import post_pb2
+from pictor.redis_client import RedisClient, open_redis
 from tests.harness import GraphQLClient, IsolatedStack, Person, data, settle, wait_until
 
-FEED_STREAMS = [
-    events.POST_PUBLISHED,
-    events.POST_DELETED,
-    events.FOLLOW_CHANGED,
-    events.FOLLOWS_IMPORTED,
-    FANOUT_JOBS,
-]
 HOME_FEED = """
 query($first: Int, $after: String) {
   homeFeed(first: $first, after: $after) {
@@ -43,7 +37,7 @@ query($first: Int, $after: String) {
 @dataclass
 class Feeds:
     clients: ServiceClients
-    redis: redis.Redis
+    redis: RedisClient
 
     async def publish(self, author_global_id: str, caption: str = "") -> str:
         """A READY post by the author, as the media worker would leave it."""
@@ -72,7 +66,7 @@ class Feeds:
         return bool(await self.redis.exists(celebrity_key(ids.decode("User", user_global_id))))
 
     async def settle(self) -> None:
-        await settle(self.redis, FEED_STREAMS)
+        await settle(self.redis, FEED_WORKER_STREAMS)
 
     async def read_all(self, reader: GraphQLClient, page_size: int = 5) -> list[str]:
         """Every post id of the reader's home feed, page by page."""
@@ -147,8 +141,21 @@ async def next_post(arrived: asyncio.Queue[str]) -> str:
         return await arrived.get()
 
 
+@asynccontextmanager
+async def redis_of(settings: GatewaySettings) -> AsyncIterator[RedisClient]:
+    """Redis opened as the services open it: a Redis Cluster under the cluster topology."""
+    client = open_redis(settings)
+    try:
+        yield client
+    finally:
+        if isinstance(client, redis.Redis):
+            # open_redis hands the client a pool it does not own: close that too.
+            await client.aclose(close_connection_pool=True)
+        else:
+            await client.aclose()
+
+
 @pytest.fixture
 async def feeds(clients: ServiceClients, settings: GatewaySettings) -> AsyncIterator[Feeds]:
-    client = redis.from_url(settings.redis_url)
-    yield Feeds(clients, client)
-    await client.aclose()
+    async with redis_of(settings) as client:
+        yield Feeds(clients, client)

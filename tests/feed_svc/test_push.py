@@ -11,7 +11,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-import redis.asyncio as redis
 
 from feed_svc.config import FeedSettings
 from feed_svc.entries import Entry
@@ -28,7 +27,8 @@ from feed_svc.live import LiveListener
 from feed_svc.store import FeedStore
 from feed_svc.timeline import HomeTimelines, now_ms
 from gateway.config import GatewaySettings
-from pictor.redis_client import RedisClient, open_redis
+from pictor.redis_client import RedisClient
+from tests.feed_svc.conftest import redis_of
 
 KEEP = 3
 AUTHOR = 7
@@ -51,16 +51,11 @@ DAY_MS = 24 * 3600 * 1000
 
 @asynccontextmanager
 async def connected(settings: GatewaySettings) -> AsyncIterator[RedisClient]:
-    client = open_redis(settings)
-    try:
-        yield client
-    finally:
-        await forget(client, FOLLOWERS + WATCHING + CROWD)
-        if isinstance(client, redis.Redis):
-            # open_redis hands the client a pool it does not own: close that too.
-            await client.aclose(close_connection_pool=True)
-        else:
-            await client.aclose()
+    async with redis_of(settings) as client:
+        try:
+            yield client
+        finally:
+            await forget(client, FOLLOWERS + WATCHING + CROWD)
 
 
 @pytest.fixture
