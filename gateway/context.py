@@ -16,14 +16,12 @@ from gateway.auth import viewer_from_authorization
 from gateway.config import GatewaySettings
 from gateway.errors import ErrorCode, GatewayError
 from gateway.ratelimit import Action, AuthRateLimiter, ViewerRateLimiter
+from media_svc.limits import SIGN_URLS_MAX
 from pictor.clients import ServiceClients
 from pictor.common.v1 import common_pb2
 from pictor.graph.v1 import graph_pb2
 from pictor.media.v1 import media_pb2
 from pictor.post.v1 import post_pb2
-
-# media_svc's largest SignUrls call.
-SIGN_BATCH = 500
 
 
 @dataclass
@@ -131,7 +129,9 @@ class Context:
     async def sign(self, keys: list[str]) -> dict[str, str]:
         """Signed URLs for the object keys, in one call for those not signed yet."""
         unsigned = list(dict.fromkeys(key for key in keys if key not in self._signed_urls))
-        chunks = [unsigned[at : at + SIGN_BATCH] for at in range(0, len(unsigned), SIGN_BATCH)]
+        chunks = [
+            unsigned[at : at + SIGN_URLS_MAX] for at in range(0, len(unsigned), SIGN_URLS_MAX)
+        ]
         responses = await asyncio.gather(
             *(
                 self.clients.media.SignUrls(media_pb2.SignUrlsRequest(object_keys=chunk))

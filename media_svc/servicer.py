@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from media_svc.limits import SIGN_URLS_MAX
 from media_svc.objects import RENDITION_PREFIX
 from media_svc.signing import UrlSigner
 from media_svc.uploads import Uploads
 from pictor.errors import InvalidInput
 from pictor.media.v1 import media_pb2, media_pb2_grpc
 from pictor.service import Context
-
-SIGN_MAX = 500
 
 
 class MediaServicer(media_pb2_grpc.MediaServiceServicer):
@@ -56,8 +55,8 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
         self, request: media_pb2.SignUrlsRequest, context: Context
     ) -> media_pb2.SignUrlsResponse:
         keys = list(request.object_keys)
-        if len(keys) > SIGN_MAX:
-            raise InvalidInput(f"at most {SIGN_MAX} keys per call")
+        if len(keys) > SIGN_URLS_MAX:
+            raise InvalidInput(f"at most {SIGN_URLS_MAX} keys per call")
         # Only renditions are ever served; originals keep their EXIF and are never signed.
         if any(not key.startswith(RENDITION_PREFIX) for key in keys):
             raise InvalidInput("only rendition keys can be signed")

@@ -1,14 +1,20 @@
 """Signed rendition URLs are reused for the first half of their life (pure logic,
-with a real S3 client: signing is local, no request is sent)."""
+with a real S3 client: signing is local, no request is sent); what SignUrls refuses."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from urllib.parse import parse_qs, urlsplit
 
+import grpc
+import pytest
+
 from gateway.config import GatewaySettings
+from media_svc.limits import SIGN_URLS_MAX
 from media_svc.objects import ObjectStore
 from media_svc.signing import UrlSigner
+from pictor.clients import ServiceClients
+from pictor.media.v1 import media_pb2
 from pictor.s3 import open_s3
 
 
@@ -58,3 +64,15 @@ async def test_the_memory_is_bounded() -> None:
         urls, _ = await signer.sign([f"media/{n}/small.jpg" for n in range(5)])
         assert len(urls) == 5
         assert len(signer._signed) == 3
+
+
+async def test_sign_urls_signs_up_to_its_limit_and_only_renditions(
+    clients: ServiceClients,
+) -> None:
+    keys = [f"media/{n}/small.jpg" for n in range(SIGN_URLS_MAX)]
+    signed = await clients.media.SignUrls(media_pb2.SignUrlsRequest(object_keys=keys))
+    assert len(signed.urls) == SIGN_URLS_MAX
+    for refused in ([*keys, "media/0/large.jpg"], ["uploads/1"]):
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await clients.media.SignUrls(media_pb2.SignUrlsRequest(object_keys=refused))
+        assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
