@@ -65,7 +65,7 @@ class AuthAllowance:
         raise RuntimeError(f"rate limited {ATTEMPTS} times in a row")
 
 
-async def sign_up(client: GraphQLClient, allowance: AuthAllowance, username: str) -> Person:
+async def _signed_up(client: GraphQLClient, allowance: AuthAllowance, username: str) -> Person:
     return await allowance.within(
         lambda: accounts.sign_up(client.http, username=username, password=PASSWORD)
     )
@@ -80,13 +80,9 @@ async def sign_up_many(
 
     async def one(number: int) -> Person:
         async with slots:
-            return await sign_up(client, allowance, f"{prefix}.{run}.{number}")
+            return await _signed_up(client, allowance, f"{prefix}.{run}.{number}")
 
     return list(await asyncio.gather(*(one(number) for number in range(count))))
-
-
-async def log_in(client: GraphQLClient, username: str) -> GraphQLClient:
-    return await accounts.log_in(client, username, PASSWORD)
 
 
 async def signed_in(
@@ -94,5 +90,5 @@ async def signed_in(
 ) -> GraphQLClient:
     """A client signed in as ``username``: signed up the first time, logged in after."""
     if await accounts.find_user(clients, username) is None:
-        return (await sign_up(anonymous, allowance, username)).client
-    return await allowance.within(lambda: log_in(anonymous, username))
+        return (await _signed_up(anonymous, allowance, username)).client
+    return await allowance.within(lambda: accounts.log_in(anonymous, username, PASSWORD))

@@ -7,17 +7,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import redis.asyncio as redis
 
-from bench import cassandra
 from bench.accounts import signed_in
 from bench.backend import following_of, import_follows, import_users, publish_missing, users
-from bench.report import Figure
 from bench.run import BenchRun
 from bench.stats import Operation
-from bench.wrk import WrkResult, run_wrk
+from bench.wrk import CONNECTIONS, Measured, measured
 from feed_svc import keys as feed_keys
 from feed_svc.entries import Entry
 from gateway import ids
@@ -28,7 +25,6 @@ from pictor.clients import ServiceClients
 from pictor.cql import CqlSession
 
 PAGE = 12
-CONNECTIONS = 8
 HOME_FEED = """
 query($first: Int!) {
   homeFeed(first: $first) {
@@ -157,104 +153,10 @@ def home_feed(reader: Reader) -> Operation:
     return read
 
 
-@dataclass(frozen=True)
-class Measured:
-    """One wrk run with the CQL requests Cassandra coordinated meanwhile."""
-
-    result: WrkResult
-    cql: cassandra.CqlRequests
-
-    def cql_per_request(self) -> float:
-        return self.cql.total / self.result.handled
-
-    def notes(self) -> str:
-        result = self.result
-        # A count that fell: the keyspace was dropped and made again (a test session began).
-        elsewhere = ", ".join(
-            f"{k} {n}" if n > 0 else f"{k} (recreated)"
-            for k, n in self.cql.other_keyspaces.items()
-            if n
-        )
-        return (
-            (f"NOT ALONE: CQL requests to {elsewhere} meanwhile; " if elsewhere else "")
-            + f"{result.problems()}{result.served} served in {result.wall_seconds:.1f} s by wrk; "
-            f"p50 {result.p50_seconds * 1000:.1f} ms, p99 {result.p99_seconds * 1000:.1f} ms; "
-            f"CQL/request {self.cql_per_request():.2f}; {cpu_ms(result.cpu_ms_per_request())}"
-        )
-
-    def details(self) -> dict[str, Any]:
-        return {
-            **self.result.details(),
-            "cql_requests": self.cql.counts,
-            "cql_requests_other_keyspaces": self.cql.other_keyspaces,
-            "cql_requests_per_request": round(self.cql_per_request(), 3),
-        }
-
-    def rate_figure(
-        self,
-        scenario: str,
-        metric: str,
-        *,
-        notes: str = "",
-        baseline: float | None = None,
-        details: dict[str, Any] | None = None,
-    ) -> Figure:
-        """Served requests per second, with everything else of the run in the notes
-        and details."""
-        return Figure(
-            scenario=scenario,
-            metric=metric,
-            value=self.result.per_second,
-            unit="/s",
-            baseline=baseline,
-            concurrency=self.result.connections,
-            notes=notes + self.notes(),
-            details={**self.details(), **(details or {})},
-        )
-
-
-async def measured(
-    bench: BenchRun,
-    cql: CqlSession,
-    body: dict[str, Any],
-    seconds: float,
-    client: GraphQLClient | None = None,
-) -> Measured:
-    """``body`` POSTed by wrk for ``seconds`` (as ``client``'s viewer, if given), with
-    the CPU of the stack's processes and the CQL requests it cost."""
-    target = bench.target
-    keyspace = target.settings.cql_keyspace
-    before = await cassandra.requests(cql, keyspace)
-    result = await run_wrk(
-        f"{target.gateway_url}/graphql",
-        body,
-        headers=client.headers if client else {},
-        connections=CONNECTIONS,
-        seconds=seconds,
-        processes=target.pids(*PROCESSES),
-    )
-    return Measured(result, await cassandra.requests(cql, keyspace) - before)
-
-
 async def read_with_wrk(
     bench: BenchRun, cql: CqlSession, client: GraphQLClient, seconds: float
 ) -> Measured:
     """homeFeed as ``client``'s viewer, driven by wrk."""
     bench.say(f"homeFeed with wrk, {CONNECTIONS} connections, {seconds:g} s")
-    return await measured(
-        bench, cql, {"query": HOME_FEED, "variables": {"first": PAGE}}, seconds, client
-    )
-
-
-def cpu_ms(per_request: dict[str, float]) -> str:
-    """``CPU ms/request: gateway 5.1, feed_svc 1.7, ... of machine 10.7``, busiest
-    first; the details keep the ones under 0.05 ms too."""
-    if not per_request:
-        return ""
-    ordered = sorted(
-        ((name, ms) for name, ms in per_request.items() if name != "machine" and ms >= 0.05),
-        key=lambda item: -item[1],
-    )
-    text = ", ".join(f"{name} {ms:.1f}" for name, ms in ordered)
-    machine = per_request.get("machine")
-    return f"CPU ms/request: {text}" + (f" of machine {machine:.1f}" if machine else "")
+    body = {"query": HOME_FEED, "variables": {"first": PAGE}}
+    return await measured(bench, cql, body, seconds, PROCESSES, client)

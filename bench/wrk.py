@@ -1,4 +1,4 @@
-"""Throughput from a compiled load generator: ``wrk`` (Debian's package, installed by
+"""Throughput from a compiled load generator, with what it cost the stack: ``wrk`` (Debian's package, installed by
 ``infra.local.stack`` when missing) POSTs one GraphQL request over a fixed number of
 kept-alive connections for a fixed time. On a 2-core machine a Python generator takes
 most of a core from the stack it measures; wrk's one thread takes a small share.
@@ -18,12 +18,17 @@ import asyncio
 import json
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bench import cassandra
+from bench.report import Figure
+from bench.run import BenchRun
 from bench.stats import GENERATOR, MACHINE, CpuMeter, children_cpu_seconds
+from harness.graphql import GraphQLClient
 from infra.local import stack
+from pictor.cql import CqlSession
 
 # The line done() prints, before its key=value fields.
 _MARK = "pictor-wrk"
@@ -31,6 +36,8 @@ _MARK = "pictor-wrk"
 # latencies, which would flatter the tail of a slow stack.
 TIMEOUT_SECONDS = 10
 DRAIN_MARGIN_SECONDS = 0.1
+# Kept-alive connections of one wrk thread.
+CONNECTIONS = 8
 OTHER = "other"
 _SCRIPT = """
 wrk.method = "POST"
@@ -213,3 +220,97 @@ async def run_wrk(
         max_seconds=fields["max_us"] / 1e6,
         cpu_seconds=cpu_seconds,
     )
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One wrk run with the CQL requests Cassandra coordinated meanwhile."""
+
+    result: WrkResult
+    cql: cassandra.CqlRequests
+
+    def cql_per_request(self) -> float:
+        return self.cql.total / self.result.handled
+
+    def notes(self) -> str:
+        result = self.result
+        # A count that fell: the keyspace was dropped and made again (a test session began).
+        elsewhere = ", ".join(
+            f"{k} {n}" if n > 0 else f"{k} (recreated)"
+            for k, n in self.cql.other_keyspaces.items()
+            if n
+        )
+        return (
+            (f"NOT ALONE: CQL requests to {elsewhere} meanwhile; " if elsewhere else "")
+            + f"{result.problems()}{result.served} served in {result.wall_seconds:.1f} s by wrk; "
+            f"p50 {result.p50_seconds * 1000:.1f} ms, p99 {result.p99_seconds * 1000:.1f} ms; "
+            f"CQL/request {self.cql_per_request():.2f}; {cpu_ms(result.cpu_ms_per_request())}"
+        )
+
+    def details(self) -> dict[str, Any]:
+        return {
+            **self.result.details(),
+            "cql_requests": self.cql.counts,
+            "cql_requests_other_keyspaces": self.cql.other_keyspaces,
+            "cql_requests_per_request": round(self.cql_per_request(), 3),
+        }
+
+    def rate_figure(
+        self,
+        scenario: str,
+        metric: str,
+        *,
+        notes: str = "",
+        baseline: float | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> Figure:
+        """Served requests per second, with everything else of the run in the notes
+        and details."""
+        return Figure(
+            scenario=scenario,
+            metric=metric,
+            value=self.result.per_second,
+            unit="/s",
+            baseline=baseline,
+            concurrency=self.result.connections,
+            notes=notes + self.notes(),
+            details={**self.details(), **(details or {})},
+        )
+
+
+async def measured(
+    bench: BenchRun,
+    cql: CqlSession,
+    body: dict[str, Any],
+    seconds: float,
+    processes: Sequence[str],
+    client: GraphQLClient | None = None,
+) -> Measured:
+    """``body`` POSTed to the gateway by wrk for ``seconds`` (as ``client``'s viewer, if
+    given), with the CPU of the named processes and the CQL requests it cost."""
+    target = bench.target
+    keyspace = target.settings.cql_keyspace
+    before = await cassandra.requests(cql, keyspace)
+    result = await run_wrk(
+        f"{target.gateway_url}/graphql",
+        body,
+        headers=client.headers if client else {},
+        connections=CONNECTIONS,
+        seconds=seconds,
+        processes=target.pids(*processes),
+    )
+    return Measured(result, await cassandra.requests(cql, keyspace) - before)
+
+
+def cpu_ms(per_request: dict[str, float]) -> str:
+    """``CPU ms/request: gateway 5.1, feed_svc 1.7, ... of machine 10.7``, busiest
+    first; the details keep the ones under 0.05 ms too."""
+    if not per_request:
+        return ""
+    ordered = sorted(
+        ((name, ms) for name, ms in per_request.items() if name != "machine" and ms >= 0.05),
+        key=lambda item: -item[1],
+    )
+    text = ", ".join(f"{name} {ms:.1f}" for name, ms in ordered)
+    machine = per_request.get("machine")
+    return f"CPU ms/request: {text}" + (f" of machine {machine:.1f}" if machine else "")

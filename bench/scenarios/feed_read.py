@@ -20,12 +20,10 @@ from typing import Any
 import redis.asyncio as redis
 
 from bench.home_feed import (
-    CONNECTIONS,
     FULL,
     PAGE,
     PROFILED,
     SMOKE,
-    Measured,
     Reader,
     checked,
     home_feed,
@@ -36,6 +34,7 @@ from bench.home_feed import (
 from bench.report import Figure, latency_figures, percentile_figures
 from bench.run import BenchRun
 from bench.stats import LoadResult, Operation, run_load
+from bench.wrk import CONNECTIONS, Measured
 from pictor.cql import CqlSession
 
 NAME = "feed_read"

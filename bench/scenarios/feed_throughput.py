@@ -40,17 +40,13 @@ import redis.asyncio as redis
 from bench import cassandra
 from bench.backend import worker_setting
 from bench.home_feed import (
-    CONNECTIONS,
     FULL,
     PAGE,
     PROCESSES,
     SMOKE,
-    Measured,
     Reader,
     checked,
-    cpu_ms,
     home_feed,
-    measured,
     read_with_wrk,
     reading,
     timeline_page,
@@ -60,6 +56,7 @@ from bench.report import Figure, latency_figures, percentile_figures
 from bench.run import BenchRun
 from bench.scenarios.floor import TYPENAME
 from bench.stats import GENERATOR, MACHINE, CpuMeter, LoadResult, Operation, run_load
+from bench.wrk import CONNECTIONS, Measured, cpu_ms, measured
 from feed_svc.keys import (
     author_posts_key,
     author_posts_loaded_key,
@@ -207,7 +204,7 @@ async def _through_gateway(
     await run_load(home_feed(reader), concurrency=CONNECTIONS, count=durations.warm_up)
     feed = await read_with_wrk(bench, cql, reader.client, seconds)
     bench.say(f"{NAME}: {{ __typename }} with wrk, {CONNECTIONS} connections")
-    typename = await measured(bench, cql, {"query": TYPENAME}, seconds)
+    typename = await measured(bench, cql, {"query": TYPENAME}, seconds, PROCESSES)
     return feed, typename
 
 

@@ -11,12 +11,12 @@ import random
 from dataclasses import dataclass
 from itertools import permutations
 
-from bench.accounts import log_in, sign_up_many
+from bench.accounts import PASSWORD, sign_up_many
 from bench.report import Figure, latency_figures
 from bench.run import BenchRun
 from bench.scenarios.floor import TYPENAME, viewer_floor, warm_up
 from bench.stats import LoadResult, Operation, run_load
-from harness.accounts import Person
+from harness.accounts import Person, log_in
 
 NAME = "follows"
 FOLLOW = "mutation($id: ID!) { follow(userId: $id) { id followerCount } }"
@@ -85,7 +85,7 @@ async def run(bench: BenchRun) -> list[Figure]:
         await bench.allowance.take(counts.log_ins)
         waited = bench.allowance.waited_seconds - waited_before
         log_ins = await run_load(
-            lambda index: log_in(anonymous, accounts[index % len(accounts)].username),
+            lambda index: log_in(anonymous, accounts[index % len(accounts)].username, PASSWORD),
             concurrency=LOG_IN_CONCURRENCY,
             count=counts.log_ins,
             processes=processes,

@@ -40,10 +40,15 @@ from bench.backend import (
     pushed_note,
     worker_setting,
 )
-from bench.home_feed import HOME_FEED, PAGE, Measured, read_with_wrk
+from bench.home_feed import (
+    HOME_FEED,
+    PAGE,
+    read_with_wrk,
+)
 from bench.report import Figure, percentile_figures
 from bench.run import BenchRun
 from bench.stats import run_load
+from bench.wrk import Measured
 from feed_svc.entries import Entry
 from harness.events import settle_feed_worker
 from harness.graphql import GraphQLClient

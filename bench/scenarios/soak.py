@@ -24,12 +24,11 @@ from bench.home_feed import FULL, HOME_FEED, PAGE, SMOKE, Reader, home_feed, rea
 from bench.report import Figure
 from bench.run import BenchRun
 from bench.stats import resident_kib, run_load
-from bench.wrk import WrkResult, run_wrk
+from bench.wrk import CONNECTIONS, WrkResult, run_wrk
 from pictor.clients import ServiceClients
 from pictor.graph.v1 import graph_pb2
 
 NAME = "soak"
-CONNECTIONS = 8
 SHARE_OF_CAPACITY = 0.8
 PROCESSES = (
     "gateway",
