@@ -1,10 +1,10 @@
 """Domain errors shared by the services, and their one mapping to gRPC status.
 
 Domain code raises these; :mod:`pictor.service`, which wraps every handler once
-when the servicer is registered, turns them into a status. When the status code alone is ambiguous for the gateway
-(RESOURCE_EXHAUSTED is both "too large" and "too many"), the reason travels in
-the ``pictor-reason`` trailing metadata key; when to retry after RateLimited, in
-``pictor-retry-after`` (whole seconds).
+when the servicer is registered, turns them into a status. When the status code
+alone is ambiguous for the gateway (RESOURCE_EXHAUSTED is both "too large" and "too
+many"), the reason travels in the ``pictor-reason`` trailing metadata key; when to
+retry after RateLimited, in ``pictor-retry-after`` (whole seconds).
 """
 
 from __future__ import annotations
