@@ -19,15 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import websockets
 from pydantic import SecretStr
-from websockets.typing import Subprotocol
 
 from gateway.config import GatewaySettings
 from harness.accounts import SIGN_UP, Person, sign_up, unique_name
 from harness.events import settle
 from harness.graphql import GraphQLClient
 from harness.net import free_port
+from harness.subscriptions import Subscription
 from harness.waiting import wait_until
 from infra.local import graphiql, stack
 from pictor.config import ServiceName
@@ -155,36 +154,19 @@ def data(result: Mapping[str, Any]) -> dict[str, Any]:
 async def subscribe(
     gateway_url: str, token: str | None, query: str, variables: Mapping[str, Any] | None = None
 ) -> list[dict[str, Any]]:
-    """Runs a subscription over graphql-transport-ws until the server completes it;
-    returns every ``next`` payload (an error message ends it with that payload)."""
-    url = gateway_url.replace("http://", "ws://") + "/graphql"
+    """Runs a subscription until the server completes it; returns every ``next``
+    payload (an error message ends it with that payload)."""
     payloads: list[dict[str, Any]] = []
-    async with websockets.connect(
-        url, subprotocols=[Subprotocol("graphql-transport-ws")]
-    ) as socket_:
-        init = {"type": "connection_init", "payload": {}}
-        if token:
-            init["payload"] = {"authorization": f"Bearer {token}"}
-        await socket_.send(json.dumps(init))
-        assert json.loads(await socket_.recv())["type"] == "connection_ack"
-        await socket_.send(
-            json.dumps(
-                {
-                    "id": "1",
-                    "type": "subscribe",
-                    "payload": {"query": query, "variables": dict(variables or {})},
-                }
-            )
-        )
+    async with Subscription(gateway_url, token, query, variables) as subscription:
         async with asyncio.timeout(60):
             while True:
-                message = json.loads(await socket_.recv())
-                if message["type"] == "next":
-                    payloads.append(message["payload"])
-                elif message["type"] == "error":
-                    payloads.append({"errors": message["payload"]})
+                kind, payload = await subscription.receive()
+                if kind == "next":
+                    payloads.append(payload)
+                elif kind == "error":
+                    payloads.append({"errors": payload})
                     return payloads
-                elif message["type"] == "complete":
+                elif kind == "complete":
                     return payloads
 
 
