@@ -1,5 +1,5 @@
-"""Translates GraphService RPCs to the domain and back; domain errors become statuses
-in pictor.service's interceptor."""
+"""Translates GraphService RPCs to the domain (accounts, follows, profiles) and back;
+domain errors become statuses where pictor.service wraps every handler."""
 
 from __future__ import annotations
 

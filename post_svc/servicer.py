@@ -1,5 +1,5 @@
 """Translates PostService RPCs to the lifecycle and back; domain errors become
-statuses in pictor.service's interceptor."""
+statuses where pictor.service wraps every handler."""
 
 from __future__ import annotations
 
