@@ -14,14 +14,9 @@ fast part of the same story (tests/pictor/test_recovery.py, test_redis_restart.p
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import random
 import signal
 import time
-from collections.abc import Awaitable
-from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 import pytest
@@ -32,31 +27,20 @@ from infra.local import stack
 from pictor.clients import ServiceClients
 from pictor.post.v1 import post_pb2
 from pictor.s3 import open_s3
-from tests import images
-from tests.gateway.test_posts import upload_one_shot
-from tests.harness import GraphQLClient, IsolatedStack, Person, sign_up, wait_until
+from tests.chaos.mixed_load import (
+    Fault,
+    Ledger,
+    every_acknowledged_post_is_ready_and_in_every_feed,
+    every_count_equals_its_list,
+    failed_once_back,
+    pause,
+    report,
+    run_load,
+)
+from tests.harness import IsolatedStack, wait_until
 
 pytestmark = pytest.mark.chaos
 
-FOLLOW = "mutation($id: ID!) { follow(userId: $id) { id } }"
-FEED = """
-query($after: String) {
-  homeFeed(first: 50, after: $after) {
-    edges { node { id } } pageInfo { hasNextPage endCursor }
-  }
-}
-"""
-POST_STATUS = "query($id: ID!) { post(id: $id) { media { status } } }"
-FOLLOWERS = """
-query($u: String!, $after: String) {
-  user(username: $u) {
-    followerCount
-    followers(first: 100, after: $after) {
-      edges { node { id } } pageInfo { hasNextPage endCursor }
-    }
-  }
-}
-"""
 SERVICES = ("graph_svc", "post_svc", "feed_svc", "media_svc", "media_worker", "feed_worker")
 DATASTORES = ("redis", "minio", "cassandra")
 # What a Redis that lost its data would lack: every timeline and its marks, every cache.
@@ -69,95 +53,6 @@ RECOVERY_SECONDS = 8.0
 RECOVERY_GRACE_SECONDS = 3.0
 # A part stays dead this long before it is started again.
 DOWN_SECONDS = 2.0
-
-
-@dataclass
-class Outcome:
-    kind: str
-    started: float
-    ended: float
-    code: str | None  # None: succeeded
-
-
-@dataclass
-class Ledger:
-    """Everything the load did, and what the stack acknowledged."""
-
-    outcomes: list[Outcome] = field(default_factory=list)
-    people: list[Person] = field(default_factory=list)
-    follows: set[tuple[str, str]] = field(default_factory=set)  # (follower id, followee id)
-    posts: dict[str, str] = field(default_factory=dict)  # post id -> author id
-
-    async def attempt(self, kind: str, call: Awaitable[dict[str, Any]]) -> dict[str, Any] | None:
-        started = time.monotonic()
-        try:
-            result = await asyncio.wait_for(call, 30)
-        except Exception as error:  # the transport failing is an outcome
-            self.outcomes.append(Outcome(kind, started, time.monotonic(), type(error).__name__))
-            return None
-        errors = result.get("errors")
-        code = errors[0].get("extensions", {}).get("code", "NO CODE") if errors else None
-        self.outcomes.append(Outcome(kind, started, time.monotonic(), code))
-        return None if errors else result["data"]
-
-
-@dataclass(frozen=True)
-class Fault:
-    part: str
-    killed: float
-    back: float
-
-
-async def _load(http: httpx.AsyncClient, ledger: Ledger, stopping: asyncio.Event) -> None:
-    """Sign-ups, follows, uploads and feed reads at a few a second each."""
-    rng = random.Random(7)
-    photo = images.jpeg(64, 48)
-
-    async def sign_ups() -> None:
-        while not stopping.is_set():
-            started = time.monotonic()
-            try:
-                ledger.people.append(await asyncio.wait_for(sign_up(http, "chaos"), 30))
-                code = None
-            except Exception as error:  # a failed sign-up is an outcome
-                code = type(error).__name__
-            ledger.outcomes.append(Outcome("sign-up", started, time.monotonic(), code))
-            await _pause(stopping, 0.5)
-
-    async def follows() -> None:
-        while not stopping.is_set():
-            if len(ledger.people) >= 2:
-                follower, followee = rng.sample(ledger.people, 2)
-                data = await ledger.attempt(
-                    "follow", follower.client.execute(FOLLOW, {"id": followee.id})
-                )
-                if data is not None:
-                    ledger.follows.add((follower.id, followee.id))
-            await _pause(stopping, 0.25)
-
-    async def uploads() -> None:
-        while not stopping.is_set():
-            if ledger.people:
-                author = rng.choice(ledger.people)
-                data = await ledger.attempt("upload", upload_one_shot(author, photo))
-                if data is not None:
-                    ledger.posts[data["uploadPost"]["id"]] = author.id
-            await _pause(stopping, 1.0)
-
-    async def reads() -> None:
-        while not stopping.is_set():
-            if ledger.people:
-                reader = rng.choice(ledger.people)
-                await ledger.attempt("feed", reader.client.execute(FEED))
-            await _pause(stopping, 0.25)
-
-    await asyncio.gather(sign_ups(), follows(), uploads(), reads())
-
-
-async def _pause(stopping: asyncio.Event, seconds: float) -> None:
-    """The load's pace (not a wait for anything): returns early when stopping."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stopping.wait(), seconds)
 
 
 def _kill_and_restart(part: stack.Part) -> Fault:
@@ -184,32 +79,25 @@ async def test_nothing_acknowledged_is_lost_when_any_part_dies(
 ) -> None:
     ledger = Ledger()
     stopping = asyncio.Event()
-    load = asyncio.create_task(_load(http, ledger, stopping))
+    load = asyncio.create_task(run_load(http, ledger, stopping))
     faults: list[Fault] = []
     try:
         for part in _parts(test_stack):
-            await _pause(stopping, STEADY_SECONDS)
+            await pause(stopping, STEADY_SECONDS)
             faults.append(await asyncio.to_thread(_kill_and_restart, part))
             print(f"chaos: {part.name} down for {faults[-1].back - faults[-1].killed:.1f}s")
-            await _pause(stopping, RECOVERY_SECONDS)
-        await _pause(stopping, STEADY_SECONDS)
+            await pause(stopping, RECOVERY_SECONDS)
+        await pause(stopping, STEADY_SECONDS)
     finally:
         stopping.set()
         await load
     await _wipe_feeds(settings)
 
-    report = _report(ledger, faults)
-    print("\n".join(report))
-    late = [
-        (fault.part, outcome)
-        for fault in faults
-        for outcome in ledger.outcomes
-        if outcome.code is not None
-        and fault.back + RECOVERY_GRACE_SECONDS <= outcome.started <= fault.back + RECOVERY_SECONDS
-    ]
+    print("\n".join(report(ledger, faults, RECOVERY_SECONDS)))
+    late = failed_once_back(ledger, faults, RECOVERY_GRACE_SECONDS, RECOVERY_SECONDS)
     assert late == [], "requests failed after their part was back"
-    await _every_acknowledged_post_is_ready_and_in_every_feed(ledger)
-    await _every_count_equals_its_list(ledger)
+    await every_acknowledged_post_is_ready_and_in_every_feed(ledger)
+    await every_count_equals_its_list(ledger)
     # And the feeds rebuilt after the wipe were right (checked above, read after it).
     await wait_until(lambda: _orphans(clients, settings), within=60, interval=1.0)
 
@@ -252,80 +140,3 @@ async def _wipe_feeds(settings: GatewaySettings) -> None:
                 await client.unlink(*keys[start : start + 1000])
     finally:
         await client.aclose()
-
-
-def _report(ledger: Ledger, faults: list[Fault]) -> list[str]:
-    lines = [
-        f"chaos: {len(ledger.outcomes)} requests, {len(ledger.people)} sign-ups, "
-        f"{len(ledger.follows)} follows and {len(ledger.posts)} uploads acknowledged"
-    ]
-    for fault in faults:
-        during = [o for o in ledger.outcomes if fault.killed <= o.started <= fault.back]
-        failed = [o for o in during if o.code is not None]
-        after = [
-            o
-            for o in ledger.outcomes
-            if fault.back < o.started <= fault.back + RECOVERY_SECONDS and o.code is not None
-        ]
-        last = max((o.started - fault.back for o in after), default=None)
-        codes = sorted({o.code for o in failed + after if o.code})
-        lines.append(
-            f"chaos: {fault.part}: down {fault.back - fault.killed:.1f}s; "
-            f"{len(failed)} of {len(during)} requests failed meanwhile, {len(after)} after "
-            + (f"(the last {last:.1f}s after) " if last is not None else "")
-            + f"{codes}"
-        )
-    return lines
-
-
-async def _every_acknowledged_post_is_ready_and_in_every_feed(ledger: Ledger) -> None:
-    people = {person.id: person for person in ledger.people}
-
-    async def status(post_id: str) -> str | None:
-        author = people[ledger.posts[post_id]]
-        result = await author.client.execute(POST_STATUS, {"id": post_id})
-        post = (result.get("data") or {}).get("post")
-        return post["media"]["status"] if post else None
-
-    async def all_ready() -> bool:
-        statuses = await asyncio.gather(*(status(post_id) for post_id in ledger.posts))
-        return all(found == "READY" for found in statuses)
-
-    await wait_until(all_ready, within=120, interval=1.0)
-    for follower_id, followee_id in sorted(ledger.follows):
-        expected = {p for p, author in ledger.posts.items() if author == followee_id}
-        if expected:
-            feed = await _whole_feed(people[follower_id].client)
-            assert expected <= feed, f"posts missing from {follower_id}'s feed"
-
-
-async def _whole_feed(client: GraphQLClient) -> set[str]:
-    seen: set[str] = set()
-    after = None
-    while True:
-        page = (await client.execute(FEED, {"after": after}))["data"]["homeFeed"]
-        seen |= {edge["node"]["id"] for edge in page["edges"]}
-        if not page["pageInfo"]["hasNextPage"]:
-            return seen
-        after = page["pageInfo"]["endCursor"]
-
-
-async def _every_count_equals_its_list(ledger: Ledger) -> None:
-    acknowledged: dict[str, set[str]] = {}
-    for follower, followee in ledger.follows:
-        acknowledged.setdefault(followee, set()).add(follower)
-    any_client = ledger.people[0].client
-    for person in ledger.people:
-        listed: set[str] = set()
-        count: int | None = None
-        after = None
-        while True:
-            result = await any_client.execute(FOLLOWERS, {"u": person.username, "after": after})
-            user = result["data"]["user"]
-            count = user["followerCount"]
-            listed |= {edge["node"]["id"] for edge in user["followers"]["edges"]}
-            if not user["followers"]["pageInfo"]["hasNextPage"]:
-                break
-            after = user["followers"]["pageInfo"]["endCursor"]
-        assert count == len(listed), person.username
-        assert acknowledged.get(person.id, set()) <= listed, person.username
