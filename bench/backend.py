@@ -23,7 +23,6 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import grpc
-import redis.asyncio as redis
 from argon2 import PasswordHasher
 
 from bench.accounts import PASSWORD
@@ -39,6 +38,7 @@ from pictor.common.v1 import common_pb2
 from pictor.feed.v1 import feed_pb2
 from pictor.graph.v1 import graph_pb2
 from pictor.post.v1 import post_pb2
+from pictor.redis_client import RedisClient
 
 PUBLISH_CONCURRENCY = 8
 # Followers made active (GetHomeFeed builds their timeline) at once.
@@ -263,7 +263,7 @@ def part_pid(target: Target, name: str) -> int:
 
 
 async def active_followers(
-    client: redis.Redis, followers: Sequence[int], inactive_days: float
+    client: RedisClient, followers: Sequence[int], inactive_days: float
 ) -> list[int]:
     """The followers a push reaches: timeline built, seen within PICTOR_INACTIVE_DAYS."""
     async with client.pipeline(transaction=False) as pipe:
@@ -281,7 +281,7 @@ async def active_followers(
 
 async def activate(
     clients: ServiceClients,
-    client: redis.Redis,
+    client: RedisClient,
     followers: Sequence[int],
     inactive_days: float,
     say: Callable[[str], None],
@@ -301,7 +301,7 @@ async def activate(
     return active
 
 
-async def landed(client: redis.Redis, followers: Sequence[int], members: Sequence[str]) -> int:
+async def landed(client: RedisClient, followers: Sequence[int], members: Sequence[str]) -> int:
     """How many of the timeline members are in each follower's timeline, summed."""
     found = 0
     for start in range(0, len(followers), 1000):

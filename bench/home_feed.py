@@ -8,8 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-import redis.asyncio as redis
-
 from bench.accounts import signed_in
 from bench.backend import following_of, import_follows, import_users, publish_missing, users
 from bench.run import BenchRun
@@ -23,6 +21,7 @@ from harness.events import settle_feed_worker
 from harness.graphql import GraphQLClient
 from pictor.clients import ServiceClients
 from pictor.cql import CqlSession
+from pictor.redis_client import RedisClient, open_redis
 
 PAGE = 12
 HOME_FEED = """
@@ -78,7 +77,7 @@ class Reader:
 async def population(
     bench: BenchRun,
     clients: ServiceClients,
-    client: redis.Redis,
+    client: RedisClient,
     anonymous: GraphQLClient,
     sizes: Sizes,
 ) -> Reader:
@@ -100,7 +99,7 @@ async def population(
     return Reader(reader_id, reader_client, authors, min(PAGE, total_posts))
 
 
-async def timeline_page(client: redis.Redis, reader: Reader) -> list[Entry]:
+async def timeline_page(client: RedisClient, reader: Reader) -> list[Entry]:
     """The newest page of the reader's timeline, as feed_svc keeps it."""
     members: list[bytes] = await client.zrange(
         feed_keys.feed_key(reader.id), 0, PAGE - 1, desc=True
@@ -113,7 +112,7 @@ class Feed:
     """What a feed scenario reads with, open for its length."""
 
     clients: ServiceClients
-    redis: redis.Redis
+    redis: RedisClient
     cql: CqlSession
     reader: Reader
 
@@ -122,7 +121,7 @@ class Feed:
 async def reading(bench: BenchRun, sizes: Sizes) -> AsyncIterator[Feed]:
     settings = bench.target.settings
     clients = ServiceClients.connect(settings)
-    client = redis.from_url(settings.redis_url)
+    client = open_redis(settings)
     cql = await CqlSession.connect(settings)
     try:
         async with bench.graphql() as anonymous:

@@ -71,7 +71,8 @@ def open_redis(settings: Settings) -> RedisClient:
         retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), RETRIES),
         retry_on_error=[ConnectionError, RedisTimeoutError],
     )
-    return redis.Redis(connection_pool=pool)
+    # The client owns its pool: closing it closes every connection.
+    return redis.Redis.from_pool(pool)
 
 
 # Set while a task holds one of a PooledCluster's connection slots, so that redis-py

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from bench.report import Figure
 from bench.run import BenchRun
 from bench.scenarios import (
+    cluster,
     create_post,
     fanout,
     feed_read,
@@ -38,6 +39,7 @@ SCENARIOS: dict[str, Scenario] = {
         feed_throughput,
         growth,
         soak,
+        cluster,
     )
 }
 

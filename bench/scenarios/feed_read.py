@@ -17,8 +17,6 @@ import asyncio
 import heapq
 from typing import Any
 
-import redis.asyncio as redis
-
 from bench.home_feed import (
     FULL,
     PAGE,
@@ -36,6 +34,7 @@ from bench.run import BenchRun
 from bench.stats import LoadResult, Operation, run_load
 from bench.wrk import CONNECTIONS, Measured
 from pictor.cql import CqlSession
+from pictor.redis_client import RedisClient
 
 NAME = "feed_read"
 BY_USER = "SELECT author_id, post_id, caption, media FROM posts_by_user WHERE author_id = ? LIMIT ?"
@@ -79,7 +78,7 @@ def _fan_out_on_read(cql: CqlSession, reader: Reader) -> Operation:
     return read
 
 
-def _floor(cql: CqlSession, client: redis.Redis, reader: Reader) -> Operation:
+def _floor(cql: CqlSession, client: RedisClient, reader: Reader) -> Operation:
     async def read(index: int) -> list[int]:
         post_ids = [entry.post_id for entry in await timeline_page(client, reader)]
         rows = await asyncio.gather(*(cql.read(BY_ID, (post_id,)) for post_id in post_ids))

@@ -35,8 +35,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import redis.asyncio as redis
-
 from bench import cassandra
 from bench.backend import worker_setting
 from bench.home_feed import (
@@ -73,6 +71,7 @@ from pictor.clients import ServiceClients
 from pictor.cql import CqlSession
 from pictor.graph.v1 import graph_pb2
 from pictor.post.v1 import post_pb2
+from pictor.redis_client import RedisClient
 from post_svc.cache import POST_KEYS, post_key
 
 NAME = "feed_throughput"
@@ -228,7 +227,7 @@ async def _stack_state(bench: BenchRun, cql: CqlSession) -> dict[str, Any]:
 
 
 def _floor(
-    clients: ServiceClients, client: redis.Redis, reader: Reader, cache: CacheReads
+    clients: ServiceClients, client: RedisClient, reader: Reader, cache: CacheReads
 ) -> Operation:
     """One ZRANGE, one pipeline of the posts' and authors' cache entries; misses read
     through the owning service."""
@@ -373,7 +372,7 @@ def _figures(
     ]
 
 
-async def _wipe(client: redis.Redis, reader_id: int) -> int:
+async def _wipe(client: RedisClient, reader_id: int) -> int:
     """Deletes every read-through cache entry and the reader's feed keys; how many."""
     keys: list[bytes | str] = [
         key
@@ -388,7 +387,7 @@ async def _wipe(client: redis.Redis, reader_id: int) -> int:
 
 
 async def _cold(
-    cql: CqlSession, client: redis.Redis, reader: Reader, keyspace: str, repeats: int
+    cql: CqlSession, client: RedisClient, reader: Reader, keyspace: str, repeats: int
 ) -> Cold:
     """``repeats`` times: wipe, time the first page and the read after it, one request
     each, with the CQL requests each cost; every page must be the one read before."""

@@ -1,0 +1,296 @@
+"""The single-node stack and the cluster topology (``make up TOPOLOGY=cluster``: a Redis
+Cluster of three primaries with a replica each, a three-node Cassandra ring) side by
+side in one run:
+
+- homeFeed pages/s, driven by wrk as in feed_throughput, on each;
+- fan-out writes/s on each: a burst of posts by authors with the same active
+  followers, from the first post made READY until the feed worker has settled; every
+  write is checked to be in its timeline;
+- on the cluster only, the failover window of each kind of node loss: one Cassandra
+  node, then the Redis primary that serves ``follow.changed``, killed (-9) while a
+  viewer follows, unfollows and reads their feed through the gateway every 50 ms;
+  the window runs from the kill to the last failed request, and each node is
+  brought back before the next (the Redis one rejoins as a replica).
+
+The cluster's nodes are killed: run it on a stack nobody else is using.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+import redis
+
+from bench.accounts import signed_in
+from bench.backend import (
+    activate,
+    create_post,
+    ensure_followed,
+    import_follows,
+    import_users,
+    landed,
+    make_ready,
+)
+from bench.home_feed import FULL, HOME_FEED, PAGE, SMOKE, Sizes, read_with_wrk, reading
+from bench.report import Figure
+from bench.run import BenchRun
+from bench.target import Target
+from feed_svc.entries import Entry
+from gateway import ids
+from harness.events import settle_feed_worker
+from harness.graphql import GraphQLClient
+from harness.waiting import bounded, wait_until
+from infra.local import cluster, stack
+from media_svc.config import MediaSettings
+from pictor import events
+from pictor.clients import ServiceClients
+from pictor.redis_client import PooledCluster, open_redis
+
+NAME = "cluster"
+# Fan-out bursts: followers per author (below the celebrity threshold: pushed, not
+# pulled), authors, posts.
+FOLLOWERS, AUTHORS, POSTS = 500, 4, 40
+SMOKE_FOLLOWERS, SMOKE_AUTHORS, SMOKE_POSTS = 12, 2, 4
+PUBLISH_CONCURRENCY = 8
+# The failover probe: one request every PROBE_SECONDS, and how long after a node is
+# back it keeps probing.
+PROBE_SECONDS = 0.05
+AFTER_BACK_SECONDS = 5.0
+FOLLOW = "mutation($id: ID!) { follow(userId: $id) { id } }"
+UNFOLLOW = "mutation($id: ID!) { unfollow(userId: $id) { id } }"
+
+
+async def run(bench: BenchRun) -> list[Figure]:
+    """On the stack the run targets; in a full run, on the cluster topology beside it
+    and the failover windows there (a smoke run touches only its own target)."""
+    sizes = SMOKE if bench.smoke else FULL
+    stacks = [(_topology(bench.target), bench.target)]
+    figures: list[Figure] = []
+    on_cluster = _cluster_target()
+    beside = not bench.smoke and not bench.target.settings.redis_cluster
+    if beside and not on_cluster.ready():
+        why = "not measured: the cluster topology is not up (make up TOPOLOGY=cluster)"
+        figures.append(Figure(NAME, "cluster topology", None, "", notes=why))
+    elif beside:
+        stacks.append(("cluster", on_cluster))
+    for topology, target in stacks:
+        run_on = BenchRun(target, bench.smoke, bench.say, bench.profiler)
+        figures.append(await _feed_pages(run_on, topology, sizes))
+        figures.append(await _fan_out(run_on, topology))
+    if len(stacks) == 2:  # kills the cluster's nodes: a full run only
+        figures += await _failover_windows(BenchRun(on_cluster, False, bench.say, bench.profiler))
+    return figures
+
+
+def _topology(target: Target) -> str:
+    return "cluster" if target.settings.redis_cluster else "single node"
+
+
+def _cluster_target() -> Target:
+    settings = cluster.settings()
+    parts = {part.name: part for part in cluster.applications(settings)}
+
+    def part_pid(name: str) -> int | None:
+        part = parts.get(name)
+        return part.pid() if part is not None else None
+
+    return Target(stack.gateway_url(settings), settings, MediaSettings(), part_pid)
+
+
+async def _feed_pages(bench: BenchRun, topology: str, sizes: Sizes) -> Figure:
+    bench.say(f"{NAME}: homeFeed on the {topology} stack")
+    async with reading(bench, sizes) as feed:
+        for _ in range(8):  # warm the caches and connections
+            await feed.reader.client.data(HOME_FEED, {"first": PAGE})
+        measured = await read_with_wrk(bench, feed.cql, feed.reader.client, sizes.wrk_seconds)
+    return measured.rate_figure(NAME, f"homeFeed(first: 12) pages/s, {topology}")
+
+
+@dataclass(frozen=True)
+class Burst:
+    writes: int
+    landed: int
+    seconds: float
+
+    def figure(self, topology: str) -> Figure:
+        return Figure(
+            NAME,
+            f"fan-out writes/s, {topology}",
+            self.writes / self.seconds,
+            "/s",
+            notes=f"{self.writes} timeline writes in {self.seconds:.2f} s; {self.landed} landed",
+            details={"writes": self.writes, "landed": self.landed, "seconds": self.seconds},
+        )
+
+
+async def _fan_out(bench: BenchRun, topology: str) -> Figure:
+    followers_each, authors_count, posts = (
+        (SMOKE_FOLLOWERS, SMOKE_AUTHORS, SMOKE_POSTS)
+        if bench.smoke
+        else (FOLLOWERS, AUTHORS, POSTS)
+    )
+    bench.say(f"{NAME}: fan-out burst of {posts} posts to {followers_each} followers, {topology}")
+    settings = bench.target.settings
+    clients = ServiceClients.connect(settings)
+    client = open_redis(settings)
+    try:
+        names = [f"bench.cluster.f{number:04d}" for number in range(followers_each)]
+        followers = await import_users(clients, names)
+        authors = await import_users(
+            clients, [f"bench.cluster.a{number}" for number in range(authors_count)]
+        )
+        missing = await ensure_followed(clients, authors, followers)
+        if missing:
+            await import_follows(clients, missing)
+        await settle_feed_worker(client, within=600)
+        active = sorted(await activate(clients, client, followers, 1.0, bench.say))
+        posted_by = [authors[n % len(authors)] for n in range(posts)]
+        post_ids = await bounded(
+            PUBLISH_CONCURRENCY, lambda a: create_post(clients, a, "bench cluster"), posted_by
+        )
+        await settle_feed_worker(client)
+        began = time.perf_counter()
+        await bounded(PUBLISH_CONCURRENCY, lambda p: make_ready(clients, p), post_ids)
+        await settle_feed_worker(client, within=600, interval=0.01)
+        seconds = time.perf_counter() - began
+        members = [Entry(p, a).member for p, a in zip(post_ids, posted_by, strict=True)]
+        found = await landed(client, active, members)
+    finally:
+        await clients.close()
+        await client.aclose()
+    return Burst(posts * len(active), found, seconds).figure(topology)
+
+
+@dataclass
+class Probe:
+    """A viewer following, unfollowing and reading through the gateway, all the time."""
+
+    client: GraphQLClient
+    author_id: str
+    failures: list[tuple[float, str]]
+    requests: int = 0
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        calls = (
+            (FOLLOW, {"id": self.author_id}),
+            (HOME_FEED, {"first": PAGE}),
+            (UNFOLLOW, {"id": self.author_id}),
+        )
+        while not stopping.is_set():
+            query, variables = calls[self.requests % len(calls)]
+            self.requests += 1
+            try:
+                result = await asyncio.wait_for(self.client.execute(query, variables), 10)
+                errors = result.get("errors")
+                if errors:
+                    code = errors[0].get("extensions", {}).get("code", "NO CODE")
+                    self.failures.append((time.monotonic(), str(code)))
+            except Exception as error:  # the transport failing is a failure too
+                self.failures.append((time.monotonic(), type(error).__name__))
+            await asyncio.sleep(PROBE_SECONDS)  # the probe's pace
+
+
+async def _failover_windows(bench: BenchRun) -> list[Figure]:
+    settings = bench.target.settings
+    clients = ServiceClients.connect(settings)
+    client = open_redis(settings)
+    assert isinstance(client, PooledCluster)
+    try:
+        async with bench.graphql() as anonymous:
+            viewer = await signed_in(clients, bench.allowance, anonymous, "bench.cluster.viewer")
+            (author,) = await import_users(clients, ["bench.cluster.a0"])
+            probe = Probe(viewer, ids.encode("User", author), [])
+            stopping = asyncio.Event()
+            probing = asyncio.create_task(probe.run(stopping))
+            try:
+                figures = [await _lose_cassandra_node(bench, probe)]
+                figures.append(await _lose_redis_primary(bench, client, probe))
+            finally:
+                stopping.set()
+                await probing
+    finally:
+        await clients.close()
+        await client.aclose()
+    return figures
+
+
+async def _lose_cassandra_node(bench: BenchRun, probe: Probe) -> Figure:
+    host = cluster.CASSANDRA_HOSTS[-1]
+    part = cluster.cassandra_node(host)
+    bench.say(f"{NAME}: killing Cassandra {host}")
+    killed = _kill(part)
+    await asyncio.sleep(AFTER_BACK_SECONDS)  # the ring of two under the probe
+    await asyncio.to_thread(stack.start, part)
+    await asyncio.to_thread(cluster.wait_for_ring)
+    back = time.monotonic()
+    await asyncio.sleep(AFTER_BACK_SECONDS)  # the probe goes on after it is back
+    return _window_figure(f"Cassandra node {host}", probe, killed, killed, back)
+
+
+async def _lose_redis_primary(bench: BenchRun, client: PooledCluster, probe: Probe) -> Figure:
+    await client.initialize()
+    primary = client.get_node_from_key(events.FOLLOW_CHANGED)
+    assert primary is not None
+    port = int(primary.port)
+    part = cluster.REDIS.node(port)
+    bench.say(f"{NAME}: killing the Redis primary on {port} (follow.changed's slot)")
+    killed = _kill(part)
+    others = [p for p in cluster.REDIS.ports if p != port]
+
+    async def promoted_replica() -> bool:
+        return await asyncio.to_thread(_primaries, others) == 3
+
+    await wait_until(promoted_replica, within=60, interval=0.05)
+    promoted = time.monotonic()
+    await asyncio.to_thread(stack.start, part)
+    await asyncio.to_thread(cluster.REDIS.form)
+    back = time.monotonic()
+    await asyncio.sleep(AFTER_BACK_SECONDS)
+    return _window_figure(f"Redis primary {port}", probe, killed, promoted, back)
+
+
+def _primaries(ports: list[int]) -> int:
+    """How many of the nodes are primaries now."""
+    roles = [redis.Redis(port=port, socket_timeout=1).info("replication") for port in ports]
+    return sum(role["role"] == "master" for role in roles)
+
+
+def _kill(part: stack.Part) -> float:
+    pid = part.pid()
+    assert pid is not None, f"{part.name} is not running"
+    killed = time.monotonic()
+    os.kill(pid, signal.SIGKILL)
+    stack.stop(part)  # reaps it and clears its pid file
+    return killed
+
+
+def _window_figure(
+    lost: str, probe: Probe, killed: float, served_again: float, back: float
+) -> Figure:
+    failed = [(at, code) for at, code in probe.failures if at >= killed]
+    window = max((at for at, _ in failed), default=killed) - killed
+    late = [code for at, code in failed if at > back + 3.0]
+    codes = dict(Counter(code for _, code in failed))
+    return Figure(
+        NAME,
+        f"failover window, {lost} killed",
+        window,
+        "s",
+        notes=(
+            f"{len(failed)} failed probe requests {codes or ''}; served again after "
+            f"{served_again - killed:.1f} s, back after {back - killed:.1f} s; "
+            f"{len(late)} failures more than 3 s after it was back"
+        ),
+        details={
+            "failed": len(failed),
+            "codes": codes,
+            "served_again_seconds": served_again - killed,
+            "back_seconds": back - killed,
+            "late_failures": len(late),
+        },
+    )
