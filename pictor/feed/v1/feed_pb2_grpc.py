@@ -46,6 +46,21 @@ class FeedServiceStub:
                 request_serializer=pictor_dot_feed_dot_v1_dot_feed__pb2.WatchHomeFeedRequest.SerializeToString,
                 response_deserializer=pictor_dot_feed_dot_v1_dot_feed__pb2.WatchHomeFeedResponse.FromString,
                 _registered_method=True)
+        self.ListNotifications = channel.unary_unary(
+                '/pictor.feed.v1.FeedService/ListNotifications',
+                request_serializer=pictor_dot_feed_dot_v1_dot_feed__pb2.ListNotificationsRequest.SerializeToString,
+                response_deserializer=pictor_dot_feed_dot_v1_dot_feed__pb2.ListNotificationsResponse.FromString,
+                _registered_method=True)
+        self.MarkNotificationsRead = channel.unary_unary(
+                '/pictor.feed.v1.FeedService/MarkNotificationsRead',
+                request_serializer=pictor_dot_feed_dot_v1_dot_feed__pb2.MarkNotificationsReadRequest.SerializeToString,
+                response_deserializer=pictor_dot_feed_dot_v1_dot_feed__pb2.MarkNotificationsReadResponse.FromString,
+                _registered_method=True)
+        self.WatchNotifications = channel.unary_stream(
+                '/pictor.feed.v1.FeedService/WatchNotifications',
+                request_serializer=pictor_dot_feed_dot_v1_dot_feed__pb2.WatchNotificationsRequest.SerializeToString,
+                response_deserializer=pictor_dot_feed_dot_v1_dot_feed__pb2.Notification.FromString,
+                _registered_method=True)
 
 
 class FeedServiceServicer:
@@ -67,6 +82,27 @@ class FeedServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListNotifications(self, request, context):
+        """A page of the viewer's notifications, newest first, with how many are unread.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MarkNotificationsRead(self, request, context):
+        """Marks every notification of the viewer read; says how many were unread.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchNotifications(self, request, context):
+        """Notifications as they are added or gain an actor, until the caller hangs up.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FeedServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -79,6 +115,21 @@ def add_FeedServiceServicer_to_server(servicer, server):
                     servicer.WatchHomeFeed,
                     request_deserializer=pictor_dot_feed_dot_v1_dot_feed__pb2.WatchHomeFeedRequest.FromString,
                     response_serializer=pictor_dot_feed_dot_v1_dot_feed__pb2.WatchHomeFeedResponse.SerializeToString,
+            ),
+            'ListNotifications': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListNotifications,
+                    request_deserializer=pictor_dot_feed_dot_v1_dot_feed__pb2.ListNotificationsRequest.FromString,
+                    response_serializer=pictor_dot_feed_dot_v1_dot_feed__pb2.ListNotificationsResponse.SerializeToString,
+            ),
+            'MarkNotificationsRead': grpc.unary_unary_rpc_method_handler(
+                    servicer.MarkNotificationsRead,
+                    request_deserializer=pictor_dot_feed_dot_v1_dot_feed__pb2.MarkNotificationsReadRequest.FromString,
+                    response_serializer=pictor_dot_feed_dot_v1_dot_feed__pb2.MarkNotificationsReadResponse.SerializeToString,
+            ),
+            'WatchNotifications': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchNotifications,
+                    request_deserializer=pictor_dot_feed_dot_v1_dot_feed__pb2.WatchNotificationsRequest.FromString,
+                    response_serializer=pictor_dot_feed_dot_v1_dot_feed__pb2.Notification.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -137,6 +188,87 @@ class FeedService:
             '/pictor.feed.v1.FeedService/WatchHomeFeed',
             pictor_dot_feed_dot_v1_dot_feed__pb2.WatchHomeFeedRequest.SerializeToString,
             pictor_dot_feed_dot_v1_dot_feed__pb2.WatchHomeFeedResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListNotifications(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pictor.feed.v1.FeedService/ListNotifications',
+            pictor_dot_feed_dot_v1_dot_feed__pb2.ListNotificationsRequest.SerializeToString,
+            pictor_dot_feed_dot_v1_dot_feed__pb2.ListNotificationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MarkNotificationsRead(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pictor.feed.v1.FeedService/MarkNotificationsRead',
+            pictor_dot_feed_dot_v1_dot_feed__pb2.MarkNotificationsReadRequest.SerializeToString,
+            pictor_dot_feed_dot_v1_dot_feed__pb2.MarkNotificationsReadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchNotifications(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/pictor.feed.v1.FeedService/WatchNotifications',
+            pictor_dot_feed_dot_v1_dot_feed__pb2.WatchNotificationsRequest.SerializeToString,
+            pictor_dot_feed_dot_v1_dot_feed__pb2.Notification.FromString,
             options,
             channel_credentials,
             insecure,

@@ -39,6 +39,12 @@ class FeedServiceStub:
     """A page of the viewer's home feed (post ids), newest first."""
     WatchHomeFeed: _grpc.UnaryStreamMultiCallable[_feed_pb2.WatchHomeFeedRequest, _feed_pb2.WatchHomeFeedResponse]
     """Post ids as they land in the viewer's timeline, until the caller hangs up."""
+    ListNotifications: _grpc.UnaryUnaryMultiCallable[_feed_pb2.ListNotificationsRequest, _feed_pb2.ListNotificationsResponse]
+    """A page of the viewer's notifications, newest first, with how many are unread."""
+    MarkNotificationsRead: _grpc.UnaryUnaryMultiCallable[_feed_pb2.MarkNotificationsReadRequest, _feed_pb2.MarkNotificationsReadResponse]
+    """Marks every notification of the viewer read; says how many were unread."""
+    WatchNotifications: _grpc.UnaryStreamMultiCallable[_feed_pb2.WatchNotificationsRequest, _feed_pb2.Notification]
+    """Notifications as they are added or gain an actor, until the caller hangs up."""
 
 @_typing.type_check_only
 class FeedServiceAsyncStub(FeedServiceStub):
@@ -51,6 +57,12 @@ class FeedServiceAsyncStub(FeedServiceStub):
     """A page of the viewer's home feed (post ids), newest first."""
     WatchHomeFeed: _aio.UnaryStreamMultiCallable[_feed_pb2.WatchHomeFeedRequest, _feed_pb2.WatchHomeFeedResponse]  # type: ignore[assignment]
     """Post ids as they land in the viewer's timeline, until the caller hangs up."""
+    ListNotifications: _aio.UnaryUnaryMultiCallable[_feed_pb2.ListNotificationsRequest, _feed_pb2.ListNotificationsResponse]  # type: ignore[assignment]
+    """A page of the viewer's notifications, newest first, with how many are unread."""
+    MarkNotificationsRead: _aio.UnaryUnaryMultiCallable[_feed_pb2.MarkNotificationsReadRequest, _feed_pb2.MarkNotificationsReadResponse]  # type: ignore[assignment]
+    """Marks every notification of the viewer read; says how many were unread."""
+    WatchNotifications: _aio.UnaryStreamMultiCallable[_feed_pb2.WatchNotificationsRequest, _feed_pb2.Notification]  # type: ignore[assignment]
+    """Notifications as they are added or gain an actor, until the caller hangs up."""
 
 class FeedServiceServicer(metaclass=_abc_1.ABCMeta):
     """Home timelines: pushed into Redis for most authors, pulled at read time for
@@ -72,5 +84,29 @@ class FeedServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_feed_pb2.WatchHomeFeedResponse], _abc.AsyncIterator[_feed_pb2.WatchHomeFeedResponse]]:
         """Post ids as they land in the viewer's timeline, until the caller hangs up."""
+
+    @_abc_1.abstractmethod
+    def ListNotifications(
+        self,
+        request: _feed_pb2.ListNotificationsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_feed_pb2.ListNotificationsResponse, _abc.Awaitable[_feed_pb2.ListNotificationsResponse]]:
+        """A page of the viewer's notifications, newest first, with how many are unread."""
+
+    @_abc_1.abstractmethod
+    def MarkNotificationsRead(
+        self,
+        request: _feed_pb2.MarkNotificationsReadRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_feed_pb2.MarkNotificationsReadResponse, _abc.Awaitable[_feed_pb2.MarkNotificationsReadResponse]]:
+        """Marks every notification of the viewer read; says how many were unread."""
+
+    @_abc_1.abstractmethod
+    def WatchNotifications(
+        self,
+        request: _feed_pb2.WatchNotificationsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_feed_pb2.Notification], _abc.AsyncIterator[_feed_pb2.Notification]]:
+        """Notifications as they are added or gain an actor, until the caller hangs up."""
 
 def add_FeedServiceServicer_to_server(servicer: FeedServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -101,6 +101,11 @@ class GraphServiceStub:
                 request_serializer=pictor_dot_graph_dot_v1_dot_graph__pb2.SetPostCountRequest.SerializeToString,
                 response_deserializer=pictor_dot_graph_dot_v1_dot_graph__pb2.SetPostCountResponse.FromString,
                 _registered_method=True)
+        self.UpdateProfile = channel.unary_unary(
+                '/pictor.graph.v1.GraphService/UpdateProfile',
+                request_serializer=pictor_dot_graph_dot_v1_dot_graph__pb2.UpdateProfileRequest.SerializeToString,
+                response_deserializer=pictor_dot_graph_dot_v1_dot_graph__pb2.UpdateProfileResponse.FromString,
+                _registered_method=True)
 
 
 class GraphServiceServicer:
@@ -202,6 +207,13 @@ class GraphServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateProfile(self, request, context):
+        """Changes the user's display name and bio; an unset field is left as it is.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GraphServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -269,6 +281,11 @@ def add_GraphServiceServicer_to_server(servicer, server):
                     servicer.SetPostCount,
                     request_deserializer=pictor_dot_graph_dot_v1_dot_graph__pb2.SetPostCountRequest.FromString,
                     response_serializer=pictor_dot_graph_dot_v1_dot_graph__pb2.SetPostCountResponse.SerializeToString,
+            ),
+            'UpdateProfile': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateProfile,
+                    request_deserializer=pictor_dot_graph_dot_v1_dot_graph__pb2.UpdateProfileRequest.FromString,
+                    response_serializer=pictor_dot_graph_dot_v1_dot_graph__pb2.UpdateProfileResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -624,6 +641,33 @@ class GraphService:
             '/pictor.graph.v1.GraphService/SetPostCount',
             pictor_dot_graph_dot_v1_dot_graph__pb2.SetPostCountRequest.SerializeToString,
             pictor_dot_graph_dot_v1_dot_graph__pb2.SetPostCountResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateProfile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pictor.graph.v1.GraphService/UpdateProfile',
+            pictor_dot_graph_dot_v1_dot_graph__pb2.UpdateProfileRequest.SerializeToString,
+            pictor_dot_graph_dot_v1_dot_graph__pb2.UpdateProfileResponse.FromString,
             options,
             channel_credentials,
             insecure,

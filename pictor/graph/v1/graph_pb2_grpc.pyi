@@ -68,6 +68,8 @@ class GraphServiceStub:
     """post_svc reports a user's post count as an absolute, versioned value, so retries
     and reports that arrive out of order are harmless.
     """
+    UpdateProfile: _grpc.UnaryUnaryMultiCallable[_graph_pb2.UpdateProfileRequest, _graph_pb2.UpdateProfileResponse]
+    """Changes the user's display name and bio; an unset field is left as it is."""
 
 @_typing.type_check_only
 class GraphServiceAsyncStub(GraphServiceStub):
@@ -109,6 +111,8 @@ class GraphServiceAsyncStub(GraphServiceStub):
     """post_svc reports a user's post count as an absolute, versioned value, so retries
     and reports that arrive out of order are harmless.
     """
+    UpdateProfile: _aio.UnaryUnaryMultiCallable[_graph_pb2.UpdateProfileRequest, _graph_pb2.UpdateProfileResponse]  # type: ignore[assignment]
+    """Changes the user's display name and bio; an unset field is left as it is."""
 
 class GraphServiceServicer(metaclass=_abc_1.ABCMeta):
     """Users and the directed follow graph. Every edge is stored twice (by follower
@@ -225,5 +229,13 @@ class GraphServiceServicer(metaclass=_abc_1.ABCMeta):
         """post_svc reports a user's post count as an absolute, versioned value, so retries
         and reports that arrive out of order are harmless.
         """
+
+    @_abc_1.abstractmethod
+    def UpdateProfile(
+        self,
+        request: _graph_pb2.UpdateProfileRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_graph_pb2.UpdateProfileResponse, _abc.Awaitable[_graph_pb2.UpdateProfileResponse]]:
+        """Changes the user's display name and bio; an unset field is left as it is."""
 
 def add_GraphServiceServicer_to_server(servicer: GraphServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
