@@ -41,6 +41,10 @@ FOLLOWS_IMPORTED = "events:follows.imported"
 MEDIA_UPLOADED = "events:media.uploaded"
 POST_PUBLISHED = "events:post.published"
 POST_DELETED = "events:post.deleted"
+# {post_id, post_author_id, user_id, liked (1/0), at_ms}: the like's state after a change.
+LIKE_CHANGED = "events:like.changed"
+# {comment_id, post_id, post_author_id, author_id, added (1/0), at_ms}.
+COMMENT_CHANGED = "events:comment.changed"
 
 # Approximate cap per stream; consumers keep up far faster than this fills.
 STREAM_MAX_LEN = 1_000_000
