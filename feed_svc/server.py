@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from feed_svc.authors import AuthorPosts
 from feed_svc.config import FeedSettings
+from feed_svc.notification_store import NotificationStore
+from feed_svc.notifications import Notifications
 from feed_svc.servicer import FeedServicer
 from feed_svc.store import FeedStore
 from feed_svc.timeline import HomeTimelines
@@ -22,7 +24,7 @@ async def _wire(settings: FeedSettings, connections: Connections) -> Wiring:
     authors = AuthorPosts(store, clients.post, settings.recent_per_author)
     timelines = HomeTimelines(store, clients.graph, authors, settings)
     return Wiring(
-        FeedServicer(timelines),
+        FeedServicer(timelines, Notifications(NotificationStore(client), store.live)),
         feed_pb2_grpc.add_FeedServiceServicer_to_server,
         feed_pb2.DESCRIPTOR,
         workers=[store.live.run],

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from feed_svc.entries import Entry
+from feed_svc.notifications import Cursor, Notifications
 from feed_svc.timeline import HomeTimelines
 from pictor.errors import InvalidInput
 from pictor.feed.v1 import feed_pb2, feed_pb2_grpc
@@ -13,6 +14,7 @@ from pictor.paging import page_size
 from pictor.service import Context
 
 PAGE_DEFAULT = 12
+NOTIFICATIONS_PAGE_DEFAULT = 20
 
 
 def _cursor(entry: Entry) -> str:
@@ -29,8 +31,9 @@ def _after(cursor: str) -> Entry | None:
 
 
 class FeedServicer(feed_pb2_grpc.FeedServiceServicer):
-    def __init__(self, timelines: HomeTimelines) -> None:
+    def __init__(self, timelines: HomeTimelines, notifications: Notifications) -> None:
         self._timelines = timelines
+        self._notifications = notifications
 
     async def GetHomeFeed(
         self, request: feed_pb2.GetHomeFeedRequest, context: Context
@@ -47,3 +50,27 @@ class FeedServicer(feed_pb2_grpc.FeedServiceServicer):
     ) -> AsyncIterator[feed_pb2.WatchHomeFeedResponse]:
         async for post_id in self._timelines.watch(request.viewer_id):
             yield feed_pb2.WatchHomeFeedResponse(post_id=post_id)
+
+    async def ListNotifications(
+        self, request: feed_pb2.ListNotificationsRequest, context: Context
+    ) -> feed_pb2.ListNotificationsResponse:
+        size = page_size(request.page_size, NOTIFICATIONS_PAGE_DEFAULT)
+        after = Cursor.parse(request.cursor) if request.cursor else None
+        shown, more, unread = await self._notifications.page(request.viewer_id, size, after)
+        return feed_pb2.ListNotificationsResponse(
+            notifications=shown,
+            next_cursor=shown[-1].cursor if more and shown else "",
+            unread_count=unread,
+        )
+
+    async def MarkNotificationsRead(
+        self, request: feed_pb2.MarkNotificationsReadRequest, context: Context
+    ) -> feed_pb2.MarkNotificationsReadResponse:
+        changed = await self._notifications.mark_read(request.viewer_id)
+        return feed_pb2.MarkNotificationsReadResponse(changed=changed)
+
+    async def WatchNotifications(
+        self, request: feed_pb2.WatchNotificationsRequest, context: Context
+    ) -> AsyncIterator[feed_pb2.Notification]:
+        async for notification in self._notifications.watch(request.viewer_id):
+            yield notification

@@ -9,6 +9,8 @@ from feed_svc.authors import AuthorPosts
 from feed_svc.config import FeedSettings
 from feed_svc.fanout import FanOut
 from feed_svc.keys import FANOUT_JOBS, WORKER_GROUP
+from feed_svc.notification_store import NotificationStore
+from feed_svc.notifications import NotificationEvents, Notifications
 from feed_svc.store import FeedStore
 from feed_svc.timeline import HomeTimelines
 from pictor import events
@@ -18,6 +20,8 @@ from pictor.metrics import watch_stream
 from pictor.redis_client import open_redis
 from pictor.service import main, run_server
 
+# The consumer group that turns engagement events into notifications.
+NOTIFICATIONS_GROUP = "notifications"
 FANOUT_JOBS_QUEUED = Gauge(
     "pictor_fanout_jobs_queued", "Fan-out jobs not done yet: unread, or read and unacknowledged."
 )
@@ -39,14 +43,23 @@ async def run(settings: FeedSettings) -> None:
             (events.FOLLOWS_IMPORTED, fanout.follows_imported),
             (FANOUT_JOBS, fanout.run_job),
         )
+        notified = NotificationEvents(Notifications(NotificationStore(client), store.live))
+        notifying = (
+            (events.LIKE_CHANGED, notified.like_changed),
+            (events.COMMENT_CHANGED, notified.comment_changed),
+            (events.FOLLOW_CHANGED, notified.follow_changed),
+            (events.POST_DELETED, notified.post_deleted),
+        )
+        groups = [(WORKER_GROUP, handlers), (NOTIFICATIONS_GROUP, notifying)]
         consumers = [
-            StreamConsumer(client, stream, WORKER_GROUP, handle, settings=consumer_settings)
-            for stream, handle in handlers
+            StreamConsumer(client, stream, group, handle, settings=consumer_settings)
+            for group, handled in groups
+            for stream, handle in handled
         ]
-        for stream, _ in handlers:
-            watch_stream(
-                client, stream, WORKER_GROUP, FANOUT_JOBS_QUEUED if stream == FANOUT_JOBS else None
-            )
+        for group, handled in groups:
+            for stream, _ in handled:
+                backlog = FANOUT_JOBS_QUEUED if stream == FANOUT_JOBS else None
+                watch_stream(client, stream, group, backlog)
         await run_server("feed_worker", settings, [], [consumer.run for consumer in consumers])
     finally:
         await clients.close()

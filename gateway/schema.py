@@ -20,6 +20,7 @@ from strawberry.extensions import (
 )
 from strawberry.file_uploads import Upload
 from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from gateway.backend_calls import BackendCallsReport
@@ -28,12 +29,18 @@ from gateway.config import GatewaySettings
 from gateway.errors import ErrorCodes
 from gateway.http import validation_errors
 from gateway.mutations import Mutation
+from gateway.notifications import NotificationMutation, NotificationQuery, NotificationSubscription
 from gateway.queries import Query
 from gateway.subscriptions import Subscription
 from gateway.tracing import ResolverTracing
 from gateway.types.post import Post
 from gateway.types.user import User
 from gateway.uploads import UPLOAD
+
+# The root types, each the merge of the modules that add root fields.
+Queries = merge_types("Query", (Query, NotificationQuery))
+Mutations = merge_types("Mutation", (Mutation, NotificationMutation))
+Subscriptions = merge_types("Subscription", (Subscription, NotificationSubscription))
 
 
 class PictorSchema(strawberry.Schema):
@@ -90,9 +97,9 @@ def build_schema(settings: GatewaySettings) -> strawberry.Schema:
     limits = tuple(limit_rules(settings))
     diagnostics = [BackendCallsReport] if settings.report_backend_calls else []
     return PictorSchema(
-        query=Query,
-        mutation=Mutation,
-        subscription=Subscription,
+        query=Queries,
+        mutation=Mutations,
+        subscription=Subscriptions,
         types=[User, Post],
         execution_context_class=PlannedExecutor,
         config=StrawberryConfig(scalar_map={Upload: UPLOAD}),

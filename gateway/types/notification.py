@@ -1,0 +1,104 @@
+"""A notification as clients see it: its actor and post resolved at read time from
+the ids feed_svc keeps (never names copied when it was made)."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from enum import Enum
+
+import strawberry
+
+from gateway.context import Context
+from gateway.selection import names_below
+from gateway.types.node import Node
+from gateway.types.page import PageInfo
+from gateway.types.post import Post, posts_for
+from gateway.types.user import User, asks_for_counts
+from pictor.feed.v1 import feed_pb2
+
+Info = strawberry.Info[Context, None]
+
+
+@strawberry.enum
+class NotificationKind(Enum):
+    LIKE = "LIKE"
+    COMMENT = "COMMENT"
+    FOLLOW = "FOLLOW"
+    FOLLOW_REQUEST = "FOLLOW_REQUEST"
+    FOLLOW_ACCEPTED = "FOLLOW_ACCEPTED"
+
+
+_KINDS = {
+    feed_pb2.NOTIFICATION_KIND_LIKE: NotificationKind.LIKE,
+    feed_pb2.NOTIFICATION_KIND_COMMENT: NotificationKind.COMMENT,
+    feed_pb2.NOTIFICATION_KIND_FOLLOW: NotificationKind.FOLLOW,
+}
+
+
+@strawberry.type(
+    description="Likes of the same post are grouped: 'ada and 12 others liked your post'."
+)
+class Notification(Node):
+    id: strawberry.ID
+    kind: NotificationKind
+    actor: User = strawberry.field(description="The most recent actor.")
+    actor_count: int = strawberry.field(
+        description="How many distinct people this notification stands for (1 unless grouped)."
+    )
+    post: Post | None
+    created_at: datetime
+    read: bool
+
+
+@strawberry.type
+class NotificationEdge:
+    cursor: str
+    node: Notification
+
+
+@strawberry.type
+class NotificationConnection:
+    edges: list[NotificationEdge]
+    page_info: PageInfo
+    unread_count: int
+
+
+def _global_id(notification_id: str) -> strawberry.ID:
+    """Opaque like every id (gateway.ids), but not a number: it names the recipient's
+    notification about one subject."""
+    raw = f"Notification:{notification_id}".encode()
+    return strawberry.ID(base64.urlsafe_b64encode(raw).decode().rstrip("="))
+
+
+async def notifications_for(
+    info: Info, protos: Sequence[feed_pb2.Notification]
+) -> list[tuple[str, Notification]]:
+    """The notifications (with their cursors) as the viewer may see them, actors and
+    posts read in one call each; one whose actor or post is gone is left out. Where a
+    viewer filter (blocks, private accounts) goes."""
+    context = info.context
+    asked = names_below(info)
+    with_counts = asks_for_counts(asked)
+    actors = await context.profiles(list(dict.fromkeys(p.actor_id for p in protos)), with_counts)
+    post_ids = list(dict.fromkeys(p.post_id for p in protos if p.post_id))
+    found = [post for post in await context.posts.load_many(post_ids) if post is not None]
+    posts = {post.post_id: post for post in await posts_for(info, found)}
+    shown = []
+    for proto in protos:
+        actor = actors.get(proto.actor_id)
+        post = posts.get(proto.post_id)
+        if actor is None or (proto.post_id and post is None):
+            continue
+        notification = Notification(
+            id=_global_id(proto.id),
+            kind=_KINDS[proto.kind],
+            actor=User.from_proto(actor, with_counts=with_counts),
+            actor_count=proto.actor_count,
+            post=post,
+            created_at=datetime.fromtimestamp(proto.at_ms / 1000, tz=UTC),
+            read=proto.read,
+        )
+        shown.append((proto.cursor, notification))
+    return shown
