@@ -11,13 +11,13 @@ import json
 from typing import Any
 
 import httpx
-import redis.asyncio as redis
 
 from gateway.config import GatewaySettings
 from gateway.http import Documents
 from gateway.persisted import PersistedQueries
 from gateway.schema import build_schema, limit_rules
 from infra.local import stack
+from pictor.redis_client import open_redis
 from tests.harness import (
     IsolatedStack,
     Person,
@@ -91,7 +91,7 @@ async def test_an_operation_sent_with_its_hash_is_registered_and_then_runs_by_ha
     assert again.json()["data"] == {"__typename": "Query", "viewer": None}
 
     # Shared by replicas: in Redis, under a Cluster-ready key, and expiring.
-    client = redis.from_url(settings.redis_url)
+    client = open_redis(settings)  # as the gateway does: a Cluster on the cluster topology
     try:
         key = f"apq:{{{sha256(query)}}}"
         assert await client.get(key) == query.encode()
@@ -130,7 +130,7 @@ async def test_a_hash_registered_by_one_replica_leads_another_to_the_same_prepar
     query = fresh_operation()
     documents = Documents(SCHEMA._schema, limit_rules(SETTINGS), SETTINGS.max_tokens)
     prepared = documents.prepare(query)
-    client = redis.from_url(settings.redis_url)
+    client = open_redis(settings)
     try:
         one = PersistedQueries(ttl_seconds=60, persisted_only=False)
         text, new = await one.query(client, sha256(query), query)
