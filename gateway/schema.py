@@ -30,6 +30,7 @@ from gateway.errors import ErrorCodes
 from gateway.http import validation_errors
 from gateway.mutations import Mutation
 from gateway.notifications import NotificationMutation, NotificationQuery, NotificationSubscription
+from gateway.profiles import ProfileMutation
 from gateway.queries import Query
 from gateway.subscriptions import Subscription
 from gateway.tracing import ResolverTracing
@@ -39,7 +40,7 @@ from gateway.uploads import UPLOAD
 
 # The root types, each the merge of the modules that add root fields.
 Queries = merge_types("Query", (Query, NotificationQuery))
-Mutations = merge_types("Mutation", (Mutation, NotificationMutation))
+Mutations = merge_types("Mutation", (Mutation, NotificationMutation, ProfileMutation))
 Subscriptions = merge_types("Subscription", (Subscription, NotificationSubscription))
 
 

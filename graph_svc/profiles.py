@@ -4,8 +4,10 @@ For hydration (what a feed page shows of its authors), profiles without counts a
 served from a cache (serialized ``graph_pb2.User``, ``user:{id}``) so a warm page reads
 no CQL. Counts change with every follow and are read only when asked for.
 
-A profile does not change once created, so a cached one never goes stale; editing
-profiles will need its writes to replace the cached record.
+An edit (``update``) writes the database, then puts the record read back from it in
+the cache in place of the old one (a plain SET, where fills only add): every reader
+sees the edit at once, and a fill racing it, from a read before it, cannot put the
+old record back.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from graph_svc.store import AccountStore
-from graph_svc.users import User, normalize_username
+from graph_svc.users import User, check_bio, check_new_display_name, normalize_username
 from pictor.errors import InvalidInput, NotFound
 from pictor.graph.v1 import graph_pb2
 from pictor.hydration import HydrationCache, read_through
@@ -48,6 +50,8 @@ class Profiles:
     def __init__(self, store: AccountStore, client: RedisClient, ttl_seconds: int) -> None:
         self._store = store
         self._cache = HydrationCache(client, user_key, ttl_seconds)
+        self._redis = client
+        self._ttl = ttl_seconds
 
     async def by_username(self, username: str) -> User:
         """The user, with counts."""
@@ -60,6 +64,18 @@ class Profiles:
     async def with_counts(self, user_ids: Sequence[int]) -> list[User]:
         """The users that exist among user_ids, with their counts."""
         return await self._store.get_many(user_ids)
+
+    async def update(self, user_id: int, display_name: str | None, bio: str | None) -> User:
+        """Changes the given fields (None leaves one as it is); the user with counts."""
+        name = check_new_display_name(display_name) if display_name is not None else None
+        text = check_bio(bio) if bio is not None else None
+        if not await self._store.get_profiles([user_id]):
+            raise NotFound("no such user")
+        await self._store.set_profile(user_id, name, text)
+        (profile,) = await self._store.get_profiles([user_id])
+        record = user_proto(profile).SerializeToString()
+        await self._redis.set(user_key(user_id), record, ex=self._ttl)
+        return (await self._store.get_many([user_id]))[0]
 
     async def set_post_count(self, user_id: int, post_count: int, version: int) -> None:
         """post_svc's report of a user's post count; of reports that cross, the one with

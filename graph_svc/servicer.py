@@ -161,3 +161,13 @@ class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
     ) -> graph_pb2.SetPostCountResponse:
         await self._profiles.set_post_count(request.user_id, request.post_count, request.version)
         return graph_pb2.SetPostCountResponse()
+
+    async def UpdateProfile(
+        self, request: graph_pb2.UpdateProfileRequest, context: Context
+    ) -> graph_pb2.UpdateProfileResponse:
+        user = await self._profiles.update(
+            request.user_id,
+            request.display_name if request.HasField("display_name") else None,
+            request.bio if request.HasField("bio") else None,
+        )
+        return graph_pb2.UpdateProfileResponse(user=user_proto(user))

@@ -78,6 +78,17 @@ class AccountStore:
         )
         return rows[0].user_id if rows else None
 
+    async def set_profile(self, user_id: int, display_name: str | None, bio: str | None) -> None:
+        """Writes the given fields only: an edit of one never undoes a concurrent edit
+        of the other."""
+        fields = {"display_name": display_name, "bio": bio}
+        given = {column: value for column, value in fields.items() if value is not None}
+        if given:
+            assignments = ", ".join(f"{column} = ?" for column in given)
+            await self._cql.write(
+                f"UPDATE users SET {assignments} WHERE user_id = ?", (*given.values(), user_id)
+            )
+
     async def set_password_hash(self, user_id: int, password_hash: str) -> None:
         await self._cql.write(
             "UPDATE users SET password_hash = ? WHERE user_id = ?", (password_hash, user_id)

@@ -15,6 +15,9 @@ PASSWORD_MIN = 8
 # argon2 hashes any length; the cap only stops megabyte "passwords" from costing CPU.
 PASSWORD_MAX = 256
 DISPLAY_NAME_MAX = 50
+# A bio is a line or two under the name on a profile (Instagram allows 150 characters):
+# long enough to say who someone is, short enough to stay a caption, not a post.
+BIO_MAX = 150
 _USERNAME = re.compile(rf"^[a-z0-9._]{{1,{USERNAME_MAX}}}$")
 
 
@@ -69,3 +72,23 @@ def normalize_display_name(display_name: str) -> str:
     if any(unicodedata.category(char).startswith("C") for char in name):
         raise InvalidInput("a display name cannot contain control characters")
     return name
+
+
+def check_new_display_name(display_name: str) -> str:
+    """A display name someone changes to: as at sign-up, but not empty (an edit that
+    clears the name is a mistake more often than a wish)."""
+    name = normalize_display_name(display_name)
+    if not name:
+        raise InvalidInput(f"a display name is 1 to {DISPLAY_NAME_MAX} characters")
+    return name
+
+
+def check_bio(bio: str) -> str:
+    """A bio: up to BIO_MAX characters, line breaks kept, other control characters
+    refused, surrounding space dropped (empty clears it)."""
+    text = bio.strip()
+    if len(text) > BIO_MAX:
+        raise InvalidInput(f"a bio is at most {BIO_MAX} characters")
+    if any(unicodedata.category(char).startswith("C") and char != "\n" for char in text):
+        raise InvalidInput("a bio cannot contain control characters other than line breaks")
+    return text
