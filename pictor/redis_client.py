@@ -144,12 +144,16 @@ class PooledCluster(RedisCluster):
             replies, failed = await self._send_pinned(key, commands)
             if failed is None:
                 return replies
-            if attempt == RETRIES or not isinstance(failed, _RESEND):
-                raise failed
-            attempt += 1
-            # A keyed command through the client follows the redirection, or re-reads
-            # the slot map after a broken connection: the next try goes where it lives.
-            await self.exists(key)
+            if attempt < RETRIES and isinstance(failed, _RESEND):
+                attempt += 1
+                # A keyed command through the client follows the redirection, or
+                # re-reads the slot map after a broken connection: the next try goes
+                # where the slot lives now.
+                await self.exists(key)
+                continue
+            if isinstance(failed, (AskError, TryAgainError)):  # a slot still moving
+                raise ClusterUnavailable(str(failed)) from failed
+            raise failed
 
     async def _send_pinned(
         self, key: str, commands: Sequence[Sequence[EncodableT]]
