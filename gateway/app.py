@@ -197,6 +197,8 @@ def create_app(settings: GatewaySettings) -> Starlette:
                     {
                         Action.POST: settings.post_rate_limit,
                         Action.FOLLOW: settings.follow_rate_limit,
+                        Action.LIKE: settings.like_rate_limit,
+                        Action.COMMENT: settings.comment_rate_limit,
                     },
                 ),
             }

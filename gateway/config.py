@@ -34,6 +34,9 @@ class GatewaySettings(Settings):
     # What one signed-in viewer may do per minute: posts, and follows plus unfollows.
     post_rate_limit: int = 10
     follow_rate_limit: int = 60
+    # Likes plus unlikes, and comments added plus deleted.
+    like_rate_limit: int = 120
+    comment_rate_limit: int = 30
     # Failed log-ins per username before it is locked for the window.
     login_failure_limit: int = 10
     login_failure_window_seconds: int = 15 * 60

@@ -23,6 +23,10 @@ from pictor.graph.v1 import graph_pb2
 from pictor.media.v1 import media_pb2
 from pictor.post.v1 import post_pb2
 
+# Post fields post_svc reads with the posts (from its caches) when a query names them.
+POST_COUNTS = frozenset({"likeCount", "commentCount"})
+VIEWER_LIKED = "viewerHasLiked"
+
 
 @dataclass
 class Context:
@@ -38,6 +42,10 @@ class Context:
     user_counts: DataLoader[int, graph_pb2.User | None] = field(init=False)
     posts: DataLoader[int, post_pb2.Post | None] = field(init=False)
     viewer_follows: DataLoader[int, bool] = field(init=False)
+    # Posts with their counts and/or the viewer's like, by which of the two.
+    _engaged_posts: dict[tuple[bool, bool], DataLoader[int, post_pb2.Post | None]] = field(
+        init=False
+    )
     _signed_urls: dict[str, str] = field(init=False)
     _viewer: tuple[int | None] | None = field(init=False, default=None)
 
@@ -63,7 +71,34 @@ class Context:
         self.user_counts = DataLoader(functools.partial(self._load_users, profiles_only=False))
         self.posts = DataLoader(self._load_posts)
         self.viewer_follows = DataLoader(self._load_viewer_follows)
+        self._engaged_posts = {}
         self._signed_urls = {}
+
+    def posts_request(
+        self, post_ids: list[int], asked: frozenset[str] = frozenset()
+    ) -> post_pb2.BatchGetPostsRequest:
+        """A read of posts, with the counts and the viewer's like if ``asked`` (field
+        names below, ``names_below``) names them: one call for the posts and those."""
+        viewer = self.viewer_id
+        return post_pb2.BatchGetPostsRequest(
+            post_ids=post_ids,
+            with_counts=not POST_COUNTS.isdisjoint(asked),
+            with_viewer_liked=VIEWER_LIKED in asked and viewer is not None,
+            viewer_id=viewer or 0,
+        )
+
+    def post_loader(self, asked: frozenset[str]) -> DataLoader[int, post_pb2.Post | None]:
+        """Posts by id as ``posts_request`` reads them for what is asked."""
+        request = self.posts_request([], asked)
+        extras = (request.with_counts, request.with_viewer_liked)
+        if extras == (False, False):
+            return self.posts
+        loader = self._engaged_posts.get(extras)
+        if loader is None:
+            loader = self._engaged_posts[extras] = DataLoader(
+                functools.partial(self._load_posts, asked=asked)
+            )
+        return loader
 
     def _authorization(self) -> str | None:
         if isinstance(self.request, WebSocket):
@@ -151,10 +186,10 @@ class Context:
         found = {user.id: user for user in response.users}
         return [found.get(user_id) for user_id in ids]
 
-    async def _load_posts(self, ids: list[int]) -> list[post_pb2.Post | None]:
-        response = await self.clients.post.BatchGetPosts(
-            post_pb2.BatchGetPostsRequest(post_ids=ids)
-        )
+    async def _load_posts(
+        self, ids: list[int], asked: frozenset[str] = frozenset()
+    ) -> list[post_pb2.Post | None]:
+        response = await self.clients.post.BatchGetPosts(self.posts_request(ids, asked))
         found = {post.id: post for post in response.posts}
         return [found.get(post_id) for post_id in ids]
 

@@ -8,7 +8,7 @@ import binascii
 from gateway.errors import ErrorCode, GatewayError
 from pictor.snowflake import is_id
 
-KINDS = ("User", "Post")
+KINDS = ("User", "Post", "Comment")
 
 
 def encode(kind: str, number: int) -> str:

@@ -78,10 +78,15 @@ class Query:
                 cursor=after or "",
             )
         )
-        found = await context.posts.load_many([item.post_id for item in response.items])
+        # Counts and the viewer's likes, when asked, come in the same call as the posts.
+        asked = names_below(info)
+        found = await context.post_loader(asked).load_many(
+            [item.post_id for item in response.items]
+        )
         # A post deleted after the timeline was read is dropped, never shown.
         return await PostConnection.of(
             info,
             [(item.cursor, post) for item, post in zip(response.items, found, strict=True) if post],
             PageInfo.after(response.items, response.next_cursor),
+            asked,
         )

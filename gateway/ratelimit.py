@@ -63,10 +63,13 @@ class AuthRateLimiter:
 
 
 class Action(StrEnum):
-    """What a viewer does that is limited per minute (follow and unfollow together)."""
+    """What a viewer does that is limited per minute (follow and unfollow together,
+    like and unlike together, adding and deleting comments together)."""
 
     POST = "post"
     FOLLOW = "follow"
+    LIKE = "like"
+    COMMENT = "comment"
 
 
 class ViewerRateLimiter:

@@ -26,6 +26,7 @@ from strawberry.types import ExecutionContext
 from gateway.backend_calls import BackendCallsReport
 from gateway.compiled import PlannedExecutor
 from gateway.config import GatewaySettings
+from gateway.engagement import EngagementMutation
 from gateway.errors import ErrorCodes
 from gateway.http import validation_errors
 from gateway.mutations import Mutation
@@ -40,7 +41,9 @@ from gateway.uploads import UPLOAD
 
 # The root types, each the merge of the modules that add root fields.
 Queries = merge_types("Query", (Query, NotificationQuery))
-Mutations = merge_types("Mutation", (Mutation, NotificationMutation, ProfileMutation))
+Mutations = merge_types(
+    "Mutation", (Mutation, EngagementMutation, NotificationMutation, ProfileMutation)
+)
 Subscriptions = merge_types("Subscription", (Subscription, NotificationSubscription))
 
 

@@ -21,6 +21,12 @@ from pictor.redis_client import PooledCluster, RedisClient
 
 # What a deleted record's key holds; no serialized record is this short.
 TOMBSTONE = b"\x00"
+# KEYS[1] a record's key; ARGV: the record, TOMBSTONE, ttl. A buried record stays buried.
+_REPLACE = """
+if redis.call('GET', KEYS[1]) == ARGV[2] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+return 1
+"""
 
 
 class HydrationCache:
@@ -52,6 +58,10 @@ class HydrationCache:
             for record_id, value in records.items():
                 pipe.set(self._key(record_id), value, nx=True, ex=self._ttl)
             await pipe.execute()
+
+    async def replace(self, record_id: int, value: bytes) -> None:
+        """Caches the record as it is now, over what is cached, unless it is buried."""
+        await self._redis.eval(_REPLACE, 1, self._key(record_id), value, TOMBSTONE, self._ttl)
 
     async def bury(self, record_id: int) -> None:
         """Marks the record deleted, so no fill in flight can bring it back."""

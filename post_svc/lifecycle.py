@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 
 from pictor import events
 from pictor.clients import ServiceClients
@@ -28,6 +29,7 @@ from post_svc.posts import (
     Post,
     check_content_type,
     moves,
+    normalize_alt_text,
     normalize_caption,
     sources,
     status_name,
@@ -80,6 +82,14 @@ class PostLifecycle:
         found = await read_through(self._cache, post_ids, load, cacheable=settled.__contains__)
         return [found[post_id] for post_id in dict.fromkeys(post_ids) if post_id in found]
 
+    async def readable(self, post_id: int) -> post_pb2.Post:
+        """The post if others may see it (READY): what may be liked or commented on."""
+        found = await self.hydrate([post_id])
+        post = post_pb2.Post.FromString(found[0]) if found else None
+        if post is None or post.media.status != READY:
+            raise NotFound("no such post")
+        return post
+
     async def recent_ids(self, author_ids: Sequence[int], limit: int) -> dict[int, list[int]]:
         """Each author's newest READY post ids (their profile grid), newest first."""
         return await self._store.recent_ids(author_ids, limit)
@@ -108,6 +118,22 @@ class PostLifecycle:
         if moved:
             await self._announce_status(post)
         return post, moved
+
+    async def set_alt_text(self, post_id: int, requester_id: int, alt_text: str) -> Post:
+        """Sets the post's alt text; a cached post shows it at once (its record is
+        replaced, unless the post was deleted meanwhile)."""
+        text = normalize_alt_text(alt_text)
+        post = await self._store.get(post_id, serial=True)
+        if post is None:
+            raise NotFound("no such post")
+        if post.author_id != requester_id:
+            raise Forbidden("only the author may set a post's alt text")
+        if not await self._store.set_alt_text(post, text):
+            raise NotFound("no such post")
+        changed = replace(post, alt_text=text)
+        if changed.status in TERMINAL:
+            await self._cache.replace(post_id, changed.to_proto().SerializeToString())
+        return changed
 
     async def delete(self, post_id: int, requester_id: int) -> None:
         post = await self._store.get(post_id, serial=True)

@@ -12,6 +12,10 @@ from pictor.post.v1 import post_pb2
 from pictor.snowflake import timestamp_ms
 
 CAPTION_MAX = 2200
+# Alt text describes one photo for a screen reader, read aloud in full: a sentence or
+# a short paragraph. 1,000 leaves room for that (Mastodon's limit is 1,500, Instagram's
+# screen readers cut far shorter) and keeps a post record small in the feed cache.
+ALT_TEXT_MAX = 1000
 # What a client may declare at createPost; the worker checks the real bytes later.
 ACCEPTED_CONTENT_TYPES = frozenset(
     {"image/jpeg", "image/png", "image/webp", "image/heic", "image/heif", "image/avif"}
@@ -75,13 +79,16 @@ class Post:
     author_id: int
     caption: str
     media: post_pb2.Media
+    alt_text: str = ""
 
     @property
     def status(self) -> Status:
         return self.media.status
 
     def to_proto(self) -> post_pb2.Post:
-        proto = post_pb2.Post(id=self.id, author_id=self.author_id, caption=self.caption)
+        proto = post_pb2.Post(
+            id=self.id, author_id=self.author_id, caption=self.caption, alt_text=self.alt_text
+        )
         proto.media.CopyFrom(self.media)
         proto.created_at.FromMilliseconds(timestamp_ms(self.id))
         return proto
@@ -92,12 +99,23 @@ def status_name(status: Status) -> str:
 
 
 def normalize_caption(caption: str) -> str:
-    caption = caption.strip()
-    if len(caption) > CAPTION_MAX:
-        raise InvalidInput(f"a caption is at most {CAPTION_MAX} characters")
-    if any(unicodedata.category(char) == "Cc" and char not in "\n\t" for char in caption):
-        raise InvalidInput("a caption cannot contain control characters")
-    return caption
+    return normalize_text(caption, "a caption", 0, CAPTION_MAX)
+
+
+def normalize_alt_text(alt_text: str) -> str:
+    return normalize_text(alt_text, "alt text", 1, ALT_TEXT_MAX)
+
+
+def normalize_text(text: str, what: str, shortest: int, longest: int) -> str:
+    """Text a person wrote (a caption, a comment, alt text), trimmed, between
+    ``shortest`` and ``longest`` characters and free of control characters."""
+    text = text.strip()
+    if not shortest <= len(text) <= longest:
+        limit = f"at most {longest}" if shortest == 0 else f"{shortest} to {longest}"
+        raise InvalidInput(f"{what} is {limit} characters")
+    if any(unicodedata.category(char) == "Cc" and char not in "\n\t" for char in text):
+        raise InvalidInput(f"{what} cannot contain control characters")
+    return text
 
 
 def check_content_type(content_type: str) -> str:

@@ -33,7 +33,13 @@ def _post(row: Any) -> Post:
     # The media JSON carries the status too; the status column exists for the
     # lightweight transactions' conditions.
     media = json_format.Parse(row.media or "{}", post_pb2.Media())
-    return Post(id=row.post_id, author_id=row.author_id, caption=row.caption, media=media)
+    return Post(
+        id=row.post_id,
+        author_id=row.author_id,
+        caption=row.caption,
+        media=media,
+        alt_text=row.alt_text or "",
+    )
 
 
 def pending_minute(post_id: int) -> int:
@@ -74,7 +80,8 @@ class PostStore:
 
     async def get(self, post_id: int, *, serial: bool = False) -> Post | None:
         query = (
-            "SELECT post_id, author_id, caption, status, media FROM posts_by_id WHERE post_id = ?"
+            "SELECT post_id, author_id, caption, status, media, alt_text FROM posts_by_id "
+            "WHERE post_id = ?"
         )
         if serial:
             rows = await self._cql.read_serial(query, (post_id,))
@@ -102,6 +109,21 @@ class PostStore:
             ),
         )
         return bool(rows[0].applied)
+
+    async def set_alt_text(self, post: Post, alt_text: str) -> bool:
+        """Sets the post's alt text, on its profile grid copy too if it has one; False
+        when the post is gone."""
+        rows = await self._cql.write(
+            "UPDATE posts_by_id SET alt_text = ? WHERE post_id = ? IF EXISTS", (alt_text, post.id)
+        )
+        if not rows[0].applied:
+            return False
+        # Conditional, so a post not on the grid (not READY) is not put there.
+        await self._cql.write(
+            "UPDATE posts_by_user SET alt_text = ? WHERE author_id = ? AND post_id = ? IF EXISTS",
+            (alt_text, post.author_id, post.id),
+        )
+        return True
 
     async def delete(self, post_id: int, author_id: int) -> bool:
         rows = await self._cql.write(
@@ -150,7 +172,9 @@ class PostStore:
 
     async def show_on_profile(self, post: Post) -> bool:
         return await self._profile.add(
-            post.author_id, post.id, {"caption": post.caption, "media": _media_json(post.media)}
+            post.author_id,
+            post.id,
+            {"caption": post.caption, "media": _media_json(post.media), "alt_text": post.alt_text},
         )
 
     async def remove_from_profile(self, post: Post) -> bool:
@@ -187,12 +211,30 @@ class PostStore:
         return found
 
     async def profile_page(self, author_id: int, after: int | None, limit: int) -> list[Post]:
-        columns = "SELECT author_id, post_id, caption, media FROM posts_by_user WHERE author_id = ?"
         # Fresh: the profile grid read right after a post turns READY shows it.
-        if after is None:
-            rows = await self._cql.read(f"{columns} LIMIT ?", (author_id, limit), fresh=True)
-        else:
-            rows = await self._cql.read(
-                f"{columns} AND post_id < ? LIMIT ?", (author_id, after, limit), fresh=True
-            )
+        rows = await read_after(
+            self._cql,
+            "SELECT author_id, post_id, caption, media, alt_text FROM posts_by_user "
+            "WHERE author_id = ?",
+            author_id,
+            "post_id < ?",
+            after,
+            limit,
+        )
         return [_post(row) for row in rows if row.post_id is not None]
+
+
+async def read_after(
+    cql: CqlSession,
+    select: str,
+    partition: int,
+    beyond: str,
+    after: int | None,
+    limit: int,
+) -> list[Any]:
+    """Up to ``limit`` rows of one partition (``select`` binds its key), from the first
+    or from beyond the row ``after`` (``beyond``: "post_id < ?" when newest first),
+    read fresh: a page read right after a write shows it."""
+    if after is None:
+        return await cql.read(f"{select} LIMIT ?", (partition, limit), fresh=True)
+    return await cql.read(f"{select} AND {beyond} LIMIT ?", (partition, after, limit), fresh=True)

@@ -92,6 +92,8 @@ def isolated_settings(**overrides: Any) -> GatewaySettings:
         "auth_rate_limit": 100_000,
         "post_rate_limit": 100_000,
         "follow_rate_limit": 100_000,
+        "like_rate_limit": 100_000,
+        "comment_rate_limit": 100_000,
         "report_backend_calls": True,
     }
     values.update(overrides)

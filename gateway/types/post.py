@@ -3,19 +3,24 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from gateway import ids
+from gateway import described, ids
 from gateway.context import Context
 from gateway.errors import ErrorCode, GatewayError
 from gateway.selection import names_below
 from gateway.types.media import Media, rendition_keys
 from gateway.types.node import Node
 from gateway.types.page import PageInfo
-from gateway.types.user import User, asks_for_counts
+from gateway.types.user import User, UserConnection, asks_for_counts, shown_users
 from pictor.post.v1 import post_pb2
+
+if TYPE_CHECKING:
+    from gateway.types.comment import CommentConnection
+
+CommentConnectionType = Annotated["CommentConnection", strawberry.lazy("gateway.types.comment")]
 
 Info = strawberry.Info[Context, None]
 
@@ -30,6 +35,29 @@ class Post(Node):
     author_id: strawberry.Private[int]
     # Loaded with the page when the query asks for author; None if the account is gone.
     author_profile: strawberry.Private[User | None]
+    # Read with the posts when the query names them (Context.posts_request).
+    like_count: int
+    comment_count: int
+    viewer_has_liked: bool = strawberry.field(description="False when anonymous.")
+    alt_text: str | None = strawberry.field(
+        description="Text for screen readers, set by the author."
+    )
+
+    @described.field("Oldest first.")
+    async def comments(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> CommentConnectionType:
+        from gateway.types.comment import comments_of
+
+        return await comments_of(info, self.post_id, first, after)
+
+    @described.field("Who liked it, newest first.")
+    async def likes(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> UserConnection:
+        from gateway.engagement import likers_of
+
+        return await likers_of(info, self.post_id, first, after)
 
     @strawberry.field
     def author(self) -> User:
@@ -40,33 +68,33 @@ class Post(Node):
     @classmethod
     async def fetch(cls, info: Info, post_id: int) -> Post:
         """The post as stored now, not a value the request's DataLoader cached earlier."""
+        asked = names_below(info)
         response = await info.context.clients.post.BatchGetPosts(
-            post_pb2.BatchGetPostsRequest(post_ids=[post_id])
+            info.context.posts_request([post_id], asked)
         )
         if not response.posts:
             raise GatewayError(ErrorCode.NOT_FOUND, "no such post")
-        (post,) = await posts_for(info, response.posts)
+        (post,) = await posts_for(info, response.posts, asked)
         return post
 
 
-async def posts_for(info: Info, protos: Sequence[post_pb2.Post]) -> list[Post]:
-    """The posts as the query below ``info``'s field shows them: their authors loaded
-    and their renditions signed in one backend call each, and only if asked for."""
+async def posts_for(
+    info: Info, protos: Sequence[post_pb2.Post], asked: frozenset[str] | None = None
+) -> list[Post]:
+    """The posts as the query below ``info``'s field shows them (``asked``, when the
+    caller has read it already): their authors loaded, their renditions signed and
+    their counts and the viewer's like read in one backend call each, and only if
+    asked for; posts read with ``Context.post_loader(asked)`` carry the last already."""
     context = info.context
-    asked = names_below(info)
+    asked = names_below(info) if asked is None else asked
     with_counts = asks_for_counts(asked)
     author_ids = list(dict.fromkeys(post.author_id for post in protos)) if "author" in asked else []
     keys = rendition_keys(list(protos)) if "url" in asked else []
-    authors, urls = await asyncio.gather(
-        context.profiles(author_ids, with_counts) if author_ids else _nothing(),
+    shown, urls, engagement = await asyncio.gather(
+        shown_users(context, author_ids, with_counts),
         context.sign(keys) if keys else _nothing(),
+        _engagement(context, protos, asked),
     )
-    shown = {
-        author_id: User.from_proto(profile, with_counts=with_counts)
-        if profile is not None
-        else None
-        for author_id, profile in authors.items()
-    }
     return [
         Post(
             id=strawberry.ID(ids.encode("Post", post.id)),
@@ -76,9 +104,30 @@ async def posts_for(info: Info, protos: Sequence[post_pb2.Post]) -> list[Post]:
             caption=post.caption,
             created_at=post.created_at.ToDatetime(tzinfo=UTC),
             media=Media.from_proto(post.media, urls),
+            like_count=(shown_engagement := engagement.get(post.id, _NONE)).like_count,
+            comment_count=shown_engagement.comment_count,
+            viewer_has_liked=shown_engagement.viewer_has_liked,
+            alt_text=post.alt_text or None,
         )
         for post in protos
     ]
+
+
+_NONE = post_pb2.Engagement()
+
+
+async def _engagement(
+    context: Context, protos: Sequence[post_pb2.Post], asked: frozenset[str]
+) -> dict[int, post_pb2.Engagement]:
+    """Each post's counts and viewer's like, as far as asked: those it was read with,
+    else read now in one call."""
+    loader = context.post_loader(asked)
+    if loader is context.posts:
+        return {}
+    if all(post.HasField("engagement") for post in protos):
+        return {post.id: post.engagement for post in protos}
+    found = await loader.load_many([post.id for post in protos])
+    return {post.id: post.engagement for post in found if post is not None}
 
 
 async def _nothing() -> dict[Any, Any]:
@@ -98,10 +147,14 @@ class PostConnection:
 
     @classmethod
     async def of(
-        cls, info: Info, listed: Sequence[tuple[str, post_pb2.Post]], page_info: PageInfo
+        cls,
+        info: Info,
+        listed: Sequence[tuple[str, post_pb2.Post]],
+        page_info: PageInfo,
+        asked: frozenset[str] | None = None,
     ) -> PostConnection:
         """A page of posts from their cursors and protos, shown as ``info`` asks."""
-        posts = await posts_for(info, [post for _, post in listed])
+        posts = await posts_for(info, [post for _, post in listed], asked)
         edges = [
             PostEdge(cursor=cursor, node=post)
             for (cursor, _), post in zip(listed, posts, strict=True)

@@ -27,6 +27,18 @@ def asks_for_counts(asked: frozenset[str]) -> bool:
     return not COUNTS.isdisjoint(asked)
 
 
+async def shown_users(
+    context: Context, user_ids: list[int], with_counts: bool
+) -> dict[int, User | None]:
+    """Users by id as a page shows them (None for an account that is gone), in one
+    call, with their counts or not; none read when none asked."""
+    profiles = await context.profiles(user_ids, with_counts) if user_ids else {}
+    return {
+        user_id: User.from_proto(profile, with_counts=with_counts) if profile is not None else None
+        for user_id, profile in profiles.items()
+    }
+
+
 @strawberry.type
 class User(Node):
     id: strawberry.ID
@@ -124,9 +136,12 @@ class UserConnection:
     async def of(
         cls,
         info: strawberry.Info[Context, None],
-        listed: graph_pb2.ListFollowersResponse | graph_pb2.ListFollowingResponse,
+        listed: graph_pb2.ListFollowersResponse
+        | graph_pb2.ListFollowingResponse
+        | post_pb2.ListLikesResponse,
     ) -> UserConnection:
-        """A page of followers or followed users, as listed by graph_svc."""
+        """A page of followers or followed users, as listed by graph_svc, or of who
+        liked a post (post_svc)."""
         with_counts = asks_for_counts(names_below(info))
         users = await info.context.profiles([edge.user_id for edge in listed.edges], with_counts)
         # An account deleted between the edge read and the user read is left out.

@@ -56,6 +56,7 @@ LOCAL_DEFAULTS = {
         "PICTOR_CELEBRITY_THRESHOLD": "1000",
         "PICTOR_POST_RATE_LIMIT": "100000",
         "PICTOR_FOLLOW_RATE_LIMIT": "100000",
+        "PICTOR_LIKE_RATE_LIMIT": "100000",
     }.items()
     if name not in os.environ
 }

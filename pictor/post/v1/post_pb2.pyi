@@ -125,13 +125,21 @@ class Post(_message.Message):
     CAPTION_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
     MEDIA_FIELD_NUMBER: _builtins.int
+    ALT_TEXT_FIELD_NUMBER: _builtins.int
+    ENGAGEMENT_FIELD_NUMBER: _builtins.int
     id: _builtins.int
     author_id: _builtins.int
     caption: _builtins.str
+    alt_text: _builtins.str
+    """Set by the author for screen readers; empty until set."""
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def media(self) -> Global___Media: ...
+    @_builtins.property
+    def engagement(self) -> Global___Engagement:
+        """Only in BatchGetPosts answers that ask for it."""
+
     def __init__(
         self,
         *,
@@ -140,14 +148,43 @@ class Post(_message.Message):
         caption: _builtins.str = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
         media: Global___Media | None = ...,
+        alt_text: _builtins.str = ...,
+        engagement: Global___Engagement | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "media", b"media"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "engagement", b"engagement", "media", b"media"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "caption", b"caption", "created_at", b"created_at", "id", b"id", "media", b"media"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alt_text", b"alt_text", "author_id", b"author_id", "caption", b"caption", "created_at", b"created_at", "engagement", b"engagement", "id", b"id", "media", b"media"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Post: _TypeAlias = Post  # noqa: Y015
+
+@_typing.final
+class Engagement(_message.Message):
+    """A post's counts (exact once events settle) and whether the viewer liked it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LIKE_COUNT_FIELD_NUMBER: _builtins.int
+    COMMENT_COUNT_FIELD_NUMBER: _builtins.int
+    VIEWER_HAS_LIKED_FIELD_NUMBER: _builtins.int
+    like_count: _builtins.int
+    comment_count: _builtins.int
+    viewer_has_liked: _builtins.bool
+    def __init__(
+        self,
+        *,
+        like_count: _builtins.int = ...,
+        comment_count: _builtins.int = ...,
+        viewer_has_liked: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["comment_count", b"comment_count", "like_count", b"like_count", "viewer_has_liked", b"viewer_has_liked"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Engagement: _TypeAlias = Engagement  # noqa: Y015
 
 @_typing.final
 class CreatePostRequest(_message.Message):
@@ -199,16 +236,27 @@ class BatchGetPostsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     POST_IDS_FIELD_NUMBER: _builtins.int
+    WITH_COUNTS_FIELD_NUMBER: _builtins.int
+    WITH_VIEWER_LIKED_FIELD_NUMBER: _builtins.int
+    VIEWER_ID_FIELD_NUMBER: _builtins.int
+    with_counts: _builtins.bool
+    """Each post's like and comment counts (Post.engagement), from post_svc's cache."""
+    with_viewer_liked: _builtins.bool
+    """Whether viewer_id liked each post (0: anonymous, never)."""
+    viewer_id: _builtins.int
     @_builtins.property
     def post_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]: ...
     def __init__(
         self,
         *,
         post_ids: _abc.Iterable[_builtins.int] | None = ...,
+        with_counts: _builtins.bool = ...,
+        with_viewer_liked: _builtins.bool = ...,
+        viewer_id: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["post_ids", b"post_ids"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["post_ids", b"post_ids", "viewer_id", b"viewer_id", "with_counts", b"with_counts", "with_viewer_liked", b"with_viewer_liked"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -456,3 +504,415 @@ class DeletePostResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DeletePostResponse: _TypeAlias = DeletePostResponse  # noqa: Y015
+
+@_typing.final
+class LikePostRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POST_ID_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    post_id: _builtins.int
+    user_id: _builtins.int
+    def __init__(
+        self,
+        *,
+        post_id: _builtins.int = ...,
+        user_id: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["post_id", b"post_id", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LikePostRequest: _TypeAlias = LikePostRequest  # noqa: Y015
+
+@_typing.final
+class LikePostResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LikePostResponse: _TypeAlias = LikePostResponse  # noqa: Y015
+
+@_typing.final
+class UnlikePostRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POST_ID_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    post_id: _builtins.int
+    user_id: _builtins.int
+    def __init__(
+        self,
+        *,
+        post_id: _builtins.int = ...,
+        user_id: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["post_id", b"post_id", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UnlikePostRequest: _TypeAlias = UnlikePostRequest  # noqa: Y015
+
+@_typing.final
+class UnlikePostResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UnlikePostResponse: _TypeAlias = UnlikePostResponse  # noqa: Y015
+
+@_typing.final
+class ListLikesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POST_ID_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    post_id: _builtins.int
+    @_builtins.property
+    def page(self) -> _common_pb2.PageRequest: ...
+    def __init__(
+        self,
+        *,
+        post_id: _builtins.int = ...,
+        page: _common_pb2.PageRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page", b"page", "post_id", b"post_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListLikesRequest: _TypeAlias = ListLikesRequest  # noqa: Y015
+
+@_typing.final
+class LikeEdge(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_ID_FIELD_NUMBER: _builtins.int
+    CURSOR_FIELD_NUMBER: _builtins.int
+    user_id: _builtins.int
+    cursor: _builtins.str
+    def __init__(
+        self,
+        *,
+        user_id: _builtins.int = ...,
+        cursor: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cursor", b"cursor", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LikeEdge: _TypeAlias = LikeEdge  # noqa: Y015
+
+@_typing.final
+class ListLikesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EDGES_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def edges(self) -> _containers.RepeatedCompositeFieldContainer[Global___LikeEdge]: ...
+    @_builtins.property
+    def page(self) -> _common_pb2.PageResponse: ...
+    def __init__(
+        self,
+        *,
+        edges: _abc.Iterable[Global___LikeEdge] | None = ...,
+        page: _common_pb2.PageResponse | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["edges", b"edges", "page", b"page"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListLikesResponse: _TypeAlias = ListLikesResponse  # noqa: Y015
+
+@_typing.final
+class Comment(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    POST_ID_FIELD_NUMBER: _builtins.int
+    AUTHOR_ID_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    id: _builtins.int
+    post_id: _builtins.int
+    author_id: _builtins.int
+    text: _builtins.str
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.int = ...,
+        post_id: _builtins.int = ...,
+        author_id: _builtins.int = ...,
+        text: _builtins.str = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "created_at", b"created_at", "id", b"id", "post_id", b"post_id", "text", b"text"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Comment: _TypeAlias = Comment  # noqa: Y015
+
+@_typing.final
+class AddCommentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POST_ID_FIELD_NUMBER: _builtins.int
+    AUTHOR_ID_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    post_id: _builtins.int
+    author_id: _builtins.int
+    text: _builtins.str
+    def __init__(
+        self,
+        *,
+        post_id: _builtins.int = ...,
+        author_id: _builtins.int = ...,
+        text: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "post_id", b"post_id", "text", b"text"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AddCommentRequest: _TypeAlias = AddCommentRequest  # noqa: Y015
+
+@_typing.final
+class AddCommentResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def comment(self) -> Global___Comment: ...
+    def __init__(
+        self,
+        *,
+        comment: Global___Comment | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["comment", b"comment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["comment", b"comment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AddCommentResponse: _TypeAlias = AddCommentResponse  # noqa: Y015
+
+@_typing.final
+class DeleteCommentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMENT_ID_FIELD_NUMBER: _builtins.int
+    REQUESTER_ID_FIELD_NUMBER: _builtins.int
+    comment_id: _builtins.int
+    requester_id: _builtins.int
+    def __init__(
+        self,
+        *,
+        comment_id: _builtins.int = ...,
+        requester_id: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["comment_id", b"comment_id", "requester_id", b"requester_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteCommentRequest: _TypeAlias = DeleteCommentRequest  # noqa: Y015
+
+@_typing.final
+class DeleteCommentResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteCommentResponse: _TypeAlias = DeleteCommentResponse  # noqa: Y015
+
+@_typing.final
+class ListCommentsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POST_ID_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    post_id: _builtins.int
+    @_builtins.property
+    def page(self) -> _common_pb2.PageRequest: ...
+    def __init__(
+        self,
+        *,
+        post_id: _builtins.int = ...,
+        page: _common_pb2.PageRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page", b"page", "post_id", b"post_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCommentsRequest: _TypeAlias = ListCommentsRequest  # noqa: Y015
+
+@_typing.final
+class CommentEdge(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMENT_FIELD_NUMBER: _builtins.int
+    CURSOR_FIELD_NUMBER: _builtins.int
+    cursor: _builtins.str
+    @_builtins.property
+    def comment(self) -> Global___Comment: ...
+    def __init__(
+        self,
+        *,
+        comment: Global___Comment | None = ...,
+        cursor: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["comment", b"comment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["comment", b"comment", "cursor", b"cursor"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CommentEdge: _TypeAlias = CommentEdge  # noqa: Y015
+
+@_typing.final
+class ListCommentsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EDGES_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def edges(self) -> _containers.RepeatedCompositeFieldContainer[Global___CommentEdge]: ...
+    @_builtins.property
+    def page(self) -> _common_pb2.PageResponse: ...
+    def __init__(
+        self,
+        *,
+        edges: _abc.Iterable[Global___CommentEdge] | None = ...,
+        page: _common_pb2.PageResponse | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["edges", b"edges", "page", b"page"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCommentsResponse: _TypeAlias = ListCommentsResponse  # noqa: Y015
+
+@_typing.final
+class BatchGetCommentsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMENT_IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def comment_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]: ...
+    def __init__(
+        self,
+        *,
+        comment_ids: _abc.Iterable[_builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["comment_ids", b"comment_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetCommentsRequest: _TypeAlias = BatchGetCommentsRequest  # noqa: Y015
+
+@_typing.final
+class BatchGetCommentsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMENTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def comments(self) -> _containers.RepeatedCompositeFieldContainer[Global___Comment]: ...
+    def __init__(
+        self,
+        *,
+        comments: _abc.Iterable[Global___Comment] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["comments", b"comments"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetCommentsResponse: _TypeAlias = BatchGetCommentsResponse  # noqa: Y015
+
+@_typing.final
+class SetAltTextRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POST_ID_FIELD_NUMBER: _builtins.int
+    REQUESTER_ID_FIELD_NUMBER: _builtins.int
+    ALT_TEXT_FIELD_NUMBER: _builtins.int
+    post_id: _builtins.int
+    requester_id: _builtins.int
+    alt_text: _builtins.str
+    def __init__(
+        self,
+        *,
+        post_id: _builtins.int = ...,
+        requester_id: _builtins.int = ...,
+        alt_text: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alt_text", b"alt_text", "post_id", b"post_id", "requester_id", b"requester_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetAltTextRequest: _TypeAlias = SetAltTextRequest  # noqa: Y015
+
+@_typing.final
+class SetAltTextResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POST_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def post(self) -> Global___Post: ...
+    def __init__(
+        self,
+        *,
+        post: Global___Post | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["post", b"post"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["post", b"post"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetAltTextResponse: _TypeAlias = SetAltTextResponse  # noqa: Y015

@@ -66,6 +66,46 @@ class PostServiceStub:
                 request_serializer=pictor_dot_post_dot_v1_dot_post__pb2.DeletePostRequest.SerializeToString,
                 response_deserializer=pictor_dot_post_dot_v1_dot_post__pb2.DeletePostResponse.FromString,
                 _registered_method=True)
+        self.LikePost = channel.unary_unary(
+                '/pictor.post.v1.PostService/LikePost',
+                request_serializer=pictor_dot_post_dot_v1_dot_post__pb2.LikePostRequest.SerializeToString,
+                response_deserializer=pictor_dot_post_dot_v1_dot_post__pb2.LikePostResponse.FromString,
+                _registered_method=True)
+        self.UnlikePost = channel.unary_unary(
+                '/pictor.post.v1.PostService/UnlikePost',
+                request_serializer=pictor_dot_post_dot_v1_dot_post__pb2.UnlikePostRequest.SerializeToString,
+                response_deserializer=pictor_dot_post_dot_v1_dot_post__pb2.UnlikePostResponse.FromString,
+                _registered_method=True)
+        self.ListLikes = channel.unary_unary(
+                '/pictor.post.v1.PostService/ListLikes',
+                request_serializer=pictor_dot_post_dot_v1_dot_post__pb2.ListLikesRequest.SerializeToString,
+                response_deserializer=pictor_dot_post_dot_v1_dot_post__pb2.ListLikesResponse.FromString,
+                _registered_method=True)
+        self.AddComment = channel.unary_unary(
+                '/pictor.post.v1.PostService/AddComment',
+                request_serializer=pictor_dot_post_dot_v1_dot_post__pb2.AddCommentRequest.SerializeToString,
+                response_deserializer=pictor_dot_post_dot_v1_dot_post__pb2.AddCommentResponse.FromString,
+                _registered_method=True)
+        self.DeleteComment = channel.unary_unary(
+                '/pictor.post.v1.PostService/DeleteComment',
+                request_serializer=pictor_dot_post_dot_v1_dot_post__pb2.DeleteCommentRequest.SerializeToString,
+                response_deserializer=pictor_dot_post_dot_v1_dot_post__pb2.DeleteCommentResponse.FromString,
+                _registered_method=True)
+        self.ListComments = channel.unary_unary(
+                '/pictor.post.v1.PostService/ListComments',
+                request_serializer=pictor_dot_post_dot_v1_dot_post__pb2.ListCommentsRequest.SerializeToString,
+                response_deserializer=pictor_dot_post_dot_v1_dot_post__pb2.ListCommentsResponse.FromString,
+                _registered_method=True)
+        self.BatchGetComments = channel.unary_unary(
+                '/pictor.post.v1.PostService/BatchGetComments',
+                request_serializer=pictor_dot_post_dot_v1_dot_post__pb2.BatchGetCommentsRequest.SerializeToString,
+                response_deserializer=pictor_dot_post_dot_v1_dot_post__pb2.BatchGetCommentsResponse.FromString,
+                _registered_method=True)
+        self.SetAltText = channel.unary_unary(
+                '/pictor.post.v1.PostService/SetAltText',
+                request_serializer=pictor_dot_post_dot_v1_dot_post__pb2.SetAltTextRequest.SerializeToString,
+                response_deserializer=pictor_dot_post_dot_v1_dot_post__pb2.SetAltTextResponse.FromString,
+                _registered_method=True)
 
 
 class PostServiceServicer:
@@ -117,6 +157,63 @@ class PostServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def LikePost(self, request, context):
+        """Idempotent; the post must be READY. Publishes like.changed (also when repeated,
+        so a retry after a lost answer still settles the count).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnlikePost(self, request, context):
+        """Idempotent; the post must be READY. Publishes like.changed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListLikes(self, request, context):
+        """Who liked the post, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddComment(self, request, context):
+        """The post must be READY. Publishes comment.changed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteComment(self, request, context):
+        """By the comment's author or the post's author. Publishes comment.changed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListComments(self, request, context):
+        """A post's comments, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchGetComments(self, request, context):
+        """Comments by id; missing or deleted ids are left out.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetAltText(self, request, context):
+        """Author only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PostServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -149,6 +246,46 @@ def add_PostServiceServicer_to_server(servicer, server):
                     servicer.DeletePost,
                     request_deserializer=pictor_dot_post_dot_v1_dot_post__pb2.DeletePostRequest.FromString,
                     response_serializer=pictor_dot_post_dot_v1_dot_post__pb2.DeletePostResponse.SerializeToString,
+            ),
+            'LikePost': grpc.unary_unary_rpc_method_handler(
+                    servicer.LikePost,
+                    request_deserializer=pictor_dot_post_dot_v1_dot_post__pb2.LikePostRequest.FromString,
+                    response_serializer=pictor_dot_post_dot_v1_dot_post__pb2.LikePostResponse.SerializeToString,
+            ),
+            'UnlikePost': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnlikePost,
+                    request_deserializer=pictor_dot_post_dot_v1_dot_post__pb2.UnlikePostRequest.FromString,
+                    response_serializer=pictor_dot_post_dot_v1_dot_post__pb2.UnlikePostResponse.SerializeToString,
+            ),
+            'ListLikes': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListLikes,
+                    request_deserializer=pictor_dot_post_dot_v1_dot_post__pb2.ListLikesRequest.FromString,
+                    response_serializer=pictor_dot_post_dot_v1_dot_post__pb2.ListLikesResponse.SerializeToString,
+            ),
+            'AddComment': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddComment,
+                    request_deserializer=pictor_dot_post_dot_v1_dot_post__pb2.AddCommentRequest.FromString,
+                    response_serializer=pictor_dot_post_dot_v1_dot_post__pb2.AddCommentResponse.SerializeToString,
+            ),
+            'DeleteComment': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteComment,
+                    request_deserializer=pictor_dot_post_dot_v1_dot_post__pb2.DeleteCommentRequest.FromString,
+                    response_serializer=pictor_dot_post_dot_v1_dot_post__pb2.DeleteCommentResponse.SerializeToString,
+            ),
+            'ListComments': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListComments,
+                    request_deserializer=pictor_dot_post_dot_v1_dot_post__pb2.ListCommentsRequest.FromString,
+                    response_serializer=pictor_dot_post_dot_v1_dot_post__pb2.ListCommentsResponse.SerializeToString,
+            ),
+            'BatchGetComments': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetComments,
+                    request_deserializer=pictor_dot_post_dot_v1_dot_post__pb2.BatchGetCommentsRequest.FromString,
+                    response_serializer=pictor_dot_post_dot_v1_dot_post__pb2.BatchGetCommentsResponse.SerializeToString,
+            ),
+            'SetAltText': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetAltText,
+                    request_deserializer=pictor_dot_post_dot_v1_dot_post__pb2.SetAltTextRequest.FromString,
+                    response_serializer=pictor_dot_post_dot_v1_dot_post__pb2.SetAltTextResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -315,6 +452,222 @@ class PostService:
             '/pictor.post.v1.PostService/DeletePost',
             pictor_dot_post_dot_v1_dot_post__pb2.DeletePostRequest.SerializeToString,
             pictor_dot_post_dot_v1_dot_post__pb2.DeletePostResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LikePost(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pictor.post.v1.PostService/LikePost',
+            pictor_dot_post_dot_v1_dot_post__pb2.LikePostRequest.SerializeToString,
+            pictor_dot_post_dot_v1_dot_post__pb2.LikePostResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnlikePost(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pictor.post.v1.PostService/UnlikePost',
+            pictor_dot_post_dot_v1_dot_post__pb2.UnlikePostRequest.SerializeToString,
+            pictor_dot_post_dot_v1_dot_post__pb2.UnlikePostResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListLikes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pictor.post.v1.PostService/ListLikes',
+            pictor_dot_post_dot_v1_dot_post__pb2.ListLikesRequest.SerializeToString,
+            pictor_dot_post_dot_v1_dot_post__pb2.ListLikesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddComment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pictor.post.v1.PostService/AddComment',
+            pictor_dot_post_dot_v1_dot_post__pb2.AddCommentRequest.SerializeToString,
+            pictor_dot_post_dot_v1_dot_post__pb2.AddCommentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteComment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pictor.post.v1.PostService/DeleteComment',
+            pictor_dot_post_dot_v1_dot_post__pb2.DeleteCommentRequest.SerializeToString,
+            pictor_dot_post_dot_v1_dot_post__pb2.DeleteCommentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListComments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pictor.post.v1.PostService/ListComments',
+            pictor_dot_post_dot_v1_dot_post__pb2.ListCommentsRequest.SerializeToString,
+            pictor_dot_post_dot_v1_dot_post__pb2.ListCommentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetComments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pictor.post.v1.PostService/BatchGetComments',
+            pictor_dot_post_dot_v1_dot_post__pb2.BatchGetCommentsRequest.SerializeToString,
+            pictor_dot_post_dot_v1_dot_post__pb2.BatchGetCommentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetAltText(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pictor.post.v1.PostService/SetAltText',
+            pictor_dot_post_dot_v1_dot_post__pb2.SetAltTextRequest.SerializeToString,
+            pictor_dot_post_dot_v1_dot_post__pb2.SetAltTextResponse.FromString,
             options,
             channel_credentials,
             insecure,

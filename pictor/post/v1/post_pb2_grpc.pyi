@@ -51,6 +51,24 @@ class PostServiceStub:
     """
     DeletePost: _grpc.UnaryUnaryMultiCallable[_post_pb2.DeletePostRequest, _post_pb2.DeletePostResponse]
     """Author only. Publishes post.deleted."""
+    LikePost: _grpc.UnaryUnaryMultiCallable[_post_pb2.LikePostRequest, _post_pb2.LikePostResponse]
+    """Idempotent; the post must be READY. Publishes like.changed (also when repeated,
+    so a retry after a lost answer still settles the count).
+    """
+    UnlikePost: _grpc.UnaryUnaryMultiCallable[_post_pb2.UnlikePostRequest, _post_pb2.UnlikePostResponse]
+    """Idempotent; the post must be READY. Publishes like.changed."""
+    ListLikes: _grpc.UnaryUnaryMultiCallable[_post_pb2.ListLikesRequest, _post_pb2.ListLikesResponse]
+    """Who liked the post, newest first."""
+    AddComment: _grpc.UnaryUnaryMultiCallable[_post_pb2.AddCommentRequest, _post_pb2.AddCommentResponse]
+    """The post must be READY. Publishes comment.changed."""
+    DeleteComment: _grpc.UnaryUnaryMultiCallable[_post_pb2.DeleteCommentRequest, _post_pb2.DeleteCommentResponse]
+    """By the comment's author or the post's author. Publishes comment.changed."""
+    ListComments: _grpc.UnaryUnaryMultiCallable[_post_pb2.ListCommentsRequest, _post_pb2.ListCommentsResponse]
+    """A post's comments, oldest first."""
+    BatchGetComments: _grpc.UnaryUnaryMultiCallable[_post_pb2.BatchGetCommentsRequest, _post_pb2.BatchGetCommentsResponse]
+    """Comments by id; missing or deleted ids are left out."""
+    SetAltText: _grpc.UnaryUnaryMultiCallable[_post_pb2.SetAltTextRequest, _post_pb2.SetAltTextResponse]
+    """Author only."""
 
 @_typing.type_check_only
 class PostServiceAsyncStub(PostServiceStub):
@@ -75,6 +93,24 @@ class PostServiceAsyncStub(PostServiceStub):
     """
     DeletePost: _aio.UnaryUnaryMultiCallable[_post_pb2.DeletePostRequest, _post_pb2.DeletePostResponse]  # type: ignore[assignment]
     """Author only. Publishes post.deleted."""
+    LikePost: _aio.UnaryUnaryMultiCallable[_post_pb2.LikePostRequest, _post_pb2.LikePostResponse]  # type: ignore[assignment]
+    """Idempotent; the post must be READY. Publishes like.changed (also when repeated,
+    so a retry after a lost answer still settles the count).
+    """
+    UnlikePost: _aio.UnaryUnaryMultiCallable[_post_pb2.UnlikePostRequest, _post_pb2.UnlikePostResponse]  # type: ignore[assignment]
+    """Idempotent; the post must be READY. Publishes like.changed."""
+    ListLikes: _aio.UnaryUnaryMultiCallable[_post_pb2.ListLikesRequest, _post_pb2.ListLikesResponse]  # type: ignore[assignment]
+    """Who liked the post, newest first."""
+    AddComment: _aio.UnaryUnaryMultiCallable[_post_pb2.AddCommentRequest, _post_pb2.AddCommentResponse]  # type: ignore[assignment]
+    """The post must be READY. Publishes comment.changed."""
+    DeleteComment: _aio.UnaryUnaryMultiCallable[_post_pb2.DeleteCommentRequest, _post_pb2.DeleteCommentResponse]  # type: ignore[assignment]
+    """By the comment's author or the post's author. Publishes comment.changed."""
+    ListComments: _aio.UnaryUnaryMultiCallable[_post_pb2.ListCommentsRequest, _post_pb2.ListCommentsResponse]  # type: ignore[assignment]
+    """A post's comments, oldest first."""
+    BatchGetComments: _aio.UnaryUnaryMultiCallable[_post_pb2.BatchGetCommentsRequest, _post_pb2.BatchGetCommentsResponse]  # type: ignore[assignment]
+    """Comments by id; missing or deleted ids are left out."""
+    SetAltText: _aio.UnaryUnaryMultiCallable[_post_pb2.SetAltTextRequest, _post_pb2.SetAltTextResponse]  # type: ignore[assignment]
+    """Author only."""
 
 class PostServiceServicer(metaclass=_abc_1.ABCMeta):
     """Post metadata. Photo bytes never pass through this service; media_svc reports
@@ -132,5 +168,71 @@ class PostServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_post_pb2.DeletePostResponse, _abc.Awaitable[_post_pb2.DeletePostResponse]]:
         """Author only. Publishes post.deleted."""
+
+    @_abc_1.abstractmethod
+    def LikePost(
+        self,
+        request: _post_pb2.LikePostRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_post_pb2.LikePostResponse, _abc.Awaitable[_post_pb2.LikePostResponse]]:
+        """Idempotent; the post must be READY. Publishes like.changed (also when repeated,
+        so a retry after a lost answer still settles the count).
+        """
+
+    @_abc_1.abstractmethod
+    def UnlikePost(
+        self,
+        request: _post_pb2.UnlikePostRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_post_pb2.UnlikePostResponse, _abc.Awaitable[_post_pb2.UnlikePostResponse]]:
+        """Idempotent; the post must be READY. Publishes like.changed."""
+
+    @_abc_1.abstractmethod
+    def ListLikes(
+        self,
+        request: _post_pb2.ListLikesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_post_pb2.ListLikesResponse, _abc.Awaitable[_post_pb2.ListLikesResponse]]:
+        """Who liked the post, newest first."""
+
+    @_abc_1.abstractmethod
+    def AddComment(
+        self,
+        request: _post_pb2.AddCommentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_post_pb2.AddCommentResponse, _abc.Awaitable[_post_pb2.AddCommentResponse]]:
+        """The post must be READY. Publishes comment.changed."""
+
+    @_abc_1.abstractmethod
+    def DeleteComment(
+        self,
+        request: _post_pb2.DeleteCommentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_post_pb2.DeleteCommentResponse, _abc.Awaitable[_post_pb2.DeleteCommentResponse]]:
+        """By the comment's author or the post's author. Publishes comment.changed."""
+
+    @_abc_1.abstractmethod
+    def ListComments(
+        self,
+        request: _post_pb2.ListCommentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_post_pb2.ListCommentsResponse, _abc.Awaitable[_post_pb2.ListCommentsResponse]]:
+        """A post's comments, oldest first."""
+
+    @_abc_1.abstractmethod
+    def BatchGetComments(
+        self,
+        request: _post_pb2.BatchGetCommentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_post_pb2.BatchGetCommentsResponse, _abc.Awaitable[_post_pb2.BatchGetCommentsResponse]]:
+        """Comments by id; missing or deleted ids are left out."""
+
+    @_abc_1.abstractmethod
+    def SetAltText(
+        self,
+        request: _post_pb2.SetAltTextRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_post_pb2.SetAltTextResponse, _abc.Awaitable[_post_pb2.SetAltTextResponse]]:
+        """Author only."""
 
 def add_PostServiceServicer_to_server(servicer: PostServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
