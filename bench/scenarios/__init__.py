@@ -19,6 +19,7 @@ from bench.scenarios import (
     follows,
     gateway_overhead,
     growth,
+    likes,
     pipeline,
     soak,
     upload_memory,
@@ -38,6 +39,7 @@ SCENARIOS: dict[str, Scenario] = {
         feed_read,
         feed_throughput,
         growth,
+        likes,
         soak,
         cluster,
     )

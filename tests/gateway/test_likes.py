@@ -6,10 +6,8 @@ viewer's likes in the same call as its posts, warm from Redis alone."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import httpx
-import pytest
 
 from bench.backend import import_users
 from gateway import ids
@@ -21,7 +19,7 @@ from pictor import events
 from pictor.clients import ServiceClients
 from pictor.cql import CqlSession
 from pictor.post.v1 import post_pb2
-from pictor.redis_client import RedisClient, open_redis
+from pictor.redis_client import RedisClient
 from tests.feed_svc.test_hydration import coordinated_reads
 from tests.harness import GraphQLClient, Person, data, error_codes, sign_up
 
@@ -36,13 +34,6 @@ query($id: ID!, $first: Int, $after: String) {
     edges { cursor node { username } } pageInfo { hasNextPage endCursor } } }
 }
 """
-
-
-@pytest.fixture
-async def redis(settings: GatewaySettings) -> AsyncIterator[RedisClient]:
-    client = open_redis(settings)
-    yield client
-    await client.aclose()
 
 
 async def ready_post(clients: ServiceClients, author: Person) -> str:

@@ -1,0 +1,158 @@
+"""Likes on one hot post, and what the engagement fields cost a feed page.
+
+Hot post: ``fans`` different people (made in bulk through graph_svc ImportUsers, each
+signed in with a token the gateway's key signs) like the newest post of the
+feed_throughput reader's page through GraphQL at once (Python generator), then all
+unlike it: likes/s and unlikes/s with p50/p99, and how long after the last answer the
+count was exact (``likeCount`` read back until it is, i.e. the events settled). The
+post ends back at its starting count, so runs repeat.
+
+Feed page: ``homeFeed(first: 12)`` with wrk as feed_throughput reads it, plain and
+with ``likeCount commentCount viewerHasLiked`` on every post, in the same run; pages/s,
+p99 and CQL requests per page of each (warm: 0 for both).
+"""
+
+from __future__ import annotations
+
+import time
+
+from bench.backend import import_users
+from bench.home_feed import FULL, HOME_FEED, PAGE, PROCESSES, SMOKE, Feed, reading
+from bench.report import Figure, latency_figures
+from bench.run import BenchRun
+from bench.stats import LoadResult, Operation, run_load
+from bench.wrk import CONNECTIONS, Measured, measured
+from gateway.auth import issue_token
+from harness.graphql import GraphQLClient
+from harness.waiting import wait_until
+
+NAME = "likes"
+LIKE = "mutation($id: ID!) { likePost(postId: $id) { id } }"
+UNLIKE = "mutation($id: ID!) { unlikePost(postId: $id) { id } }"
+COUNT = "query($id: ID!) { post(id: $id) { likeCount } }"
+ENGAGED_FEED = HOME_FEED.replace(
+    "caption\n", "caption\n        likeCount commentCount viewerHasLiked\n"
+)
+CONCURRENCY = 16
+FANS = {False: 1000, True: 20}
+SETTLE_WITHIN_SECONDS = 120.0
+
+
+async def run(bench: BenchRun) -> list[Figure]:
+    sizes = SMOKE if bench.smoke else FULL
+    async with reading(bench, sizes) as feed, bench.graphql() as anonymous:
+        page = await feed.reader.client.data(HOME_FEED, {"first": PAGE})
+        post = page["homeFeed"]["edges"][0]["node"]["id"]
+        fans = await _fans(bench, feed, anonymous, FANS[bench.smoke])
+        start = await _like_count(anonymous, post)
+        bench.say(f"{NAME}: {len(fans)} people like one post at once, then unlike it")
+        liked, liked_settle = await _everyone(bench, fans, LIKE, post, start + len(fans))
+        unliked, unliked_settle = await _everyone(bench, fans, UNLIKE, post, start)
+
+        seconds = sizes.wrk_seconds
+        bench.say(f"{NAME}: homeFeed with wrk, plain then with the engagement fields")
+        plain = await _feed(bench, feed, HOME_FEED, seconds)
+        engaged = await _feed(bench, feed, ENGAGED_FEED, seconds)
+    return [
+        *_mutation_figures("likePost, one hot post", liked, liked_settle, len(fans)),
+        *_mutation_figures("unlikePost, one hot post", unliked, unliked_settle, len(fans)),
+        *_feed_figures("plain", plain, None),
+        *_feed_figures("with likeCount commentCount viewerHasLiked", engaged, plain),
+    ]
+
+
+async def _fans(
+    bench: BenchRun, feed: Feed, anonymous: GraphQLClient, count: int
+) -> list[GraphQLClient]:
+    """``count`` people, made once (deterministic names) and signed in by token: a log-in
+    each would cost an argon2 hash."""
+    bench.say(f"{NAME}: {count} fans")
+    names = [f"bench.fan.{number:04d}" for number in range(count)]
+    settings = bench.target.settings
+    return [
+        anonymous.signed_in(issue_token(fan, settings))
+        for fan in await import_users(feed.clients, names)
+    ]
+
+
+async def _like_count(client: GraphQLClient, post: str) -> int:
+    return int((await client.data(COUNT, {"id": post}))["post"]["likeCount"])
+
+
+async def _everyone(
+    bench: BenchRun, fans: list[GraphQLClient], mutation: str, post: str, settled_at: int
+) -> tuple[LoadResult, float]:
+    """Every fan sends ``mutation`` once, ``CONCURRENCY`` at a time; the load and the
+    seconds from its end until the like count reads ``settled_at``."""
+
+    def sent_by_each() -> Operation:
+        async def send(index: int) -> object:
+            return await fans[index].data(mutation, {"id": post})
+
+        return send
+
+    load = await run_load(
+        sent_by_each(),
+        concurrency=CONCURRENCY,
+        count=len(fans),
+        processes=bench.target.pids(*PROCESSES),
+    )
+    ended = time.perf_counter()
+
+    async def exact() -> bool:
+        return await _like_count(fans[0], post) == settled_at
+
+    await wait_until(exact, within=SETTLE_WITHIN_SECONDS, interval=0.05)
+    return load, time.perf_counter() - ended
+
+
+async def _feed(bench: BenchRun, feed: Feed, query: str, seconds: float) -> Measured:
+    body = {"query": query, "variables": {"first": PAGE}}
+    await feed.reader.client.data(query, {"first": PAGE})  # caches warm
+    return await measured(bench, feed.cql, body, seconds, PROCESSES, feed.reader.client)
+
+
+def _mutation_figures(
+    metric: str, load: LoadResult, settle_seconds: float, fans: int
+) -> list[Figure]:
+    return [
+        Figure(
+            scenario=NAME,
+            metric=f"{metric} (per s)",
+            value=load.throughput,
+            unit="/s",
+            concurrency=load.concurrency,
+            notes=f"{fans} different people; {load.summary()}",
+            details=load.details(),
+        ),
+        *latency_figures(NAME, metric, load),
+        Figure(
+            scenario=NAME,
+            metric=f"{metric}: count exact after the last answer",
+            value=settle_seconds,
+            unit="s",
+        ),
+    ]
+
+
+def _feed_figures(shape: str, run: Measured, plain: Measured | None) -> list[Figure]:
+    metric = f"homeFeed(first: {PAGE}) {shape}, wrk"
+    baseline = plain.result.per_second if plain is not None else None
+    return [
+        run.rate_figure(NAME, f"{metric} (pages/s)", baseline=baseline),
+        Figure(
+            scenario=NAME,
+            metric=f"{metric} p99",
+            value=run.result.p99_seconds * 1000,
+            unit="ms",
+            baseline=plain.result.p99_seconds * 1000 if plain is not None else None,
+            concurrency=CONNECTIONS,
+        ),
+        Figure(
+            scenario=NAME,
+            metric=f"{metric} CQL requests per page",
+            value=run.cql_per_request(),
+            unit="CQL/page",
+            concurrency=CONNECTIONS,
+        ),
+    ]
