@@ -82,8 +82,10 @@ def celebrity_key(author_id: int) -> str:
     fan-out and rebuild asks about authors, and a global set would put all those reads
     (and every crossing's write) on one node. Spread this way, the question costs what
     reading the author's recent posts costs, on the same node, and the answer is never
-    stale (an in-process cache would be, for a refresh interval, across replicas)."""
-    return f"author-posts:{{{author_id}}}:celebrity"
+    stale (an in-process cache would be, for a refresh interval, across replicas).
+    Derived from graph_svc's follower count: lost, it is set again by the author's
+    next post or follow, which also starts the read-time merge for every follower."""
+    return f"celebrity:{{{author_id}}}"
 
 
 def author_live_channel(author_id: int) -> str:

@@ -23,11 +23,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from redis.asyncio.client import PubSub
-from redis.asyncio.cluster import ClusterPubSub
+from redis.asyncio.cluster import ClusterPubSub, RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import SlotNotCoveredError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from pictor.redis_client import RedisClient
+from pictor.redis_client import ClusterUnavailable, RedisClient
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ RECONNECT_SECONDS = 0.5
 
 class LiveChannels:
     def __init__(self, client: RedisClient) -> None:
+        self._client = client
         self._pubsub: PubSub | ClusterPubSub = client.pubsub()
         self._watchers: dict[str, set[asyncio.Queue[bytes]]] = {}
         self._confirmed: dict[str, asyncio.Event] = {}
@@ -55,20 +57,35 @@ class LiveChannels:
         async with self._lock:
             if self._closed:
                 raise RedisConnectionError("live updates have stopped")
-            queues = self._watchers.setdefault(channel, set())
-            queues.add(queue)
-            if len(queues) == 1:
-                self._confirmed[channel] = asyncio.Event()
-                await self._pubsub.ssubscribe(channel)
-                self._wanted.set()
+            if channel not in self._watchers:
+                await self._subscribe(channel)
+            self._watchers[channel].add(queue)
             confirmed = self._confirmed[channel]
         try:
             async with asyncio.timeout(CONFIRM_SECONDS):
                 await confirmed.wait()
         except TimeoutError:
+            await self.remove(channel, queue)
             raise RedisConnectionError(
                 f"no confirmation of the subscription to {channel}"
             ) from None
+
+    async def _subscribe(self, channel: str) -> None:
+        # Expected before it is asked for: the reader may see the confirmation first.
+        self._confirmed[channel] = asyncio.Event()
+        try:
+            if isinstance(self._client, RedisCluster):
+                # ClusterPubSub finds a channel's node in the slot map, but leaves
+                # reading the map to the client's first command.
+                await self._client.initialize()
+            await self._pubsub.ssubscribe(channel)
+        except BaseException as error:
+            del self._confirmed[channel]
+            if isinstance(error, SlotNotCoveredError):
+                raise ClusterUnavailable(str(error)) from error
+            raise
+        self._watchers[channel] = set()
+        self._wanted.set()
 
     async def remove(self, channel: str, queue: asyncio.Queue[bytes]) -> None:
         async with self._lock:
@@ -134,8 +151,8 @@ class LiveListener:
 
     async def listen(self, channels: Iterable[str]) -> None:
         for channel in sorted(set(channels) - self.channels):
-            self.channels.add(channel)
             await self._shared.add(channel, self._arrived)
+            self.channels.add(channel)
 
     async def stop_listening(self, channels: Iterable[str]) -> None:
         for channel in sorted(set(channels) & self.channels):
