@@ -29,6 +29,7 @@ import redis
 from gateway.config import GatewaySettings
 from infra.local import graphiql, stack
 from infra.local.stack import Part, StackError, say
+from pictor.config import ServiceName
 
 CLUSTER_STATE = stack.STATE / "cluster"
 RUN_DIR = CLUSTER_STATE / "run"
@@ -55,7 +56,14 @@ CASSANDRA: Mapping[str, Any] = {
 # The cluster's services and gateway listen 100 above the single stack's ports, so
 # both sets of applications can run side by side.
 _PORT_OFFSET = 100
-_PROCESSES = ("graph", "post", "feed", "media", "media_worker", "feed_worker")
+_PROCESSES: tuple[ServiceName, ...] = (
+    "graph",
+    "post",
+    "feed",
+    "media",
+    "media_worker",
+    "feed_worker",
+)
 
 
 def settings(**overrides: Any) -> GatewaySettings:
@@ -63,10 +71,9 @@ def settings(**overrides: Any) -> GatewaySettings:
     single = GatewaySettings()
     ports: dict[str, Any] = {"gateway_port": single.gateway_port + _PORT_OFFSET}
     for process in _PROCESSES:
-        host, port = single.service_addr(process).rsplit(":", 1)  # type: ignore[arg-type]
+        host, port = single.service_addr(process).rsplit(":", 1)
         ports[f"{process}_addr"] = f"{host}:{int(port) + _PORT_OFFSET}"
-        metrics = single.metrics_port(process)  # type: ignore[arg-type]
-        ports[f"{process}_metrics_port"] = metrics + _PORT_OFFSET
+        ports[f"{process}_metrics_port"] = single.metrics_port(process) + _PORT_OFFSET
     return GatewaySettings(**{**CASSANDRA, **REDIS.settings(), **ports, **overrides})
 
 
@@ -172,10 +179,6 @@ class RedisCluster:
             for info in infos
         )
 
-    def primaries(self) -> list[int]:
-        """The ports of the nodes that are primaries now (a failover swaps roles)."""
-        return [port for port in self.ports if _role(port) == "master"]
-
 
 def _redis_command(port: int, data: Path) -> list[str]:
     data.mkdir(parents=True, exist_ok=True)
@@ -211,22 +214,16 @@ def _redis_command(port: int, data: Path) -> list[str]:
     ]
 
 
-def _node(port: int) -> redis.Redis:
-    return redis.Redis(port=port, socket_timeout=2, decode_responses=True)
-
-
 def _cluster_info(port: int) -> dict[str, str]:
-    info: dict[str, str] = _node(port).execute_command("CLUSTER INFO")  # type: ignore[no-untyped-call]
-    return info
-
-
-def _role(port: int) -> str:
-    return str(_node(port).info("replication")["role"])
+    with redis.Redis(port=port, socket_timeout=2, decode_responses=True) as node:
+        info: dict[str, str] = node.execute_command("CLUSTER INFO")
+        return info
 
 
 def _replica_linked(port: int) -> bool:
-    info = _node(port).info("replication")
-    return info["role"] == "master" or info.get("master_link_status") == "up"
+    with redis.Redis(port=port, socket_timeout=2, decode_responses=True) as node:
+        info = node.info("replication")
+    return bool(info["role"] == "master" or info.get("master_link_status") == "up")
 
 
 # The cluster topology's Redis, and a second one the test suite has to itself (a
