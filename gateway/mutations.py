@@ -128,16 +128,10 @@ class Mutation:
             post_pb2.CreatePostRequest(author_id=author, caption=caption)
         )
 
-        async def parts() -> AsyncIterator[media_pb2.StreamUploadRequest]:
-            yield media_pb2.StreamUploadRequest(
-                start=media_pb2.UploadStart(
-                    post_id=created.post.id, requester_id=author, acknowledge_only=True
-                )
-            )
-            while chunk := await upload.read(UPLOAD_CHUNK_BYTES):
-                yield media_pb2.StreamUploadRequest(chunk=chunk)
-
-        call = context.clients.media.StreamUpload(parts())
+        start = media_pb2.UploadStart(
+            post_id=created.post.id, requester_id=author, acknowledge_only=True
+        )
+        call = context.clients.media.StreamUpload(streamed(start, upload))
         try:
             # Progress, then the received confirmation; processing has started by then.
             async for _event in call:
@@ -173,6 +167,15 @@ class Mutation:
             graph_pb2.UnfollowRequest(follower_id=follower, followee_id=followee)
         )
         return User.from_proto(response.followee, with_counts=True)
+
+
+async def streamed(
+    start: media_pb2.UploadStart, upload: UploadFile
+) -> AsyncIterator[media_pb2.StreamUploadRequest]:
+    """A multipart file part as media_svc's streamed upload: the start, then chunks."""
+    yield media_pb2.StreamUploadRequest(start=start)
+    while chunk := await upload.read(UPLOAD_CHUNK_BYTES):
+        yield media_pb2.StreamUploadRequest(chunk=chunk)
 
 
 async def _follow_edge(context: Context, user_id: strawberry.ID) -> tuple[int, int]:

@@ -43,6 +43,8 @@ def user_proto(user: User) -> graph_pb2.User:
         post_count=user.post_count,
     )
     proto.created_at.FromDatetime(user.created_at)
+    if user.avatar:
+        proto.avatar.MergeFromString(user.avatar)
     return proto
 
 
@@ -72,10 +74,14 @@ class Profiles:
         if not await self._store.get_profiles([user_id]):
             raise NotFound("no such user")
         await self._store.set_profile(user_id, name, text)
+        await self.recache(user_id)
+        return (await self._store.get_many([user_id]))[0]
+
+    async def recache(self, user_id: int) -> None:
+        """Puts the profile as stored now in the cache, over what it held."""
         (profile,) = await self._store.get_profiles([user_id])
         record = user_proto(profile).SerializeToString()
         await self._redis.set(user_key(user_id), record, ex=self._ttl)
-        return (await self._store.get_many([user_id]))[0]
 
     async def set_post_count(self, user_id: int, post_count: int, version: int) -> None:
         """post_svc's report of a user's post count; of reports that cross, the one with

@@ -7,8 +7,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 
 from graph_svc.accounts import IMPORTS_IN_FLIGHT, Accounts, ImportedAccount
+from graph_svc.avatars import Avatars, media_of
 from graph_svc.follows import FollowGraph
 from graph_svc.profiles import Profiles, user_proto
+from graph_svc.store import AvatarRow
 from graph_svc.users import Edge
 from pictor.common.v1 import common_pb2
 from pictor.errors import InvalidInput
@@ -43,6 +45,12 @@ async def _edge_page(
     return [_edge_proto(edge) for edge in edges], next_page
 
 
+def _avatar_proto(avatar: AvatarRow) -> graph_pb2.Avatar:
+    return graph_pb2.Avatar(
+        avatar_id=avatar.avatar_id, user_id=avatar.user_id, media=media_of(avatar)
+    )
+
+
 async def _imported_accounts(
     requests: AsyncIterator[graph_pb2.ImportUsersRequest],
 ) -> AsyncIterator[list[ImportedAccount]]:
@@ -58,10 +66,13 @@ async def _imported_accounts(
 
 
 class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
-    def __init__(self, accounts: Accounts, graph: FollowGraph, profiles: Profiles) -> None:
+    def __init__(
+        self, accounts: Accounts, graph: FollowGraph, profiles: Profiles, avatars: Avatars
+    ) -> None:
         self._accounts = accounts
         self._graph = graph
         self._profiles = profiles
+        self._avatars = avatars
 
     async def CreateUser(
         self, request: graph_pb2.CreateUserRequest, context: Context
@@ -171,3 +182,28 @@ class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
             request.bio if request.HasField("bio") else None,
         )
         return graph_pb2.UpdateProfileResponse(user=user_proto(user))
+
+    async def CreateAvatar(
+        self, request: graph_pb2.CreateAvatarRequest, context: Context
+    ) -> graph_pb2.CreateAvatarResponse:
+        avatar = await self._avatars.create(request.user_id)
+        return graph_pb2.CreateAvatarResponse(avatar=_avatar_proto(avatar))
+
+    async def GetAvatar(
+        self, request: graph_pb2.GetAvatarRequest, context: Context
+    ) -> graph_pb2.GetAvatarResponse:
+        avatar = await self._avatars.get(request.avatar_id)
+        if avatar is None:
+            return graph_pb2.GetAvatarResponse()
+        return graph_pb2.GetAvatarResponse(avatar=_avatar_proto(avatar))
+
+    async def UpdateAvatarMedia(
+        self, request: graph_pb2.UpdateAvatarMediaRequest, context: Context
+    ) -> graph_pb2.UpdateAvatarMediaResponse:
+        moved = await self._avatars.update_media(request.avatar_id, request.media)
+        return graph_pb2.UpdateAvatarMediaResponse(
+            avatar=_avatar_proto(moved.avatar),
+            moved=moved.moved,
+            current=moved.current,
+            replaced_avatar_id=moved.replaced or 0,
+        )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -62,7 +62,7 @@ class AccountStore:
         if user_id is None:
             return None
         rows = await self._cql.read(
-            "SELECT user_id, username, display_name, bio, created_at, password_hash "
+            "SELECT user_id, username, display_name, bio, created_at, avatar, password_hash "
             "FROM users WHERE user_id = ?",
             (user_id,),
             fresh=True,
@@ -121,7 +121,8 @@ class AccountStore:
 
     async def _profile(self, user_id: int) -> User | None:
         rows = await self._cql.read(
-            "SELECT user_id, username, display_name, bio, created_at FROM users WHERE user_id = ?",
+            "SELECT user_id, username, display_name, bio, created_at, avatar FROM users "
+            "WHERE user_id = ?",
             (user_id,),
             fresh=True,
         )
@@ -154,6 +155,56 @@ class AccountStore:
             following_count=(following[0].following_count or 0) if following else 0,
             post_count=(posts[0].post_count or 0) if posts else 0,
         )
+
+
+@dataclass(frozen=True)
+class AvatarRow:
+    avatar_id: int
+    user_id: int
+    media: bytes
+
+
+class AvatarStore:
+    """Avatar uploads (``avatars``) and the user's current one (``users.avatar``)."""
+
+    def __init__(self, cql: CqlSession) -> None:
+        self._cql = cql
+
+    async def create(self, avatar: AvatarRow, status: int) -> None:
+        await self._cql.write(
+            "INSERT INTO avatars (avatar_id, user_id, status, media) VALUES (?, ?, ?, ?)",
+            (avatar.avatar_id, avatar.user_id, status, avatar.media),
+        )
+
+    async def get(self, avatar_id: int) -> AvatarRow | None:
+        """As the latest move left it (a serial read)."""
+        rows = await self._cql.read_serial(
+            "SELECT avatar_id, user_id, media FROM avatars WHERE avatar_id = ?", (avatar_id,)
+        )
+        return AvatarRow(rows[0].avatar_id, rows[0].user_id, rows[0].media) if rows else None
+
+    async def move(
+        self, avatar_id: int, status: int, media: bytes, allowed_from: Sequence[int]
+    ) -> bool:
+        """Sets the status and media if the status is one of ``allowed_from``."""
+        rows = await self._cql.write(
+            "UPDATE avatars SET status = ?, media = ? WHERE avatar_id = ? IF status IN ?",
+            (status, media, avatar_id, list(allowed_from)),
+        )
+        return bool(rows[0].applied)
+
+    async def make_current(self, avatar: AvatarRow, written_at_us: int) -> None:
+        """The user's avatar, unless one written with a later time is already."""
+        await self._cql.write(
+            "UPDATE users USING TIMESTAMP ? SET avatar_id = ?, avatar = ? WHERE user_id = ?",
+            (written_at_us, avatar.avatar_id, avatar.media, avatar.user_id),
+        )
+
+    async def current_id(self, user_id: int) -> int | None:
+        rows = await self._cql.read(
+            "SELECT avatar_id FROM users WHERE user_id = ?", (user_id,), fresh=True
+        )
+        return rows[0].avatar_id if rows else None
 
 
 class EdgeStore:
@@ -226,4 +277,5 @@ def _user(row: Any) -> User:
         display_name=row.display_name or "",
         bio=row.bio or "",
         created_at=row.created_at,
+        avatar=row.avatar or b"",
     )

@@ -31,6 +31,8 @@ class User:
     follower_count: int = 0
     following_count: int = 0
     post_count: int = 0
+    # The current avatar, a serialized post.v1.Media (READY); empty until set.
+    avatar: bytes = b""
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """media_svc's object store access (S3 API): raw uploads in, renditions out, signed URLs.
 
-Keys are derived from the post id alone, so a retried step overwrites rather than
-duplicates: ``uploads/<post>`` for the original, ``media/<post>/<size>.<ext>`` for
-renditions.
+Keys are derived from the post (or avatar) id alone, so a retried step overwrites
+rather than duplicates: ``uploads/<post>`` for the original, ``media/<post>/<size>.<ext>``
+for renditions; an avatar's under ``uploads/avatars/`` and ``media/avatars/``.
 """
 
 from __future__ import annotations
@@ -24,16 +24,27 @@ RENDITION_PREFIX = "media/"
 _EXTENSIONS = {"image/jpeg": "jpg", "image/webp": "webp"}
 
 
-def upload_key(post_id: int) -> str:
-    return f"{RAW_UPLOAD_PREFIX}{post_id}"
+@dataclass(frozen=True)
+class Layout:
+    """Where one kind of media keeps its objects. Posts and avatars each have their
+    own folders: their ids come from different services, which may repeat each
+    other's."""
+
+    uploads: str
+    renditions: str
+
+    def upload_key(self, media_id: int) -> str:
+        return f"{self.uploads}{media_id}"
+
+    def renditions_prefix(self, media_id: int) -> str:
+        return f"{self.renditions}{media_id}/"
+
+    def rendition_key(self, media_id: int, name: str, content_type: str) -> str:
+        return f"{self.renditions_prefix(media_id)}{name}.{_EXTENSIONS[content_type]}"
 
 
-def renditions_prefix(post_id: int) -> str:
-    return f"{RENDITION_PREFIX}{post_id}/"
-
-
-def rendition_key(post_id: int, name: str, content_type: str) -> str:
-    return f"{renditions_prefix(post_id)}{name}.{_EXTENSIONS[content_type]}"
+POST_OBJECTS = Layout(RAW_UPLOAD_PREFIX, RENDITION_PREFIX)
+AVATAR_OBJECTS = Layout(f"{RAW_UPLOAD_PREFIX}avatars/", f"{RENDITION_PREFIX}avatars/")
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from pictor.post.v1 import post_pb2, post_pb2_grpc
 
 TERMINAL = (post_pb2.MEDIA_STATUS_READY, post_pb2.MEDIA_STATUS_FAILED)
 # post_svc's answers when a post is gone or already past the asked status.
-_GONE_OR_DONE = (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION)
+GONE_OR_DONE = (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION)
 
 
 class PostStatus:
@@ -41,7 +41,7 @@ class PostStatus:
         try:
             await self._move(post_id, media)
         except grpc.aio.AioRpcError as error:
-            if error.code() in _GONE_OR_DONE:
+            if error.code() in GONE_OR_DONE:
                 return False
             raise
         return True

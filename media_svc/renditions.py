@@ -29,6 +29,8 @@ from pictor.errors import InvalidInput
 
 THUMB_SIZE = 150
 WIDTHS = {"small": 320, "medium": 640, "large": 1080}
+# An avatar's sizes, each a centred square: a list row, a profile header, a retina one.
+SQUARE_SIDES = {"thumb": THUMB_SIZE, "small": 320, "medium": 640}
 JPEG_QUALITY = 82
 WEBP_QUALITY = 80
 # Of libwebp's 0-6: a photo takes about a quarter less time than at its default 4.
@@ -89,8 +91,8 @@ class ProcessedPhoto:
     renditions: list[Rendition]
 
 
-def process(data: bytes, max_pixels: int) -> ProcessedPhoto:
-    """Every rendition of an uploaded photo, and its BlurHash.
+def process(data: bytes, max_pixels: int, square: bool = False) -> ProcessedPhoto:
+    """Every rendition of an uploaded photo (``square``: an avatar's), and its BlurHash.
 
     Raises UnsupportedImage or TooManyPixels. Releases the GIL while libvips works, so it
     is meant to run in a worker thread.
@@ -105,7 +107,7 @@ def process(data: bytes, max_pixels: int) -> ProcessedPhoto:
         raise UnsupportedImage(_UNDECODABLE.get(source_format, _CORRUPT)) from error
 
     renditions = []
-    for name, image in _sizes(photo):
+    for name, image in _squares(photo) if square else _sizes(photo):
         renditions += [
             Rendition(name, "image/jpeg", image.width, image.height, _jpeg(image)),
             Rendition(name, "image/webp", image.width, image.height, _webp(image)),
@@ -170,14 +172,24 @@ def _decode(data: bytes, header: pyvips.Image) -> pyvips.Image:
 
 def _sizes(photo: pyvips.Image) -> list[tuple[str, pyvips.Image]]:
     """Each size, smallest first, in memory so its two encodings share one resize."""
-    side = min(THUMB_SIZE, photo.width, photo.height)
-    sizes = [("thumb", photo.thumbnail_image(side, height=side, crop="centre").copy_memory())]
+    sizes = [("thumb", _square(photo, THUMB_SIZE))]
     for name, width in WIDTHS.items():
         if photo.width <= width:
             sizes.append((name, photo))
         else:
             sizes.append((name, photo.thumbnail_image(width, height=_UNBOUNDED).copy_memory()))
     return sizes
+
+
+def _squares(photo: pyvips.Image) -> list[tuple[str, pyvips.Image]]:
+    """Each square size, smallest first."""
+    return [(name, _square(photo, side)) for name, side in SQUARE_SIDES.items()]
+
+
+def _square(photo: pyvips.Image, side: int) -> pyvips.Image:
+    """A square of ``side`` (smaller if the photo is) cut from the centre, in memory."""
+    side = min(side, photo.width, photo.height)
+    return photo.thumbnail_image(side, height=side, crop="centre").copy_memory()
 
 
 def _opaque(image: pyvips.Image) -> pyvips.Image:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from media_svc.config import MediaSettings
+from media_svc.kinds import AVATAR, POST, media_kinds
 from media_svc.objects import RAW_UPLOAD_PREFIX, ObjectStore
-from media_svc.post_status import PostStatus
 from media_svc.servicer import MediaServicer
 from media_svc.signing import UrlSigner
 from media_svc.uploads import Uploads
@@ -22,9 +22,10 @@ async def _wire(settings: MediaSettings, connections: Connections) -> Wiring:
     clients = connections.services()
     objects = ObjectStore(await connections.enter(open_s3(settings)), settings.s3_bucket)
     await objects.expire_raw_uploads(RAW_UPLOAD_PREFIX, settings.raw_upload_expiry_days)
-    uploads = Uploads(objects, PostStatus(clients.post), events, settings)
+    kinds = media_kinds(clients, objects, events)
+    uploads, avatars = (Uploads(objects, kinds[kind], events, settings) for kind in (POST, AVATAR))
     return Wiring(
-        MediaServicer(uploads, UrlSigner(objects, settings.media_url_ttl_seconds)),
+        MediaServicer(uploads, avatars, UrlSigner(objects, settings.media_url_ttl_seconds)),
         media_pb2_grpc.add_MediaServiceServicer_to_server,
         media_pb2.DESCRIPTOR,
     )

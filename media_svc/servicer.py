@@ -15,8 +15,9 @@ from pictor.service import Context
 
 
 class MediaServicer(media_pb2_grpc.MediaServiceServicer):
-    def __init__(self, uploads: Uploads, signer: UrlSigner) -> None:
+    def __init__(self, uploads: Uploads, avatar_uploads: Uploads, signer: UrlSigner) -> None:
         self._uploads = uploads
+        self._avatar_uploads = avatar_uploads
         self._signer = signer
 
     async def CreateUpload(
@@ -42,6 +43,12 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
         self, request_iterator: AsyncIterator[media_pb2.StreamUploadRequest], context: Context
     ) -> AsyncIterator[media_pb2.StreamUploadResponse]:
         async for response in self._uploads.receive(request_iterator):
+            yield response
+
+    async def StreamAvatarUpload(
+        self, request_iterator: AsyncIterator[media_pb2.StreamUploadRequest], context: Context
+    ) -> AsyncIterator[media_pb2.StreamUploadResponse]:
+        async for response in self._avatar_uploads.receive(request_iterator):
             yield response
 
     async def WatchUpload(

@@ -20,8 +20,9 @@ from datetime import UTC, datetime
 
 from media_svc.config import MediaSettings
 from media_svc.formats import PHOTO_CONTENT_TYPES, SNIFF_BYTES, sniff_format
-from media_svc.objects import ObjectStore, upload_key
-from media_svc.post_status import TERMINAL, PostStatus
+from media_svc.kinds import MediaKind
+from media_svc.objects import ObjectStore
+from media_svc.post_status import TERMINAL
 from pictor import events
 from pictor.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from pictor.media.v1 import media_pb2
@@ -40,12 +41,13 @@ def megabytes(size: int) -> str:
 @dataclass(frozen=True)
 class Uploads:
     objects: ObjectStore
-    posts: PostStatus
+    # A post's photo or an avatar: the same flows, other records and object folders.
+    kind: MediaKind
     events_redis: RedisClient
     settings: MediaSettings
 
     async def authored_post(self, post_id: int, requester_id: int) -> post_pb2.Post:
-        post = await self.posts.get(post_id)
+        post = await self.kind.records.get(post_id)
         if post is None:
             raise NotFound("no such post")
         if post.author_id != requester_id:
@@ -70,7 +72,7 @@ class Uploads:
         if ttl_seconds < 1:
             raise Conflict("the time to upload this post's photo has passed; create a new post")
         url, expires_at = await self.objects.presign_put(
-            upload_key(post_id), content_type, ttl_seconds
+            self.kind.layout.upload_key(post_id), content_type, ttl_seconds
         )
         headers = [media_pb2.UploadHeader(name="Content-Type", value=content_type)]
         return url, headers, expires_at
@@ -80,15 +82,15 @@ class Uploads:
         post = await self.authored_post(post_id, requester_id)
         if post.media.status != post_pb2.MEDIA_STATUS_PENDING:
             return
-        stored = await self.objects.head(upload_key(post_id))
+        stored = await self.objects.head(self.kind.layout.upload_key(post_id))
         if stored is None:
             raise InvalidInput(
                 "nothing was uploaded for this post; PUT the photo to uploadUrl first"
             )
         if stored.size > self.settings.max_upload_bytes:
-            await self.objects.delete([upload_key(post_id)])
+            await self.objects.delete([self.kind.layout.upload_key(post_id)])
             limit = megabytes(self.settings.max_upload_bytes)
-            await self.posts.fail(post_id, f"the photo is larger than {limit}")
+            await self.kind.records.fail(post_id, f"the photo is larger than {limit}")
             raise PayloadTooLarge(f"a photo may be at most {limit}")
         await self._start_processing(post_id)
 
@@ -107,7 +109,9 @@ class Uploads:
         self._check_pending(post)
         head, chunks = await _head(_chunks(requests))
         limit = self.settings.max_upload_bytes
-        writer = self.objects.multipart(upload_key(start.post_id), _photo_content_type(head))
+        writer = self.objects.multipart(
+            self.kind.layout.upload_key(start.post_id), _photo_content_type(head)
+        )
         reported = 0
         try:
             async for chunk in chunks:
@@ -156,7 +160,7 @@ class Uploads:
             await pubsub.aclose()
 
     async def _current(self, post_id: int) -> media_pb2.UploadStatus:
-        post = await self.posts.get(post_id)
+        post = await self.kind.records.get(post_id)
         if post is None:
             raise NotFound("no such post")
         media = post.media
@@ -169,8 +173,10 @@ class Uploads:
             raise Conflict("this post already has its photo")
 
     async def _start_processing(self, post_id: int) -> None:
-        await self.posts.processing(post_id)
-        await events.publish(self.events_redis, events.MEDIA_UPLOADED, {"post_id": post_id})
+        await self.kind.records.processing(post_id)
+        await events.publish(
+            self.events_redis, events.MEDIA_UPLOADED, {"post_id": post_id, "kind": self.kind.name}
+        )
 
 
 async def _chunks(

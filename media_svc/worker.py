@@ -17,8 +17,9 @@ from prometheus_client import Counter
 
 from media_svc import renditions
 from media_svc.config import MediaSettings
-from media_svc.objects import ObjectStore, rendition_key, renditions_prefix, upload_key
-from media_svc.post_status import TERMINAL, PostStatus
+from media_svc.kinds import POST, MediaKind, media_kinds
+from media_svc.objects import ObjectStore
+from media_svc.post_status import TERMINAL
 from pictor import events
 from pictor.clients import ServiceClients
 from pictor.consumer import ConsumerSettings, Fields, StreamConsumer
@@ -38,57 +39,69 @@ RENDITIONS = Counter("pictor_renditions", "Renditions written to the object stor
 @dataclass(frozen=True)
 class MediaWorker:
     objects: ObjectStore
-    posts: PostStatus
+    # By media.uploaded's kind field: a post's photo or an avatar.
+    kinds: dict[str, MediaKind]
     events_redis: RedisClient
     settings: MediaSettings
 
     async def process(self, message_id: str, fields: Fields) -> None:
-        """Handles one ``media.uploaded``: original in, renditions out, post READY."""
-        post_id = int(fields["post_id"])
-        post = await self.posts.get(post_id)
+        """Handles one ``media.uploaded``: original in, renditions out, record READY."""
+        post_id, kind = int(fields["post_id"]), self._kind(fields)
+        records, upload = kind.records, kind.layout.upload_key(post_id)
+        post = await records.get(post_id)
         if post is None:
-            await self._forget(post_id)
+            await self._forget(kind, post_id)
             return
         if post.media.status in TERMINAL:
             return
         await self._progress(post_id, 0.1)
-        original = await self.objects.head(upload_key(post_id))
+        original = await self.objects.head(upload)
         if original is None:
-            await self.posts.fail(post_id, "the uploaded photo is gone; upload it again")
+            await records.fail(post_id, "the uploaded photo is gone; upload it again")
             return
-        data = await self.objects.read(upload_key(post_id))
+        data = await self.objects.read(upload)
         try:
-            photo = await asyncio.to_thread(renditions.process, data, self.settings.max_pixels)
+            photo = await asyncio.to_thread(
+                renditions.process, data, self.settings.max_pixels, kind.square
+            )
         except InvalidInput as refusal:
-            await self.posts.fail(post_id, str(refusal))
-            await self.objects.delete([upload_key(post_id)])
+            await records.fail(post_id, str(refusal))
+            await self.objects.delete([upload])
             return
         del data
         await self._progress(post_id, 0.6)
-        stored = await self._store(post_id, photo)
+        stored = await self._store(kind, post_id, photo)
         RENDITIONS.inc(len(stored))
         await self._progress(post_id, 0.9)
-        if not await self.posts.ready(post_id, _media(photo, stored)):
-            # Deleted (or given up on) while we worked: keep nothing of it.
-            await self._forget(post_id)
+        if not await records.ready(post_id, _media(photo, stored)):
+            # Deleted, given up on or superseded while we worked: keep nothing of it.
+            await self._forget(kind, post_id)
             return
         # The original still carries its EXIF (GPS included); only renditions stay.
-        await self.objects.delete([upload_key(post_id)])
+        await self.objects.delete([upload])
 
     async def give_up(self, message_id: str, fields: Fields, error: Exception) -> None:
-        """After the last try: the post ends FAILED with a reason, its original removed."""
+        """After the last try: the record ends FAILED with a reason, its original removed."""
         post_id = fields.get("post_id", "")
-        if not post_id.isdigit():
+        if not post_id.isdigit() or fields.get("kind", POST) not in self.kinds:
             return  # nothing to fail: the message itself was malformed
-        await self.posts.fail(int(post_id), GAVE_UP)
-        await self.objects.delete([upload_key(int(post_id))])
+        kind = self._kind(fields)
+        await kind.records.fail(int(post_id), GAVE_UP)
+        await self.objects.delete([kind.layout.upload_key(int(post_id))])
 
     async def clean_up(self, message_id: str, fields: Fields) -> None:
         """Handles one ``post.deleted``: the post's objects go too."""
-        await self._forget(int(fields["post_id"]))
+        await self._forget(self.kinds[POST], int(fields["post_id"]))
 
-    async def _store(self, post_id: int, photo: renditions.ProcessedPhoto) -> list[str]:
-        keys = [rendition_key(post_id, r.name, r.content_type) for r in photo.renditions]
+    def _kind(self, fields: Fields) -> MediaKind:
+        return self.kinds[fields.get("kind", POST)]
+
+    async def _store(
+        self, kind: MediaKind, post_id: int, photo: renditions.ProcessedPhoto
+    ) -> list[str]:
+        keys = [
+            kind.layout.rendition_key(post_id, r.name, r.content_type) for r in photo.renditions
+        ]
         await asyncio.gather(
             *(
                 self.objects.write(key, rendition.data, rendition.content_type)
@@ -97,9 +110,9 @@ class MediaWorker:
         )
         return keys
 
-    async def _forget(self, post_id: int) -> None:
-        await self.objects.delete_prefix(renditions_prefix(post_id))
-        await self.objects.delete([upload_key(post_id)])
+    async def _forget(self, kind: MediaKind, post_id: int) -> None:
+        await self.objects.delete_prefix(kind.layout.renditions_prefix(post_id))
+        await self.objects.delete([kind.layout.upload_key(post_id)])
 
     async def _progress(self, post_id: int, progress: float) -> None:
         await events.announce_upload_status(
@@ -133,11 +146,9 @@ async def run(settings: MediaSettings) -> None:
     pyvips.cache_set_max(0)
     try:
         async with open_s3(settings) as s3:
+            objects = ObjectStore(s3, settings.s3_bucket)
             worker = MediaWorker(
-                ObjectStore(s3, settings.s3_bucket),
-                PostStatus(clients.post),
-                events_redis,
-                settings,
+                objects, media_kinds(clients, objects, events_redis), events_redis, settings
             )
             consumers = [
                 StreamConsumer(

@@ -7,6 +7,7 @@ import strawberry
 from gateway import described, ids
 from gateway.context import Context
 from gateway.selection import names_below
+from gateway.types.media import Media
 from gateway.types.node import Node
 from gateway.types.page import PageInfo
 from pictor.graph.v1 import graph_pb2
@@ -48,6 +49,7 @@ class User(Node):
     user_id: strawberry.Private[int]
     # The counts when the user was read with them; else loaded if a query asks.
     counts: strawberry.Private[graph_pb2.User | None]
+    avatar_media: strawberry.Private[post_pb2.Media | None] = None
 
     @classmethod
     def from_proto(cls, user: graph_pb2.User, *, with_counts: bool = False) -> User:
@@ -59,12 +61,22 @@ class User(Node):
             display_name=user.display_name or None,
             bio=user.bio or None,
             counts=user if with_counts else None,
+            avatar_media=user.avatar if user.HasField("avatar") else None,
         )
 
     async def _counts(self, context: Context) -> graph_pb2.User:
         if self.counts is None:
             self.counts = await context.user_counts.load(self.user_id) or graph_pb2.User()
         return self.counts
+
+    @described.field("The same pipeline and renditions as a post's photo; null until set.")
+    async def avatar(self, info: strawberry.Info[Context, None]) -> Media | None:
+        if self.avatar_media is None:
+            return None
+        asked = "url" in names_below(info)
+        keys = [rendition.object_key for rendition in self.avatar_media.renditions]
+        urls = await info.context.sign(keys) if asked else {}
+        return Media.from_proto(self.avatar_media, urls)
 
     @strawberry.field
     async def follower_count(self, info: strawberry.Info[Context, None]) -> int:

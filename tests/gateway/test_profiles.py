@@ -1,13 +1,21 @@
 """Editing one's profile through GraphQL: display name and bio, each left as it is
 when not given, refused when invalid, and seen at once by every reader (the profile
-cache that hydrates feed pages included)."""
+cache that hydrates feed pages included); the avatar, through the photo pipeline,
+square, with the replaced one's objects removed."""
 
 from __future__ import annotations
 
-import httpx
+from collections.abc import AsyncIterator
+from typing import Any
 
-from harness.accounts import sign_up
-from harness.graphql import GraphQLClient
+import httpx
+import pytest
+
+from gateway.config import GatewaySettings
+from harness.accounts import Person, sign_up
+from harness.graphql import GraphQLClient, GraphQLError
+from media_svc.objects import AVATAR_OBJECTS
+from pictor.s3 import open_s3
 from tests import images
 from tests.harness import data, error_codes
 
@@ -78,3 +86,73 @@ async def test_an_edit_is_seen_at_once_where_pages_show_authors(http: httpx.Asyn
 async def test_anonymous_cannot_edit(http: httpx.AsyncClient) -> None:
     result = await GraphQLClient(http).execute(UPDATE, {"name": "Nobody"})
     assert error_codes(result) == ["UNAUTHENTICATED"]
+
+
+AVATAR_FIELDS = "avatar { status width height renditions { name width height url contentType } }"
+UPDATE_AVATAR = f"mutation($file: Upload!) {{ updateAvatar(file: $file) {{ id {AVATAR_FIELDS} }} }}"
+VIEWER_AVATAR = f"{{ viewer {{ {AVATAR_FIELDS} }} }}"
+
+
+@pytest.fixture
+async def s3(settings: GatewaySettings) -> AsyncIterator[Any]:
+    async with open_s3(settings) as client:
+        yield client
+
+
+async def avatar_objects(s3: Any, settings: GatewaySettings) -> list[str]:
+    listed = await s3.list_objects_v2(Bucket=settings.s3_bucket, Prefix=AVATAR_OBJECTS.renditions)
+    return sorted(item["Key"] for item in listed.get("Contents", []))
+
+
+async def set_avatar(person: Person, photo: bytes) -> dict[str, Any]:
+    file = ("me.jpg", photo, "image/jpeg")
+    return dict((await person.client.upload(UPDATE_AVATAR, {}, "file", file))["updateAvatar"])
+
+
+async def test_an_avatar_is_null_until_set_then_square_renditions_that_load(
+    http: httpx.AsyncClient,
+) -> None:
+    ada = await sign_up(http, "ada")
+    assert data(await ada.client.execute(VIEWER_AVATAR))["viewer"]["avatar"] is None
+    avatar = (await set_avatar(ada, images.jpeg(900, 600)))["avatar"]
+    assert avatar["status"] == "READY"
+    sides = {(r["name"], r["width"], r["height"]) for r in avatar["renditions"]}
+    assert sides == {("thumb", 150, 150), ("small", 320, 320), ("medium", 600, 600)}
+    assert {r["contentType"] for r in avatar["renditions"]} == {"image/jpeg", "image/webp"}
+    async with httpx.AsyncClient() as plain:
+        for rendition in avatar["renditions"]:
+            assert (await plain.get(rendition["url"])).status_code == 200
+    shown = data(await ada.client.execute(VIEWER_AVATAR))["viewer"]["avatar"]
+    assert (shown["status"], shown["width"]) == ("READY", 600)
+
+
+async def test_a_new_avatar_replaces_the_old_and_its_objects_go(
+    http: httpx.AsyncClient, s3: Any, settings: GatewaySettings
+) -> None:
+    ada = await sign_up(http, "ada")
+    first = await set_avatar(ada, images.jpeg(300, 300))
+    first_keys = await avatar_objects(s3, settings)
+    second = await set_avatar(ada, images.jpeg(400, 200))
+    assert second["avatar"]["renditions"] != first["avatar"]["renditions"]
+    assert second["avatar"]["width"] == 200
+    after = await avatar_objects(s3, settings)
+    old = [key for key in first_keys if key not in after]
+    assert len(old) == 6  # the first avatar's three sizes, two encodings each
+    # Other readers see the new one: the profile cache was replaced.
+    author = data(
+        await GraphQLClient(http).execute(
+            f"query($u: String!) {{ user(username: $u) {{ {AVATAR_FIELDS} }} }}",
+            {"u": ada.username},
+        )
+    )["user"]["avatar"]
+    assert author["width"] == 200
+
+
+async def test_what_is_no_photo_is_refused_and_the_avatar_stays(http: httpx.AsyncClient) -> None:
+    ada = await sign_up(http, "ada")
+    await set_avatar(ada, images.jpeg(200, 200))
+    with pytest.raises(GraphQLError) as refused:
+        await set_avatar(ada, b"definitely not a photo")
+    assert refused.value.codes == ["BAD_USER_INPUT"]
+    shown = data(await ada.client.execute(VIEWER_AVATAR))["viewer"]["avatar"]
+    assert (shown["status"], shown["width"]) == ("READY", 200)

@@ -9,6 +9,7 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from pictor.common.v1 import common_pb2 as _common_pb2
+from pictor.post.v1 import post_pb2 as _post_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -32,6 +33,7 @@ class User(_message.Message):
     FOLLOWER_COUNT_FIELD_NUMBER: _builtins.int
     FOLLOWING_COUNT_FIELD_NUMBER: _builtins.int
     POST_COUNT_FIELD_NUMBER: _builtins.int
+    AVATAR_FIELD_NUMBER: _builtins.int
     id: _builtins.int
     username: _builtins.str
     display_name: _builtins.str
@@ -41,6 +43,10 @@ class User(_message.Message):
     post_count: _builtins.int
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def avatar(self) -> _post_pb2.Media:
+        """The current avatar (READY), unset until the user has one."""
+
     def __init__(
         self,
         *,
@@ -52,10 +58,11 @@ class User(_message.Message):
         follower_count: _builtins.int = ...,
         following_count: _builtins.int = ...,
         post_count: _builtins.int = ...,
+        avatar: _post_pb2.Media | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["avatar", b"avatar", "created_at", b"created_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bio", b"bio", "created_at", b"created_at", "display_name", b"display_name", "follower_count", b"follower_count", "following_count", b"following_count", "id", b"id", "post_count", b"post_count", "username", b"username"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["avatar", b"avatar", "bio", b"bio", "created_at", b"created_at", "display_name", b"display_name", "follower_count", b"follower_count", "following_count", b"following_count", "id", b"id", "post_count", b"post_count", "username", b"username"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -715,3 +722,164 @@ class UpdateProfileResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___UpdateProfileResponse: _TypeAlias = UpdateProfileResponse  # noqa: Y015
+
+@_typing.final
+class Avatar(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AVATAR_ID_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    MEDIA_FIELD_NUMBER: _builtins.int
+    avatar_id: _builtins.int
+    user_id: _builtins.int
+    @_builtins.property
+    def media(self) -> _post_pb2.Media: ...
+    def __init__(
+        self,
+        *,
+        avatar_id: _builtins.int = ...,
+        user_id: _builtins.int = ...,
+        media: _post_pb2.Media | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["media", b"media"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["avatar_id", b"avatar_id", "media", b"media", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Avatar: _TypeAlias = Avatar  # noqa: Y015
+
+@_typing.final
+class CreateAvatarRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_ID_FIELD_NUMBER: _builtins.int
+    user_id: _builtins.int
+    def __init__(
+        self,
+        *,
+        user_id: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateAvatarRequest: _TypeAlias = CreateAvatarRequest  # noqa: Y015
+
+@_typing.final
+class CreateAvatarResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AVATAR_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def avatar(self) -> Global___Avatar: ...
+    def __init__(
+        self,
+        *,
+        avatar: Global___Avatar | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["avatar", b"avatar"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["avatar", b"avatar"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateAvatarResponse: _TypeAlias = CreateAvatarResponse  # noqa: Y015
+
+@_typing.final
+class GetAvatarRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AVATAR_ID_FIELD_NUMBER: _builtins.int
+    avatar_id: _builtins.int
+    def __init__(
+        self,
+        *,
+        avatar_id: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["avatar_id", b"avatar_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetAvatarRequest: _TypeAlias = GetAvatarRequest  # noqa: Y015
+
+@_typing.final
+class GetAvatarResponse(_message.Message):
+    """No avatar when there is no such upload."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AVATAR_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def avatar(self) -> Global___Avatar: ...
+    def __init__(
+        self,
+        *,
+        avatar: Global___Avatar | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["avatar", b"avatar"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["avatar", b"avatar"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetAvatarResponse: _TypeAlias = GetAvatarResponse  # noqa: Y015
+
+@_typing.final
+class UpdateAvatarMediaRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AVATAR_ID_FIELD_NUMBER: _builtins.int
+    MEDIA_FIELD_NUMBER: _builtins.int
+    avatar_id: _builtins.int
+    @_builtins.property
+    def media(self) -> _post_pb2.Media: ...
+    def __init__(
+        self,
+        *,
+        avatar_id: _builtins.int = ...,
+        media: _post_pb2.Media | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["media", b"media"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["avatar_id", b"avatar_id", "media", b"media"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateAvatarMediaRequest: _TypeAlias = UpdateAvatarMediaRequest  # noqa: Y015
+
+@_typing.final
+class UpdateAvatarMediaResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AVATAR_FIELD_NUMBER: _builtins.int
+    MOVED_FIELD_NUMBER: _builtins.int
+    CURRENT_FIELD_NUMBER: _builtins.int
+    REPLACED_AVATAR_ID_FIELD_NUMBER: _builtins.int
+    moved: _builtins.bool
+    """Whether the status moved (false: it repeats what was done)."""
+    current: _builtins.bool
+    """READY only: whether this is the user's avatar now (false: a newer one is)."""
+    replaced_avatar_id: _builtins.int
+    """READY only: the avatar it replaced, whose objects can go; 0 if none."""
+    @_builtins.property
+    def avatar(self) -> Global___Avatar: ...
+    def __init__(
+        self,
+        *,
+        avatar: Global___Avatar | None = ...,
+        moved: _builtins.bool = ...,
+        current: _builtins.bool = ...,
+        replaced_avatar_id: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["avatar", b"avatar"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["avatar", b"avatar", "current", b"current", "moved", b"moved", "replaced_avatar_id", b"replaced_avatar_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateAvatarMediaResponse: _TypeAlias = UpdateAvatarMediaResponse  # noqa: Y015

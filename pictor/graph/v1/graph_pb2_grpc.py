@@ -106,6 +106,21 @@ class GraphServiceStub:
                 request_serializer=pictor_dot_graph_dot_v1_dot_graph__pb2.UpdateProfileRequest.SerializeToString,
                 response_deserializer=pictor_dot_graph_dot_v1_dot_graph__pb2.UpdateProfileResponse.FromString,
                 _registered_method=True)
+        self.CreateAvatar = channel.unary_unary(
+                '/pictor.graph.v1.GraphService/CreateAvatar',
+                request_serializer=pictor_dot_graph_dot_v1_dot_graph__pb2.CreateAvatarRequest.SerializeToString,
+                response_deserializer=pictor_dot_graph_dot_v1_dot_graph__pb2.CreateAvatarResponse.FromString,
+                _registered_method=True)
+        self.GetAvatar = channel.unary_unary(
+                '/pictor.graph.v1.GraphService/GetAvatar',
+                request_serializer=pictor_dot_graph_dot_v1_dot_graph__pb2.GetAvatarRequest.SerializeToString,
+                response_deserializer=pictor_dot_graph_dot_v1_dot_graph__pb2.GetAvatarResponse.FromString,
+                _registered_method=True)
+        self.UpdateAvatarMedia = channel.unary_unary(
+                '/pictor.graph.v1.GraphService/UpdateAvatarMedia',
+                request_serializer=pictor_dot_graph_dot_v1_dot_graph__pb2.UpdateAvatarMediaRequest.SerializeToString,
+                response_deserializer=pictor_dot_graph_dot_v1_dot_graph__pb2.UpdateAvatarMediaResponse.FromString,
+                _registered_method=True)
 
 
 class GraphServiceServicer:
@@ -214,6 +229,27 @@ class GraphServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateAvatar(self, request, context):
+        """An avatar upload: a PENDING record the media service moves to READY or FAILED,
+        as it does a post's photo. A READY avatar becomes the user's, unless a newer one
+        already has.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAvatar(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateAvatarMedia(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GraphServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -286,6 +322,21 @@ def add_GraphServiceServicer_to_server(servicer, server):
                     servicer.UpdateProfile,
                     request_deserializer=pictor_dot_graph_dot_v1_dot_graph__pb2.UpdateProfileRequest.FromString,
                     response_serializer=pictor_dot_graph_dot_v1_dot_graph__pb2.UpdateProfileResponse.SerializeToString,
+            ),
+            'CreateAvatar': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateAvatar,
+                    request_deserializer=pictor_dot_graph_dot_v1_dot_graph__pb2.CreateAvatarRequest.FromString,
+                    response_serializer=pictor_dot_graph_dot_v1_dot_graph__pb2.CreateAvatarResponse.SerializeToString,
+            ),
+            'GetAvatar': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAvatar,
+                    request_deserializer=pictor_dot_graph_dot_v1_dot_graph__pb2.GetAvatarRequest.FromString,
+                    response_serializer=pictor_dot_graph_dot_v1_dot_graph__pb2.GetAvatarResponse.SerializeToString,
+            ),
+            'UpdateAvatarMedia': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateAvatarMedia,
+                    request_deserializer=pictor_dot_graph_dot_v1_dot_graph__pb2.UpdateAvatarMediaRequest.FromString,
+                    response_serializer=pictor_dot_graph_dot_v1_dot_graph__pb2.UpdateAvatarMediaResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -668,6 +719,87 @@ class GraphService:
             '/pictor.graph.v1.GraphService/UpdateProfile',
             pictor_dot_graph_dot_v1_dot_graph__pb2.UpdateProfileRequest.SerializeToString,
             pictor_dot_graph_dot_v1_dot_graph__pb2.UpdateProfileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateAvatar(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pictor.graph.v1.GraphService/CreateAvatar',
+            pictor_dot_graph_dot_v1_dot_graph__pb2.CreateAvatarRequest.SerializeToString,
+            pictor_dot_graph_dot_v1_dot_graph__pb2.CreateAvatarResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAvatar(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pictor.graph.v1.GraphService/GetAvatar',
+            pictor_dot_graph_dot_v1_dot_graph__pb2.GetAvatarRequest.SerializeToString,
+            pictor_dot_graph_dot_v1_dot_graph__pb2.GetAvatarResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateAvatarMedia(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pictor.graph.v1.GraphService/UpdateAvatarMedia',
+            pictor_dot_graph_dot_v1_dot_graph__pb2.UpdateAvatarMediaRequest.SerializeToString,
+            pictor_dot_graph_dot_v1_dot_graph__pb2.UpdateAvatarMediaResponse.FromString,
             options,
             channel_credentials,
             insecure,

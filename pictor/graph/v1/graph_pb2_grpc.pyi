@@ -70,6 +70,13 @@ class GraphServiceStub:
     """
     UpdateProfile: _grpc.UnaryUnaryMultiCallable[_graph_pb2.UpdateProfileRequest, _graph_pb2.UpdateProfileResponse]
     """Changes the user's display name and bio; an unset field is left as it is."""
+    CreateAvatar: _grpc.UnaryUnaryMultiCallable[_graph_pb2.CreateAvatarRequest, _graph_pb2.CreateAvatarResponse]
+    """An avatar upload: a PENDING record the media service moves to READY or FAILED,
+    as it does a post's photo. A READY avatar becomes the user's, unless a newer one
+    already has.
+    """
+    GetAvatar: _grpc.UnaryUnaryMultiCallable[_graph_pb2.GetAvatarRequest, _graph_pb2.GetAvatarResponse]
+    UpdateAvatarMedia: _grpc.UnaryUnaryMultiCallable[_graph_pb2.UpdateAvatarMediaRequest, _graph_pb2.UpdateAvatarMediaResponse]
 
 @_typing.type_check_only
 class GraphServiceAsyncStub(GraphServiceStub):
@@ -113,6 +120,13 @@ class GraphServiceAsyncStub(GraphServiceStub):
     """
     UpdateProfile: _aio.UnaryUnaryMultiCallable[_graph_pb2.UpdateProfileRequest, _graph_pb2.UpdateProfileResponse]  # type: ignore[assignment]
     """Changes the user's display name and bio; an unset field is left as it is."""
+    CreateAvatar: _aio.UnaryUnaryMultiCallable[_graph_pb2.CreateAvatarRequest, _graph_pb2.CreateAvatarResponse]  # type: ignore[assignment]
+    """An avatar upload: a PENDING record the media service moves to READY or FAILED,
+    as it does a post's photo. A READY avatar becomes the user's, unless a newer one
+    already has.
+    """
+    GetAvatar: _aio.UnaryUnaryMultiCallable[_graph_pb2.GetAvatarRequest, _graph_pb2.GetAvatarResponse]  # type: ignore[assignment]
+    UpdateAvatarMedia: _aio.UnaryUnaryMultiCallable[_graph_pb2.UpdateAvatarMediaRequest, _graph_pb2.UpdateAvatarMediaResponse]  # type: ignore[assignment]
 
 class GraphServiceServicer(metaclass=_abc_1.ABCMeta):
     """Users and the directed follow graph. Every edge is stored twice (by follower
@@ -237,5 +251,30 @@ class GraphServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_graph_pb2.UpdateProfileResponse, _abc.Awaitable[_graph_pb2.UpdateProfileResponse]]:
         """Changes the user's display name and bio; an unset field is left as it is."""
+
+    @_abc_1.abstractmethod
+    def CreateAvatar(
+        self,
+        request: _graph_pb2.CreateAvatarRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_graph_pb2.CreateAvatarResponse, _abc.Awaitable[_graph_pb2.CreateAvatarResponse]]:
+        """An avatar upload: a PENDING record the media service moves to READY or FAILED,
+        as it does a post's photo. A READY avatar becomes the user's, unless a newer one
+        already has.
+        """
+
+    @_abc_1.abstractmethod
+    def GetAvatar(
+        self,
+        request: _graph_pb2.GetAvatarRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_graph_pb2.GetAvatarResponse, _abc.Awaitable[_graph_pb2.GetAvatarResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def UpdateAvatarMedia(
+        self,
+        request: _graph_pb2.UpdateAvatarMediaRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_graph_pb2.UpdateAvatarMediaResponse, _abc.Awaitable[_graph_pb2.UpdateAvatarMediaResponse]]: ...
 
 def add_GraphServiceServicer_to_server(servicer: GraphServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,86 @@
+"""Avatars: each upload a media record that moves like a post's photo (PENDING,
+PROCESSING, then READY or FAILED, moved by the media service), and the user's current
+avatar, the newest READY one.
+
+Of two uploads the newer wins, whichever finishes last: the current avatar is written
+with its upload's time (the avatar id's) as the write time. The media service learns
+from each READY move whether the avatar is now the user's, and which one it replaced,
+so that the objects of neither a replaced nor a superseded avatar are kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from graph_svc.profiles import Profiles
+from graph_svc.store import AvatarRow, AvatarStore
+from pictor.errors import DomainError, NotFound
+from pictor.post.v1 import post_pb2
+from pictor.snowflake import SnowflakeGenerator, timestamp_ms
+
+PENDING = post_pb2.MEDIA_STATUS_PENDING
+PROCESSING = post_pb2.MEDIA_STATUS_PROCESSING
+READY = post_pb2.MEDIA_STATUS_READY
+FAILED = post_pb2.MEDIA_STATUS_FAILED
+# The statuses each status may be reached from.
+_SOURCES = {PROCESSING: (PENDING,), READY: (PENDING, PROCESSING), FAILED: (PENDING, PROCESSING)}
+
+
+class AvatarMoveRefused(DomainError):
+    """The avatar's upload is past the asked status (FAILED_PRECONDITION)."""
+
+
+@dataclass(frozen=True)
+class Moved:
+    avatar: AvatarRow
+    moved: bool
+    current: bool = False
+    replaced: int | None = None
+
+
+def media_of(avatar: AvatarRow) -> post_pb2.Media:
+    return post_pb2.Media.FromString(avatar.media)
+
+
+class Avatars:
+    def __init__(self, store: AvatarStore, ids: SnowflakeGenerator, profiles: Profiles) -> None:
+        self._store = store
+        self._ids = ids
+        self._profiles = profiles
+
+    async def create(self, user_id: int) -> AvatarRow:
+        if not await self._profiles.hydrate([user_id]):
+            raise NotFound("no such user")
+        media = post_pb2.Media(status=PENDING).SerializeToString()
+        avatar = AvatarRow(self._ids.next_id(), user_id, media)
+        await self._store.create(avatar, PENDING)
+        return avatar
+
+    async def get(self, avatar_id: int) -> AvatarRow | None:
+        return await self._store.get(avatar_id)
+
+    async def update_media(self, avatar_id: int, media: post_pb2.Media) -> Moved:
+        """Moves the upload to media.status; a READY one becomes the user's avatar unless
+        a newer one is."""
+        if media.status not in _SOURCES:
+            raise AvatarMoveRefused("an avatar moves to PROCESSING, READY or FAILED")
+        record = media.SerializeToString()
+        moved = await self._store.move(avatar_id, media.status, record, _SOURCES[media.status])
+        avatar = await self._store.get(avatar_id)
+        if avatar is None:
+            raise NotFound("no such avatar upload")
+        if not moved and media_of(avatar).status != media.status:
+            raise AvatarMoveRefused("this avatar upload is past that status")
+        if media.status != READY:
+            return Moved(avatar, moved)
+        return await self._make_current(avatar, moved)
+
+    async def _make_current(self, avatar: AvatarRow, moved: bool) -> Moved:
+        before = await self._store.current_id(avatar.user_id)
+        await self._store.make_current(avatar, timestamp_ms(avatar.avatar_id) * 1000)
+        after = await self._store.current_id(avatar.user_id)
+        current = after == avatar.avatar_id
+        if current:
+            await self._profiles.recache(avatar.user_id)
+        replaced = before if current and before not in (None, avatar.avatar_id) else None
+        return Moved(avatar, moved, current, replaced)
