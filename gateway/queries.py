@@ -6,6 +6,7 @@ import strawberry
 from gateway import described, ids
 from gateway.context import Context
 from gateway.selection import names_below
+from gateway.types.comment import load_comment
 from gateway.types.node import Node
 from gateway.types.page import PageInfo
 from gateway.types.post import Post, PostConnection, posts_for
@@ -64,6 +65,8 @@ class Query:
         kind, number = ids.decode_any(id)
         if kind == "User":
             return await load_user(info, number)
+        if kind == "Comment":
+            return await load_comment(info, number)
         return await load_post(info, number)
 
     @described.field("Reverse-chronological posts of everyone the viewer follows. Requires auth.")

@@ -73,6 +73,15 @@ async def comments_for(info: Info, protos: Sequence[post_pb2.Comment]) -> list[C
     ]
 
 
+async def load_comment(info: Info, comment_id: int) -> Comment | None:
+    """The comment, if it exists (a deleted post's comments are gone with it)."""
+    response = await info.context.clients.post.BatchGetComments(
+        post_pb2.BatchGetCommentsRequest(comment_ids=[comment_id])
+    )
+    shown = await comments_for(info, response.comments)
+    return shown[0] if shown else None
+
+
 @strawberry.type
 class CommentEdge:
     cursor: str

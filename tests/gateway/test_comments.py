@@ -63,6 +63,10 @@ async def test_comments_are_listed_oldest_first_in_pages_and_counted_exactly(
     for writer, text in written:
         await comment(writer, post, text)
 
+    node = "query($id: ID!) { node(id: $id) { ... on Comment { text post { id } } } }"
+    found = data(await bob.client.execute(node, {"id": added["id"]}))["node"]
+    assert found == {"text": "first!", "post": {"id": post}}
+
     await settle(redis, ENGAGEMENT_STREAMS)
     assert await all_comments(GraphQLClient(http), post) == [
         (ada.username, "first!"),

@@ -15,13 +15,24 @@ from gateway.auth import issue_token
 from gateway.config import GatewaySettings
 from harness.accounts import unique_name
 from harness.events import FEED_WORKER_STREAMS, settle
+from infra.local import stack
 from pictor import events
 from pictor.clients import ServiceClients
 from pictor.cql import CqlSession
 from pictor.post.v1 import post_pb2
 from pictor.redis_client import RedisClient
 from tests.feed_svc.test_hydration import coordinated_reads
-from tests.harness import GraphQLClient, Person, data, error_codes, sign_up
+from tests.harness import (
+    GraphQLClient,
+    IsolatedStack,
+    Person,
+    data,
+    error_codes,
+    extra_part,
+    free_port,
+    one_off_part,
+    sign_up,
+)
 
 # Every stream whose consumers settle what a like, a comment or a deletion changed.
 ENGAGEMENT_STREAMS = (events.LIKE_CHANGED, events.COMMENT_CHANGED, events.POST_DELETED)
@@ -222,3 +233,25 @@ async def test_a_feed_page_reads_counts_and_likes_with_its_posts_and_warm_from_r
     assert data(again) == data(engaged)
     read = {table: after[table] - before.get(table, 0) for table in after}
     assert {table: n for table, n in read.items() if n} == {}
+
+
+async def test_likes_and_comments_past_a_viewers_limit_are_rate_limited(
+    test_stack: IsolatedStack, http: httpx.AsyncClient, clients: ServiceClients
+) -> None:
+    settings = test_stack.settings.model_copy(
+        update={"gateway_port": free_port(), "like_rate_limit": 2, "comment_rate_limit": 1}
+    )
+    author, ada = await sign_up(http, "author"), await sign_up(http, "ada")
+    post = await ready_post(clients, author)
+    comment = 'mutation($id: ID!) { addComment(postId: $id, text: "hi") { id } }'
+    with extra_part(one_off_part(test_stack, "gateway-engagement-limits", settings)):
+        async with httpx.AsyncClient(base_url=stack.gateway_url(settings), timeout=10) as limited:
+            as_ada = GraphQLClient(limited, ada.client.token)
+            # Likes and unlikes share one budget.
+            for mutation in (LIKE, UNLIKE):
+                data(await as_ada.execute(mutation, {"id": post}))
+            assert error_codes(await as_ada.execute(LIKE, {"id": post})) == ["RATE_LIMITED"]
+            data(await as_ada.execute(comment, {"id": post}))
+            assert error_codes(await as_ada.execute(comment, {"id": post})) == ["RATE_LIMITED"]
+            as_author = GraphQLClient(limited, author.client.token)
+            data(await as_author.execute(LIKE, {"id": post}))  # others are not held back
