@@ -15,6 +15,12 @@ from pictor.redis_client import RedisClient
 _MINUTE = 60
 
 
+def attempts_key(address: str, at: float) -> str:
+    """Where the sign-up and log-in attempts from address are counted in the minute
+    of ``at`` (a Unix time)."""
+    return f"ratelimit:auth:{{{address}}}:{int(at) // _MINUTE}"
+
+
 class AuthRateLimiter:
     def __init__(
         self,
@@ -30,8 +36,7 @@ class AuthRateLimiter:
 
     async def count_attempt(self, address: str) -> None:
         """Counts one sign-up or log-in attempt from address; refuses past the limit."""
-        window = int(time.time()) // _MINUTE
-        key = f"ratelimit:auth:{{{address}}}:{window}"
+        key = attempts_key(address, time.time())
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.incr(key)
             pipe.expire(key, _MINUTE * 2)
