@@ -3,6 +3,7 @@ the ids feed_svc keeps (never names copied when it was made)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -12,11 +13,13 @@ import strawberry
 
 from gateway.context import Context
 from gateway.selection import names_below
+from gateway.types.comment import Comment, comments_for
 from gateway.types.node import Node
 from gateway.types.page import PageInfo
 from gateway.types.post import Post, posts_for
 from gateway.types.user import User, asks_for_counts
 from pictor.feed.v1 import feed_pb2
+from pictor.post.v1 import post_pb2
 
 Info = strawberry.Info[Context, None]
 
@@ -48,6 +51,7 @@ class Notification(Node):
         description="How many distinct people this notification stands for (1 unless grouped)."
     )
     post: Post | None
+    comment: Comment | None
     created_at: datetime
     read: bool
 
@@ -75,21 +79,23 @@ def _global_id(notification_id: str) -> strawberry.ID:
 async def notifications_for(
     info: Info, protos: Sequence[feed_pb2.Notification]
 ) -> list[tuple[str, Notification]]:
-    """The notifications (with their cursors) as the viewer may see them, actors and
-    posts read in one call each; one whose actor or post is gone is left out. Where a
-    viewer filter (blocks, private accounts) goes."""
+    """The notifications (with their cursors) as the viewer may see them, actors,
+    posts and comments read in one call each; one whose actor, post or comment is gone
+    is left out. Where a viewer filter (blocks, private accounts) goes."""
     context = info.context
-    asked = names_below(info)
-    with_counts = asks_for_counts(asked)
-    actors = await context.profiles(list(dict.fromkeys(p.actor_id for p in protos)), with_counts)
-    post_ids = list(dict.fromkeys(p.post_id for p in protos if p.post_id))
-    found = [post for post in await context.posts.load_many(post_ids) if post is not None]
-    posts = {post.post_id: post for post in await posts_for(info, found)}
+    with_counts = asks_for_counts(names_below(info))
+    actors, posts, comments = await asyncio.gather(
+        context.profiles(list(dict.fromkeys(p.actor_id for p in protos)), with_counts),
+        _posts(info, [p.post_id for p in protos if p.post_id]),
+        _comments(info, [p.comment_id for p in protos if p.comment_id]),
+    )
     shown = []
     for proto in protos:
         actor = actors.get(proto.actor_id)
-        post = posts.get(proto.post_id)
+        post, comment = posts.get(proto.post_id), comments.get(proto.comment_id)
         if actor is None or (proto.post_id and post is None):
+            continue
+        if proto.comment_id and comment is None:
             continue
         notification = Notification(
             id=_global_id(proto.id),
@@ -97,8 +103,24 @@ async def notifications_for(
             actor=User.from_proto(actor, with_counts=with_counts),
             actor_count=proto.actor_count,
             post=post,
+            comment=comment,
             created_at=datetime.fromtimestamp(proto.at_ms / 1000, tz=UTC),
             read=proto.read,
         )
         shown.append((proto.cursor, notification))
     return shown
+
+
+async def _posts(info: Info, post_ids: list[int]) -> dict[int, Post]:
+    found = await info.context.posts.load_many(list(dict.fromkeys(post_ids)))
+    shown = await posts_for(info, [post for post in found if post is not None])
+    return {post.post_id: post for post in shown}
+
+
+async def _comments(info: Info, comment_ids: list[int]) -> dict[int, Comment]:
+    if not comment_ids:
+        return {}
+    response = await info.context.clients.post.BatchGetComments(
+        post_pb2.BatchGetCommentsRequest(comment_ids=list(dict.fromkeys(comment_ids)))
+    )
+    return {comment.comment_id: comment for comment in await comments_for(info, response.comments)}

@@ -2,17 +2,16 @@
 notified to the right person, withdrawn when undone, unread counts, paging, deleted
 posts, the live subscription, and events delivered twice or out of order.
 
-Likes and comments are driven by the events their service publishes
-(``like.changed``, ``comment.changed``), sent here as it sends them; follows go
-through the follow mutation, and are replayed from the same events.
+Likes, comments and follows go through their mutations; redelivery and reordering
+replay the events those published (``like.changed``, ``comment.changed``,
+``follow.changed``), twice and backwards.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -40,7 +39,10 @@ NOTIFIED_STREAMS = (
 NOTIFICATIONS = """
 query($first: Int, $after: String) {
   notifications(first: $first, after: $after) {
-    edges { cursor node { id kind actor { username } actorCount post { id } read } }
+    edges {
+      cursor
+      node { id kind actor { username } actorCount post { id } comment { id text } read }
+    }
     pageInfo { hasNextPage endCursor }
     unreadCount
   }
@@ -50,6 +52,11 @@ UPLOAD = 'mutation($file: Upload!) { uploadPost(caption: "mine", file: $file) { 
 FOLLOW = "mutation($id: ID!) { follow(userId: $id) { id } }"
 UNFOLLOW = "mutation($id: ID!) { unfollow(userId: $id) { id } }"
 MARK_READ = "mutation { markNotificationsRead }"
+STATUS = "query($id: ID!) { post(id: $id) { media { status } } }"
+LIKE = "mutation($id: ID!) { likePost(postId: $id) { id } }"
+UNLIKE = "mutation($id: ID!) { unlikePost(postId: $id) { id } }"
+COMMENT = "mutation($id: ID!, $text: String!) { addComment(postId: $id, text: $text) { id } }"
+DELETE_COMMENT = "mutation($id: ID!) { deleteComment(id: $id) }"
 ADDED = "subscription { notificationAdded { kind actor { username } actorCount post { id } } }"
 
 
@@ -57,10 +64,6 @@ ADDED = "subscription { notificationAdded { kind actor { username } actorCount p
 async def redis(settings: GatewaySettings) -> AsyncIterator[RedisClient]:
     async with redis_of(settings) as client:
         yield client
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def number(global_id: str) -> int:
@@ -81,45 +84,56 @@ def seen(page: Mapping[str, Any]) -> list[tuple[str, str, int, bool]]:
 
 
 async def post_by(person: Person) -> str:
+    """A post of the person's, once READY (only then can it be liked)."""
     photo = ("photo.jpg", images.jpeg(64, 48), "image/jpeg")
-    return str((await person.client.upload(UPLOAD, {}, "file", photo))["uploadPost"]["id"])
+    post = str((await person.client.upload(UPLOAD, {}, "file", photo))["uploadPost"]["id"])
+
+    async def ready() -> bool:
+        shown = await person.client.data(STATUS, {"id": post})
+        return bool(shown["post"]["media"]["status"] == "READY")
+
+    await wait_until(ready, within=30, interval=0.1)
+    return post
 
 
 class Engagement:
-    """Sends like.changed and comment.changed as the post service does, and waits until
-    the notifications have been made."""
+    """Likes, comments and follows as people make them, waiting until their
+    notifications are made; and their events replayed."""
 
     def __init__(self, redis: RedisClient) -> None:
         self.redis = redis
 
-    async def like(self, post: str, author: Person, liker: Person, liked: bool, at_ms: int) -> None:
-        await events.publish(
-            self.redis,
-            events.LIKE_CHANGED,
-            {
-                "post_id": number(post),
-                "post_author_id": number(author.id),
-                "user_id": number(liker.id),
-                "liked": int(liked),
-                "at_ms": at_ms,
-            },
-        )
+    async def like(self, liker: Person, post: str) -> None:
+        await liker.client.data(LIKE, {"id": post})
 
-    async def comment(
-        self, post: str, author: Person, commenter: Person, comment_id: int, added: bool, at_ms: int
-    ) -> None:
-        fields = {
-            "comment_id": comment_id,
-            "post_id": number(post),
-            "post_author_id": number(author.id),
-            "author_id": number(commenter.id),
-            "added": int(added),
-            "at_ms": at_ms,
-        }
-        await events.publish(self.redis, events.COMMENT_CHANGED, fields)
+    async def unlike(self, liker: Person, post: str) -> None:
+        await liker.client.data(UNLIKE, {"id": post})
+
+    async def comment(self, commenter: Person, post: str) -> str:
+        added = await commenter.client.data(COMMENT, {"id": post, "text": "lovely"})
+        return str(added["addComment"]["id"])
+
+    async def delete_comment(self, person: Person, comment: str) -> None:
+        await person.client.data(DELETE_COMMENT, {"id": comment})
 
     async def settled(self) -> None:
         await settle(self.redis, NOTIFIED_STREAMS, NOTIFICATIONS_GROUP)
+
+    async def replay(self, stream: str, since: str) -> None:
+        """Every event of ``stream`` since the id, again: in order, then backwards."""
+        read = await self.redis.xrange(stream, since)
+        entries = cast(list[tuple[bytes, dict[bytes, bytes]]], read)
+        sent = [{k.decode(): v.decode() for k, v in fields.items()} for _, fields in entries]
+        for fields in [*sent, *reversed(sent)]:
+            await events.publish(self.redis, stream, fields)
+
+    async def mark(self, stream: str) -> str:
+        """A position after every event sent so far on ``stream``."""
+        newest = cast(list[tuple[bytes, Any]], await self.redis.xrevrange(stream, count=1))
+        if not newest:
+            return "0"
+        milliseconds, _, sequence = newest[0][0].decode().partition("-")
+        return f"{milliseconds}-{int(sequence) + 1}"
 
 
 @pytest.fixture
@@ -150,20 +164,19 @@ async def test_likes_of_a_post_are_grouped_under_the_latest_liker_and_withdrawn_
 ) -> None:
     ada, bob, cy, dee = [await sign_up(http, name) for name in ("ada", "bob", "cy", "dee")]
     post = await post_by(ada)
-    start = now_ms()
-    for at, liker in enumerate((bob, cy, dee, ada)):  # ada's own like notifies nobody
-        await engagement.like(post, ada, liker, True, start + at)
-    await engagement.settled()
+    for liker in (bob, cy, dee, ada):  # ada's own like notifies nobody
+        await engagement.like(liker, post)
+        await engagement.settled()  # so that each liker is later than the last
     page = await notifications(ada)
     assert seen(page) == [("LIKE", dee.username, 3, False)]
     assert page["edges"][0]["node"]["post"] == {"id": post}
 
-    await engagement.like(post, ada, dee, False, start + 10)
+    await engagement.unlike(dee, post)
     await engagement.settled()
     assert seen(await notifications(ada)) == [("LIKE", cy.username, 2, False)]
 
-    await engagement.like(post, ada, bob, False, start + 11)
-    await engagement.like(post, ada, cy, False, start + 12)
+    await engagement.unlike(bob, post)
+    await engagement.unlike(cy, post)
     await engagement.settled()
     page = await notifications(ada)
     assert (seen(page), page["unreadCount"]) == ([], 0)
@@ -174,16 +187,19 @@ async def test_comments_notify_the_post_author_until_deleted(
 ) -> None:
     ada, bob = await sign_up(http, "ada"), await sign_up(http, "bob")
     post = await post_by(ada)
-    start = now_ms()
-    await engagement.comment(post, ada, bob, 1001, True, start)
-    await engagement.comment(post, ada, bob, 1002, True, start + 1)
-    await engagement.comment(post, ada, ada, 1003, True, start + 2)  # the author's own
+    first = await engagement.comment(bob, post)
+    await engagement.comment(bob, post)
+    await engagement.comment(ada, post)  # the author's own
     await engagement.settled()
-    assert seen(await notifications(ada)) == [("COMMENT", bob.username, 1, False)] * 2
+    page = await notifications(ada)
+    assert seen(page) == [("COMMENT", bob.username, 1, False)] * 2
+    assert page["edges"][1]["node"]["comment"] == {"id": first, "text": "lovely"}
 
-    await engagement.comment(post, ada, bob, 1001, False, start + 3)
+    await engagement.delete_comment(ada, first)  # the post's author may
     await engagement.settled()
-    assert seen(await notifications(ada)) == [("COMMENT", bob.username, 1, False)]
+    page = await notifications(ada)
+    assert seen(page) == [("COMMENT", bob.username, 1, False)]
+    assert page["edges"][0]["node"]["comment"]["id"] != first
 
 
 async def test_marking_read_counts_what_changed_and_a_new_liker_makes_it_unread_again(
@@ -192,7 +208,7 @@ async def test_marking_read_counts_what_changed_and_a_new_liker_makes_it_unread_
     ada, bob, cy = [await sign_up(http, name) for name in ("ada", "bob", "cy")]
     post = await post_by(ada)
     await bob.client.data(FOLLOW, {"id": ada.id})
-    await engagement.like(post, ada, bob, True, now_ms())
+    await engagement.like(bob, post)
     await engagement.settled()
     assert (await notifications(ada))["unreadCount"] == 2
 
@@ -202,7 +218,7 @@ async def test_marking_read_counts_what_changed_and_a_new_liker_makes_it_unread_
     assert page["unreadCount"] == 0
     assert [read for *_, read in seen(page)] == [True, True]
 
-    await engagement.like(post, ada, cy, True, now_ms())
+    await engagement.like(cy, post)
     await engagement.settled()
     page = await notifications(ada)
     assert seen(page)[0] == ("LIKE", cy.username, 2, False)
@@ -233,8 +249,9 @@ async def test_a_deleted_post_takes_its_notifications_and_late_likes_bring_none_
 ) -> None:
     ada, bob = await sign_up(http, "ada"), await sign_up(http, "bob")
     post = await post_by(ada)
-    await engagement.like(post, ada, bob, True, now_ms())
-    await engagement.comment(post, ada, bob, 2001, True, now_ms())
+    since = await engagement.mark(events.LIKE_CHANGED)
+    await engagement.like(bob, post)
+    await engagement.comment(bob, post)
     await bob.client.data(FOLLOW, {"id": ada.id})
     await engagement.settled()
     assert len(seen(await notifications(ada))) == 3
@@ -243,7 +260,7 @@ async def test_a_deleted_post_takes_its_notifications_and_late_likes_bring_none_
     await engagement.settled()
     assert seen(await notifications(ada)) == [("FOLLOW", bob.username, 1, False)]
 
-    await engagement.like(post, ada, bob, True, now_ms())  # late, after the deletion
+    await engagement.replay(events.LIKE_CHANGED, since)  # late, after the deletion
     await engagement.settled()
     assert seen(await notifications(ada)) == [("FOLLOW", bob.username, 1, False)]
 
@@ -253,38 +270,31 @@ async def test_events_delivered_twice_or_out_of_order_change_nothing(
 ) -> None:
     ada, bob, cy = [await sign_up(http, name) for name in ("ada", "bob", "cy")]
     post = await post_by(ada)
-    start = now_ms()
-    # bob liked then unliked, delivered unlike first, then both again.
-    await engagement.like(post, ada, bob, False, start + 2)
-    await engagement.like(post, ada, bob, True, start + 1)
-    await engagement.like(post, ada, cy, True, start + 3)
-    await engagement.like(post, ada, cy, True, start + 3)
-    await engagement.like(post, ada, bob, True, start + 1)
-    await engagement.like(post, ada, bob, False, start + 2)
-    # A comment added and deleted, the deletion first; then both again.
-    for added in (False, True, True, False):
-        await engagement.comment(post, ada, bob, 3001, added, start + (5 if not added else 4))
+    marks = {stream: await engagement.mark(stream) for stream in NOTIFIED_STREAMS[:3]}
+    await engagement.like(bob, post)
     await engagement.settled()
-    assert seen(await notifications(ada)) == [("LIKE", cy.username, 1, False)]
-
-    # A follow then unfollow, replayed in reverse: the unfollow stands.
+    await engagement.unlike(bob, post)
+    await engagement.like(cy, post)
+    comment = await engagement.comment(bob, post)
+    await engagement.settled()
+    await engagement.delete_comment(bob, comment)
+    await engagement.comment(cy, post)
     await bob.client.data(FOLLOW, {"id": ada.id})
+    await engagement.settled()
     await bob.client.data(UNFOLLOW, {"id": ada.id})
+    await cy.client.data(FOLLOW, {"id": ada.id})
     await engagement.settled()
-    for following, at in ((0, start + 7), (1, start + 6), (1, start + 6)):
-        await events.publish(
-            engagement.redis,
-            events.FOLLOW_CHANGED,
-            {
-                "follower_id": number(bob.id),
-                "followee_id": number(ada.id),
-                "following": following,
-                "at_ms": at,
-            },
-        )
+    before = await notifications(ada)
+    assert sorted(seen(before)) == [
+        ("COMMENT", cy.username, 1, False),
+        ("FOLLOW", cy.username, 1, False),
+        ("LIKE", cy.username, 1, False),
+    ]
+
+    for stream, since in marks.items():
+        await engagement.replay(stream, since)
     await engagement.settled()
-    page = await notifications(ada)
-    assert (seen(page), page["unreadCount"]) == ([("LIKE", cy.username, 1, False)], 1)
+    assert await notifications(ada) == before
 
 
 async def test_notification_added_arrives_live(
@@ -310,7 +320,7 @@ async def test_notification_added_arrives_live(
             "actorCount": 1,
             "post": None,
         }
-        await engagement.like(post, ada, bob, True, now_ms())
+        await engagement.like(bob, post)
         async with asyncio.timeout(30):
             kind, payload = await live.receive()
         assert data(payload)["notificationAdded"] == {
