@@ -12,11 +12,13 @@ seen every write: the count is exact, whatever order recounts finish in, and how
 often an event is delivered. A cold count (expired, never read) is read from CQL and
 stored with the lowest version, so any recount replaces it.
 
-Viewer flags. ``liked:{post}:{viewer}`` is "1" or "0": set by the like or unlike that
-changes it, and set again by the ``like.changed`` consumer from the row it re-reads,
-so racing likes and unlikes converge on the truth; a miss is read from CQL and filled
-only if nothing set it meanwhile. Each key lives ``ttl`` seconds, so only the pairs
-people look at stay in memory.
+Viewer flags. ``liked:{viewer}`` is a hash of the viewer's likes, post id -> "1" or
+"0", with a ``loaded`` field once it holds every like of theirs: filled from their
+``likes_by_user`` partition on a miss, then kept by the likes and unlikes themselves
+and by the ``like.changed`` consumer, which sets the field from the row it re-reads.
+Those writes overwrite and a fill only adds fields that are not there (HSETNX), so a
+fill that read CQL before a change cannot undo it, and racing likes and unlikes
+converge on the truth. One HMGET answers a page; memory grows with likes, not views.
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ from pictor.redis_client import RedisClient
 from post_svc.engagement_store import CommentStore, LikeStore
 
 Count = Literal["likes", "comments"]
-# A post's like count, comment count and viewer flag as cached (None: not there).
-Cached = tuple[bytes | None, bytes | None, bytes | None]
+COUNTS: tuple[Count, Count] = ("likes", "comments")
+# The field of a viewer's liked hash that says it holds every like of theirs.
+LOADED = "loaded"
 # The version of a count read cold, older than any event id.
 COLD = "0-0"
 
@@ -50,14 +53,22 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], ARGV[1] .. ':v', ARGV[3] .. '-' ..
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 return 1
 """
+# KEYS[1] a viewer's liked hash; ARGV: ttl, then the ids of every post they like.
+# Adds what nothing set meanwhile, and marks the hash complete.
+_FILL_LIKED = """
+for i = 2, #ARGV do redis.call('HSETNX', KEYS[1], ARGV[i], '1') end
+redis.call('HSET', KEYS[1], 'loaded', '1')
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return 1
+"""
 
 
 def counts_key(post_id: int) -> str:
     return f"counts:{{{post_id}}}"
 
 
-def liked_key(post_id: int, user_id: int) -> str:
-    return f"liked:{{{post_id}}}:{user_id}"
+def liked_key(user_id: int) -> str:
+    return f"liked:{{{user_id}}}"
 
 
 def stream_id(version: str) -> tuple[int, int]:
@@ -78,33 +89,37 @@ class EngagementCache:
         )
         return bool(stored)
 
-    async def set_liked(
-        self, post_id: int, user_id: int, liked: bool, *, fill: bool = False
-    ) -> None:
-        """``fill``: only if not set meanwhile (a value read from CQL for a miss)."""
-        await self._redis.set(
-            liked_key(post_id, user_id), b"1" if liked else b"0", ex=self._ttl, nx=fill
-        )
+    async def set_liked(self, post_id: int, user_id: int, liked: bool) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(liked_key(user_id), str(post_id), "1" if liked else "0")
+            pipe.expire(liked_key(user_id), self._ttl)
+            await pipe.execute()
+
+    async def fill_liked(self, user_id: int, post_ids: Sequence[int]) -> None:
+        await self._redis.eval(_FILL_LIKED, 1, liked_key(user_id), self._ttl, *post_ids)
 
     async def forget(self, post_id: int) -> None:
         await self._redis.delete(counts_key(post_id))
 
-    async def read(self, post_ids: Sequence[int], viewer_id: int, counts: bool) -> list[Cached]:
-        """Per post: its like count, comment count and the viewer's flag as cached
-        (None where missing or not asked), in one pipelined round trip."""
+    async def read(
+        self, post_ids: Sequence[int], viewer_id: int, counts: bool
+    ) -> tuple[list[list[bytes | None]], list[bytes | None] | None]:
+        """Per post its cached like and comment counts (None where missing; none if
+        not asked), and the viewer's flags (None unless their hash is loaded; none if
+        anonymous), in one pipelined round trip."""
         async with self._redis.pipeline(transaction=False) as pipe:
-            for post_id in post_ids:
-                if counts:
-                    pipe.hmget(counts_key(post_id), ["likes", "comments"])
-                if viewer_id:
-                    pipe.get(liked_key(post_id, viewer_id))
-            replies = iter(await pipe.execute())
-        read = []
-        for _ in post_ids:
-            likes, comments = next(replies) if counts else (None, None)
-            liked = next(replies) if viewer_id else None
-            read.append((likes, comments, liked))
-        return read
+            if counts:
+                for post_id in post_ids:
+                    pipe.hmget(counts_key(post_id), list(COUNTS))
+            if viewer_id:
+                pipe.hmget(liked_key(viewer_id), [LOADED, *map(str, post_ids)])
+            replies: list[list[bytes | None]] = await pipe.execute()
+        nothing: list[bytes | None] = [None, None]
+        found = replies[: len(post_ids)] if counts else [nothing for _ in post_ids]
+        if not viewer_id:
+            return found, None
+        loaded, *flags = replies[-1]
+        return found, flags if loaded is not None else None
 
 
 class Engagement:
@@ -118,31 +133,21 @@ class Engagement:
     async def of_posts(
         self, post_ids: Sequence[int], viewer_id: int, counts: bool, liked: bool
     ) -> list[post_pb2.Engagement]:
-        """Aligned with post_ids; viewer_id 0 (anonymous) has liked nothing."""
+        """Aligned with post_ids; viewer_id 0 (anonymous) has liked nothing. Misses (a
+        cold cache) are read from CQL, all at once."""
         viewer = viewer_id if liked else 0
-        cached = await self._cache.read(post_ids, viewer, counts)
-        # Misses (a cold cache) are read from CQL all at once.
-        return list(
-            await asyncio.gather(
-                *(
-                    self._one(post_id, found, counts, viewer)
-                    for post_id, found in zip(post_ids, cached, strict=True)
-                )
-            )
-        )
-
-    async def _one(
-        self, post_id: int, cached: Cached, counts: bool, viewer_id: int
-    ) -> post_pb2.Engagement:
-        likes, comments, flag = cached
-        engagement = post_pb2.Engagement()
+        found, flags = await self._cache.read(post_ids, viewer, counts)
+        shown = [post_pb2.Engagement() for _ in post_ids]
         if counts:
-            engagement.like_count, engagement.comment_count = await asyncio.gather(
-                self._count(post_id, "likes", likes), self._count(post_id, "comments", comments)
-            )
-        if viewer_id:
-            engagement.viewer_has_liked = await self._liked(post_id, viewer_id, flag)
-        return engagement
+            for engagement, (likes, comments) in zip(
+                shown, await self._counts(post_ids, found), strict=True
+            ):
+                engagement.like_count, engagement.comment_count = likes, comments
+        if viewer:
+            has_liked = await self._liked(post_ids, viewer, flags)
+            for engagement, yes in zip(shown, has_liked, strict=True):
+                engagement.viewer_has_liked = yes
+        return shown
 
     async def recount(self, post_id: int, count: Count, version: str) -> None:
         """Counts the post's likes or comments in CQL and stores the count as of
@@ -150,16 +155,36 @@ class Engagement:
         value = await (self._likes if count == "likes" else self._comments).count(post_id)
         await self._cache.record(post_id, count, value, version)
 
-    async def _count(self, post_id: int, count: Count, cached: bytes | None) -> int:
-        if cached is not None:
-            return int(cached)
+    async def _counts(
+        self, post_ids: Sequence[int], cached: list[list[bytes | None]]
+    ) -> list[list[int]]:
+        """Each post's like and comment counts: as cached, the misses read from CQL (and
+        cached, as cold counts) all at once."""
+        missing = [
+            (index, which)
+            for index, both in enumerate(cached)
+            for which, value in enumerate(both)
+            if value is None
+        ]
+        counts = [[int(value or 0) for value in both] for both in cached]
+        read = await asyncio.gather(
+            *(self._read_count(post_ids[index], COUNTS[which]) for index, which in missing)
+        )
+        for (index, which), value in zip(missing, read, strict=True):
+            counts[index][which] = value
+        return counts
+
+    async def _read_count(self, post_id: int, count: Count) -> int:
         value = await (self._likes if count == "likes" else self._comments).count(post_id)
         await self._cache.record(post_id, count, value, COLD)
         return value
 
-    async def _liked(self, post_id: int, viewer_id: int, cached: bytes | None) -> bool:
-        if cached is not None:
-            return cached == b"1"
-        liked = await self._likes.like_id(post_id, viewer_id) is not None
-        await self._cache.set_liked(post_id, viewer_id, liked, fill=True)
-        return liked
+    async def _liked(
+        self, post_ids: Sequence[int], viewer_id: int, flags: list[bytes | None] | None
+    ) -> list[bool]:
+        if flags is not None:
+            return [flag == b"1" for flag in flags]
+        liked = await self._likes.liked_by(viewer_id)
+        await self._cache.fill_liked(viewer_id, liked)
+        mine = set(liked)
+        return [post_id in mine for post_id in post_ids]

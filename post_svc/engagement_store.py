@@ -13,6 +13,9 @@ from pictor.post.v1 import post_pb2
 from pictor.snowflake import timestamp_ms
 from post_svc.store import read_after
 
+# Rows deleted per request when a deleted post's likes and comments are removed.
+_BATCH = 100
+
 
 @dataclass(frozen=True)
 class Comment:
@@ -57,6 +60,10 @@ class LikeStore:
                     "INSERT INTO likes_by_post_recent (post_id, like_id, user_id) VALUES (?, ?, ?)",
                     (post_id, like_id, user_id),
                 ),
+                (
+                    "INSERT INTO likes_by_user (user_id, post_id) VALUES (?, ?)",
+                    (user_id, post_id),
+                ),
             ]
         )
 
@@ -67,6 +74,10 @@ class LikeStore:
                 (
                     "DELETE FROM likes_by_post_recent WHERE post_id = ? AND like_id = ?",
                     (post_id, like_id),
+                ),
+                (
+                    "DELETE FROM likes_by_user WHERE user_id = ? AND post_id = ?",
+                    (user_id, post_id),
                 ),
             ]
         )
@@ -105,8 +116,29 @@ class LikeStore:
         )
         return {int(row.user_id): int(row.like_id) for row in rows}
 
+    async def liked_by(self, user_id: int) -> list[int]:
+        """Every post the user likes."""
+        rows = await self._cql.read(
+            "SELECT post_id FROM likes_by_user WHERE user_id = ?", (user_id,), fresh=True
+        )
+        return [int(row.post_id) for row in rows]
+
     async def forget_post(self, post_id: int) -> None:
-        """Every like of a deleted post, gone: two partition deletes."""
+        """Every like of a deleted post, gone: each liker's row first, then the post's
+        partitions (a crash between leaves the partition, so a retry finds them again)."""
+        rows = await self._cql.read(
+            "SELECT user_id FROM likes_by_post WHERE post_id = ?", (post_id,), fresh=True
+        )
+        for start in range(0, len(rows), _BATCH):
+            await self._cql.write_batch(
+                [
+                    (
+                        "DELETE FROM likes_by_user WHERE user_id = ? AND post_id = ?",
+                        (row.user_id, post_id),
+                    )
+                    for row in rows[start : start + _BATCH]
+                ]
+            )
         await self._cql.write_batch(
             [
                 ("DELETE FROM likes_by_post WHERE post_id = ?", (post_id,)),
@@ -189,8 +221,8 @@ class CommentStore:
             "SELECT comment_id FROM comments_by_post WHERE post_id = ?", (post_id,), fresh=True
         )
         ids = [int(row.comment_id) for row in rows]
-        for start in range(0, len(ids), 100):
+        for start in range(0, len(ids), _BATCH):
             await self._cql.write(
-                "DELETE FROM comments_by_id WHERE comment_id IN ?", (ids[start : start + 100],)
+                "DELETE FROM comments_by_id WHERE comment_id IN ?", (ids[start : start + _BATCH],)
             )
         await self._cql.write("DELETE FROM comments_by_post WHERE post_id = ?", (post_id,))

@@ -170,6 +170,12 @@ async def test_a_deleted_post_takes_its_comments_likes_and_counts_with_it(
     for table in ("likes_by_post", "likes_by_post_recent", "comments_by_post"):
         rows = await cql.read(f"SELECT * FROM {table} WHERE post_id = ?", (number,), fresh=True)
         assert rows == [], table
+    liker = await cql.read(
+        "SELECT * FROM likes_by_user WHERE user_id = ? AND post_id = ?",
+        (ids.decode("User", ada.id), number),
+        fresh=True,
+    )
+    assert liker == []
     comment_ids = [ids.decode("Comment", c) for c in said]
     found = await clients.post.BatchGetComments(
         post_pb2.BatchGetCommentsRequest(comment_ids=comment_ids)

@@ -21,6 +21,7 @@ from pictor.clients import ServiceClients
 from pictor.cql import CqlSession
 from pictor.post.v1 import post_pb2
 from pictor.redis_client import RedisClient
+from post_svc.engagement import counts_key, liked_key
 from tests.feed_svc.test_hydration import coordinated_reads
 from tests.harness import (
     GraphQLClient,
@@ -191,6 +192,30 @@ async def test_like_events_delivered_twice_or_out_of_order_change_nothing(
     await replay(ada, liked=True)  # the like's event, late, after the unlike's
     await settle(redis, ENGAGEMENT_STREAMS)
     assert await seen_by(ada.client, post) == (0, 0, False)
+
+
+async def test_a_cold_cache_shows_the_same_counts_and_likes_read_from_cassandra(
+    http: httpx.AsyncClient, clients: ServiceClients, redis: RedisClient
+) -> None:
+    author, ada, bob = [await sign_up(http, name) for name in ("author", "ada", "bob")]
+    posts = [await ready_post(clients, author) for _ in range(3)]
+    for person, post in ((ada, posts[0]), (bob, posts[0]), (ada, posts[2])):
+        data(await person.client.execute(LIKE, {"id": post}))
+    data(
+        await ada.client.execute(
+            "mutation($id: ID!, $t: String!) { addComment(postId: $id, text: $t) { id } }",
+            {"id": posts[1], "t": "hi"},
+        )
+    )
+    await settle(redis, ENGAGEMENT_STREAMS)
+    warm = [await seen_by(ada.client, post) for post in posts]
+    assert warm == [(2, 0, True), (0, 1, False), (1, 0, True)]
+
+    numbers = [ids.decode("Post", post) for post in posts]
+    await redis.delete(
+        *(counts_key(number) for number in numbers), liked_key(ids.decode("User", ada.id))
+    )
+    assert [await seen_by(ada.client, post) for post in posts] == warm
 
 
 FEED = """
