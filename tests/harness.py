@@ -142,6 +142,17 @@ class IsolatedStack:
         return self.parts[f"{service}_svc"]
 
 
+# The public contract: the base schema and the extensions the gateway serves
+# (privacy.graphql is not served yet).
+CONTRACT_DIR = Path(__file__).resolve().parents[2] / "shared" / "contract"
+CONTRACT_FILES = ("schema.graphql", "engagement.graphql")
+
+
+def contract_sdl() -> str:
+    """The served part of the contract, as one SDL document (extensions included)."""
+    return "\n".join((CONTRACT_DIR / name).read_text() for name in CONTRACT_FILES)
+
+
 def error_codes(result: Mapping[str, Any]) -> list[str]:
     return [error["extensions"]["code"] for error in result.get("errors", [])]
 

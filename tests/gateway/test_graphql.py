@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import jwt
 from graphql import build_client_schema, build_schema, get_introspection_query
@@ -12,15 +11,13 @@ from graphql.utilities import find_breaking_changes
 
 from gateway.auth import issue_token
 from gateway.config import GatewaySettings
-from tests.harness import GraphQLClient, error_codes
-
-CONTRACT = Path(__file__).resolve().parents[3] / "shared" / "contract" / "schema.graphql"
+from tests.harness import GraphQLClient, contract_sdl, error_codes
 
 
 async def test_the_served_schema_keeps_the_contract(graphql: GraphQLClient) -> None:
     result = await graphql.execute(get_introspection_query())
     served = build_client_schema(result["data"])
-    contract = build_schema(CONTRACT.read_text())
+    contract = build_schema(contract_sdl())
     assert find_breaking_changes(contract, served) == []
 
 

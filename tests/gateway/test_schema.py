@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from graphql import build_schema as build_contract
 from graphql.utilities import find_breaking_changes, find_dangerous_changes
 
 from gateway.config import GatewaySettings
 from gateway.schema import build_schema
-
-CONTRACT = Path(__file__).resolve().parents[3] / "shared" / "contract" / "schema.graphql"
+from tests.harness import contract_sdl
 
 
 def test_the_schema_builds_without_warnings() -> None:
@@ -19,7 +16,7 @@ def test_the_schema_builds_without_warnings() -> None:
 
 
 def test_the_schema_keeps_every_type_field_and_argument_of_the_contract() -> None:
-    contract = build_contract(CONTRACT.read_text())
+    contract = build_contract(contract_sdl())
     ours = build_schema(GatewaySettings())._schema
     assert find_breaking_changes(contract, ours) == []
     assert find_dangerous_changes(contract, ours) == []
