@@ -35,7 +35,9 @@ from pictor.config import Settings
 
 # ScyllaDB speaks protocol v4; Cassandra 5 does too.
 _PROTOCOL_VERSION = 4
-# A loaded ring of three nodes on two cores has been seen to need more than ten seconds.
+# A schema change on a loaded ring of three nodes on two cores has been seen to take,
+# and to need for agreement, more than the driver's ten seconds.
+_DDL_SECONDS = 60
 _SCHEMA_AGREEMENT_SECONDS = 60
 
 
@@ -190,7 +192,7 @@ class CqlSession:
         statement may run on any node, and the driver gives up waiting for agreement
         after ten seconds with only a warning."""
         statement = SimpleStatement(query, consistency_level=ConsistencyLevel.ALL)
-        response = self._session.execute_async(statement)
+        response = self._session.execute_async(statement, timeout=_DDL_SECONDS)
         await _settle(response, all_pages=True)
         if not response.is_schema_agreed:
             agreed = await asyncio.to_thread(
