@@ -10,7 +10,8 @@ Fills never overwrite (``SET NX``) and a deletion writes a tombstone rather than
 removing the key, so a reader that read the database before the deletion and fills
 the cache after it loses: a deleted record is never cached again while its tombstone
 lives, and a tombstone outlives any fill in flight by far (it lives ``ttl`` seconds).
-Only records that no longer change but by deletion are cached (the owner decides).
+Only records that rarely change are cached (the owner decides); a change (a post's alt
+text) replaces the record, unless it is buried, and deletion buries it.
 """
 
 from __future__ import annotations

@@ -45,6 +45,8 @@ class Coalesced:
         self._recount = recount
         self._queued: dict[int, _Run] = {}
         self._running: set[int] = set()
+        # The loop keeps only weak references to tasks: these keep the runs alive.
+        self._drivers: set[asyncio.Task[None]] = set()
 
     async def __call__(self, post_id: int, version: str) -> None:
         run = self._queued.get(post_id)
@@ -54,7 +56,9 @@ class Coalesced:
             run.version = version
         if post_id not in self._running:
             self._running.add(post_id)
-            asyncio.get_running_loop().create_task(self._drive(post_id))
+            driver = asyncio.get_running_loop().create_task(self._drive(post_id))
+            self._drivers.add(driver)
+            driver.add_done_callback(self._drivers.discard)
         await asyncio.shield(run.done)
 
     async def _drive(self, post_id: int) -> None:
