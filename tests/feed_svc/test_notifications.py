@@ -1,0 +1,80 @@
+"""The notification store's rules against real Redis: each feed is bounded (the
+oldest trimmed with their actors), and an event older than what a feed holds, or
+repeated, changes nothing; the pure naming and paging rules beside them."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+
+import pytest
+
+from feed_svc.notification_store import NotificationStore, actors_key, feed_key, unread_key
+from feed_svc.notifications import COMMENT, FOLLOW, LIKE, Cursor, Subject
+from gateway.config import GatewaySettings
+from pictor.redis_client import RedisClient
+from tests.feed_svc.conftest import redis_of
+
+# Recipients of their own, so these tests share no keys with the stack's users.
+_recipients = itertools.count(9_000_000_000)
+
+
+@pytest.fixture
+async def store(settings: GatewaySettings) -> AsyncIterator[tuple[NotificationStore, RedisClient]]:
+    async with redis_of(settings) as client:
+        yield NotificationStore(client), client
+
+
+async def test_a_feed_keeps_the_newest_and_drops_the_rest_with_their_actors(
+    store: tuple[NotificationStore, RedisClient],
+) -> None:
+    notifications, redis = store
+    me = next(_recipients)
+    for actor in range(1, 6):
+        await notifications.add(me, f"follow:{actor}", actor, 1000 + actor, 0, keep=3)
+    names = await notifications.names(me, None, 10)
+    assert names == [("follow:5", 1005), ("follow:4", 1004), ("follow:3", 1003)]
+    assert await redis.exists(actors_key(me, "follow:1"), actors_key(me, "follow:2")) == 0
+    assert await notifications.unread_count(me) == 3
+
+    # An old follow replayed comes in below the kept ones and goes straight out again.
+    assert not await notifications.add(me, "follow:1", 1, 1001, 0, keep=3)
+    assert await notifications.names(me, None, 10) == names
+    assert await redis.scard(unread_key(me)) == 3
+
+
+async def test_repeats_and_stale_events_change_nothing(
+    store: tuple[NotificationStore, RedisClient],
+) -> None:
+    notifications, redis = store
+    me = next(_recipients)
+    assert await notifications.add(me, "like:7", 21, 100, 7, keep=10)
+    assert not await notifications.add(me, "like:7", 21, 100, 7, keep=10)
+    assert await notifications.add(me, "like:7", 22, 110, 7, keep=10)
+    assert await notifications.withdraw(me, "like:7", 22, 120)
+    assert not await notifications.add(me, "like:7", 22, 110, 7, keep=10)  # older than the unlike
+    assert not await notifications.withdraw(me, "like:7", 21, 90)  # older than the like
+    (stored,) = await notifications.details(me, ["like:7"])
+    assert (stored.actor_id, stored.actor_count, stored.at_ms) == (21, 1, 100)
+    assert await redis.zscore(feed_key(me), "like:7") == 100
+
+    await notifications.forget_post(me, 7, 200)
+    assert await redis.zcard(feed_key(me)) == 0
+    assert not await notifications.add(me, "like:7", 23, 300, 7, keep=10)
+
+
+def test_names_and_cursors_round_trip() -> None:
+    for subject in (
+        Subject(LIKE, post_id=5),
+        Subject(COMMENT, post_id=5, comment_id=9),
+        Subject(FOLLOW, follower_id=3),
+    ):
+        assert Subject.parse(subject.name) == subject
+    cursor = Cursor.parse(str(Cursor(1000, "comment:5:9")))
+    assert cursor == Cursor(1000, "comment:5:9")
+    assert cursor.before("like:5", 999)
+    assert cursor.before("comment:5:8", 1000)
+    assert not cursor.before("follow:3", 1000)
+    assert not cursor.before("like:5", 1001)
+    with pytest.raises(ValueError, match="not a notification name"):
+        Subject.parse("share:5")
