@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Awaitable
 
 import httpx
+from redis.asyncio.cluster import RedisCluster
 
 from feed_svc.entries import Entry
 from feed_svc.keys import author_live_channel, feed_built_key, feed_key, last_seen_key
@@ -102,7 +103,12 @@ async def test_a_celebrity_followed_while_watching_is_heard_and_unfollowed_is_no
     channel = author_live_channel(ids.decode("User", star.id))
 
     async def listeners() -> int:
-        counts = dict(await feeds.redis.pubsub_shardnumsub(channel))
+        """Subscribers of the channel, asked of the node that serves it (a cluster's
+        nodes each count only their own)."""
+        where = {}
+        if isinstance(feeds.redis, RedisCluster):
+            where["target_nodes"] = feeds.redis.get_node_from_key(channel)
+        counts = dict(await feeds.redis.pubsub_shardnumsub(channel, **where))
         return int(counts[channel.encode()])
 
     async with watching(test_stack, feeds, viewer) as arrived:
