@@ -69,8 +69,8 @@ class FeedServicer(feed_pb2_grpc.FeedServiceServicer):
         changed = await self._notifications.mark_read(request.viewer_id)
         return feed_pb2.MarkNotificationsReadResponse(changed=changed)
 
-    async def WatchNotifications(
-        self, request: feed_pb2.WatchNotificationsRequest, context: Context
-    ) -> AsyncIterator[feed_pb2.Notification]:
+    async def StreamNotifications(
+        self, request: feed_pb2.StreamNotificationsRequest, context: Context
+    ) -> AsyncIterator[feed_pb2.StreamNotificationsResponse]:
         async for notification in self._notifications.watch(request.viewer_id):
-            yield notification
+            yield feed_pb2.StreamNotificationsResponse(notification=notification)

@@ -61,10 +61,10 @@ class NotificationSubscription:
     @strawberry.subscription
     async def notification_added(self, info: Info) -> AsyncGenerator[Notification, None]:
         context = info.context
-        call = context.clients.feed.WatchNotifications(
-            feed_pb2.WatchNotificationsRequest(viewer_id=context.require_viewer())
+        call = context.clients.feed.StreamNotifications(
+            feed_pb2.StreamNotificationsRequest(viewer_id=context.require_viewer())
         )
         async for response in call:
             context.fresh_loaders()
-            for _cursor, notification in await notifications_for(info, [response]):
+            for _cursor, notification in await notifications_for(info, [response.notification]):
                 yield notification

@@ -46,8 +46,10 @@ class ProfileMutation:
         created = await context.clients.graph.CreateAvatar(
             graph_pb2.CreateAvatarRequest(user_id=viewer)
         )
-        start = media_pb2.UploadStart(post_id=created.avatar.avatar_id, requester_id=viewer)
-        call = context.clients.media.StreamAvatarUpload(streamed(start, cast(UploadFile, file)))
+        start = media_pb2.UploadStart(
+            post_id=created.avatar.avatar_id, requester_id=viewer, avatar=True
+        )
+        call = context.clients.media.StreamUpload(streamed(start, cast(UploadFile, file)))
         async for event in call:
             status = event.status
             if event.HasField("status") and status.status == post_pb2.MEDIA_STATUS_FAILED:

@@ -42,13 +42,10 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
     async def StreamUpload(
         self, request_iterator: AsyncIterator[media_pb2.StreamUploadRequest], context: Context
     ) -> AsyncIterator[media_pb2.StreamUploadResponse]:
-        async for response in self._uploads.receive(request_iterator):
-            yield response
-
-    async def StreamAvatarUpload(
-        self, request_iterator: AsyncIterator[media_pb2.StreamUploadRequest], context: Context
-    ) -> AsyncIterator[media_pb2.StreamUploadResponse]:
-        async for response in self._avatar_uploads.receive(request_iterator):
+        first = await anext(request_iterator, None)
+        avatar = first is not None and first.start.avatar
+        uploads = self._avatar_uploads if avatar else self._uploads
+        async for response in uploads.receive(_replayed(first, request_iterator)):
             yield response
 
     async def WatchUpload(
@@ -71,3 +68,14 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
         response = media_pb2.SignUrlsResponse(urls=urls)
         response.expires_at.FromDatetime(expires_at)
         return response
+
+
+async def _replayed(
+    first: media_pb2.StreamUploadRequest | None,
+    rest: AsyncIterator[media_pb2.StreamUploadRequest],
+) -> AsyncIterator[media_pb2.StreamUploadRequest]:
+    """The stream as it came, its first message (read to tell the kind) included."""
+    if first is not None:
+        yield first
+    async for request in rest:
+        yield request

@@ -56,10 +56,10 @@ class FeedServiceStub:
                 request_serializer=pictor_dot_feed_dot_v1_dot_feed__pb2.MarkNotificationsReadRequest.SerializeToString,
                 response_deserializer=pictor_dot_feed_dot_v1_dot_feed__pb2.MarkNotificationsReadResponse.FromString,
                 _registered_method=True)
-        self.WatchNotifications = channel.unary_stream(
-                '/pictor.feed.v1.FeedService/WatchNotifications',
-                request_serializer=pictor_dot_feed_dot_v1_dot_feed__pb2.WatchNotificationsRequest.SerializeToString,
-                response_deserializer=pictor_dot_feed_dot_v1_dot_feed__pb2.Notification.FromString,
+        self.StreamNotifications = channel.unary_stream(
+                '/pictor.feed.v1.FeedService/StreamNotifications',
+                request_serializer=pictor_dot_feed_dot_v1_dot_feed__pb2.StreamNotificationsRequest.SerializeToString,
+                response_deserializer=pictor_dot_feed_dot_v1_dot_feed__pb2.StreamNotificationsResponse.FromString,
                 _registered_method=True)
 
 
@@ -96,7 +96,7 @@ class FeedServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def WatchNotifications(self, request, context):
+    def StreamNotifications(self, request, context):
         """Notifications as they are added or gain an actor, until the caller hangs up.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -126,10 +126,10 @@ def add_FeedServiceServicer_to_server(servicer, server):
                     request_deserializer=pictor_dot_feed_dot_v1_dot_feed__pb2.MarkNotificationsReadRequest.FromString,
                     response_serializer=pictor_dot_feed_dot_v1_dot_feed__pb2.MarkNotificationsReadResponse.SerializeToString,
             ),
-            'WatchNotifications': grpc.unary_stream_rpc_method_handler(
-                    servicer.WatchNotifications,
-                    request_deserializer=pictor_dot_feed_dot_v1_dot_feed__pb2.WatchNotificationsRequest.FromString,
-                    response_serializer=pictor_dot_feed_dot_v1_dot_feed__pb2.Notification.SerializeToString,
+            'StreamNotifications': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamNotifications,
+                    request_deserializer=pictor_dot_feed_dot_v1_dot_feed__pb2.StreamNotificationsRequest.FromString,
+                    response_serializer=pictor_dot_feed_dot_v1_dot_feed__pb2.StreamNotificationsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -253,7 +253,7 @@ class FeedService:
             _registered_method=True)
 
     @staticmethod
-    def WatchNotifications(request,
+    def StreamNotifications(request,
             target,
             options=(),
             channel_credentials=None,
@@ -266,9 +266,9 @@ class FeedService:
         return grpc.experimental.unary_stream(
             request,
             target,
-            '/pictor.feed.v1.FeedService/WatchNotifications',
-            pictor_dot_feed_dot_v1_dot_feed__pb2.WatchNotificationsRequest.SerializeToString,
-            pictor_dot_feed_dot_v1_dot_feed__pb2.Notification.FromString,
+            '/pictor.feed.v1.FeedService/StreamNotifications',
+            pictor_dot_feed_dot_v1_dot_feed__pb2.StreamNotificationsRequest.SerializeToString,
+            pictor_dot_feed_dot_v1_dot_feed__pb2.StreamNotificationsResponse.FromString,
             options,
             channel_credentials,
             insecure,

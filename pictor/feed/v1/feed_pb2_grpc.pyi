@@ -43,7 +43,7 @@ class FeedServiceStub:
     """A page of the viewer's notifications, newest first, with how many are unread."""
     MarkNotificationsRead: _grpc.UnaryUnaryMultiCallable[_feed_pb2.MarkNotificationsReadRequest, _feed_pb2.MarkNotificationsReadResponse]
     """Marks every notification of the viewer read; says how many were unread."""
-    WatchNotifications: _grpc.UnaryStreamMultiCallable[_feed_pb2.WatchNotificationsRequest, _feed_pb2.Notification]
+    StreamNotifications: _grpc.UnaryStreamMultiCallable[_feed_pb2.StreamNotificationsRequest, _feed_pb2.StreamNotificationsResponse]
     """Notifications as they are added or gain an actor, until the caller hangs up."""
 
 @_typing.type_check_only
@@ -61,7 +61,7 @@ class FeedServiceAsyncStub(FeedServiceStub):
     """A page of the viewer's notifications, newest first, with how many are unread."""
     MarkNotificationsRead: _aio.UnaryUnaryMultiCallable[_feed_pb2.MarkNotificationsReadRequest, _feed_pb2.MarkNotificationsReadResponse]  # type: ignore[assignment]
     """Marks every notification of the viewer read; says how many were unread."""
-    WatchNotifications: _aio.UnaryStreamMultiCallable[_feed_pb2.WatchNotificationsRequest, _feed_pb2.Notification]  # type: ignore[assignment]
+    StreamNotifications: _aio.UnaryStreamMultiCallable[_feed_pb2.StreamNotificationsRequest, _feed_pb2.StreamNotificationsResponse]  # type: ignore[assignment]
     """Notifications as they are added or gain an actor, until the caller hangs up."""
 
 class FeedServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -102,11 +102,11 @@ class FeedServiceServicer(metaclass=_abc_1.ABCMeta):
         """Marks every notification of the viewer read; says how many were unread."""
 
     @_abc_1.abstractmethod
-    def WatchNotifications(
+    def StreamNotifications(
         self,
-        request: _feed_pb2.WatchNotificationsRequest,
+        request: _feed_pb2.StreamNotificationsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_abc.Iterator[_feed_pb2.Notification], _abc.AsyncIterator[_feed_pb2.Notification]]:
+    ) -> _typing.Union[_abc.Iterator[_feed_pb2.StreamNotificationsResponse], _abc.AsyncIterator[_feed_pb2.StreamNotificationsResponse]]:
         """Notifications as they are added or gain an actor, until the caller hangs up."""
 
 def add_FeedServiceServicer_to_server(servicer: FeedServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

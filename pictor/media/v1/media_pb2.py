@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from pictor.post.v1 import post_pb2 as pictor_dot_post_dot_v1_dot_post__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bpictor/media/v1/media.proto\x12\x0fpictor.media.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19pictor/post/v1/post.proto\"+\n\x0cUploadHeader\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"O\n\x13\x43reateUploadRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\x03\x12\x11\n\tauthor_id\x18\x02 \x01(\x03\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\"\x91\x01\n\x14\x43reateUploadResponse\x12\x12\n\nupload_url\x18\x01 \x01(\t\x12\x35\n\x0eupload_headers\x18\x02 \x03(\x0b\x32\x1d.pictor.media.v1.UploadHeader\x12.\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"W\n\x14\x43onfirmUploadRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\x03\x12\x14\n\x0crequester_id\x18\x02 \x01(\x03\x12\x18\n\x10\x61\x63knowledge_only\x18\x03 \x01(\x08\"o\n\x0cUploadStatus\x12\x0f\n\x07post_id\x18\x01 \x01(\x03\x12+\n\x06status\x18\x02 \x01(\x0e\x32\x1b.pictor.post.v1.MediaStatus\x12\x10\n\x08progress\x18\x03 \x01(\x02\x12\x0f\n\x07message\x18\x04 \x01(\t\"F\n\x15\x43onfirmUploadResponse\x12-\n\x06status\x18\x01 \x01(\x0b\x32\x1d.pictor.media.v1.UploadStatus\"d\n\x0bUploadStart\x12\x0f\n\x07post_id\x18\x01 \x01(\x03\x12\x14\n\x0crequester_id\x18\x02 \x01(\x03\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\x12\x18\n\x10\x61\x63knowledge_only\x18\x04 \x01(\x08\"]\n\x13StreamUploadRequest\x12-\n\x05start\x18\x01 \x01(\x0b\x32\x1c.pictor.media.v1.UploadStartH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"8\n\x0eUploadReceived\x12\x16\n\x0e\x62ytes_received\x18\x01 \x01(\x03\x12\x0e\n\x06sha256\x18\x02 \x01(\t\"\x9f\x01\n\x14StreamUploadResponse\x12\x18\n\x0e\x62ytes_received\x18\x01 \x01(\x03H\x00\x12\x33\n\x08received\x18\x02 \x01(\x0b\x32\x1f.pictor.media.v1.UploadReceivedH\x00\x12/\n\x06status\x18\x03 \x01(\x0b\x32\x1d.pictor.media.v1.UploadStatusH\x00\x42\x07\n\x05\x65vent\";\n\x12WatchUploadRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\x03\x12\x14\n\x0crequester_id\x18\x02 \x01(\x03\"D\n\x13WatchUploadResponse\x12-\n\x06status\x18\x01 \x01(\x0b\x32\x1d.pictor.media.v1.UploadStatus\"&\n\x0fSignUrlsRequest\x12\x13\n\x0bobject_keys\x18\x01 \x03(\t\"P\n\x10SignUrlsResponse\x12\x0c\n\x04urls\x18\x01 \x03(\t\x12.\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\xc2\x04\n\x0cMediaService\x12[\n\x0c\x43reateUpload\x12$.pictor.media.v1.CreateUploadRequest\x1a%.pictor.media.v1.CreateUploadResponse\x12`\n\rConfirmUpload\x12%.pictor.media.v1.ConfirmUploadRequest\x1a&.pictor.media.v1.ConfirmUploadResponse0\x01\x12_\n\x0cStreamUpload\x12$.pictor.media.v1.StreamUploadRequest\x1a%.pictor.media.v1.StreamUploadResponse(\x01\x30\x01\x12Z\n\x0bWatchUpload\x12#.pictor.media.v1.WatchUploadRequest\x1a$.pictor.media.v1.WatchUploadResponse0\x01\x12O\n\x08SignUrls\x12 .pictor.media.v1.SignUrlsRequest\x1a!.pictor.media.v1.SignUrlsResponse\x12\x65\n\x12StreamAvatarUpload\x12$.pictor.media.v1.StreamUploadRequest\x1a%.pictor.media.v1.StreamUploadResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bpictor/media/v1/media.proto\x12\x0fpictor.media.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19pictor/post/v1/post.proto\"+\n\x0cUploadHeader\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"O\n\x13\x43reateUploadRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\x03\x12\x11\n\tauthor_id\x18\x02 \x01(\x03\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\"\x91\x01\n\x14\x43reateUploadResponse\x12\x12\n\nupload_url\x18\x01 \x01(\t\x12\x35\n\x0eupload_headers\x18\x02 \x03(\x0b\x32\x1d.pictor.media.v1.UploadHeader\x12.\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"W\n\x14\x43onfirmUploadRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\x03\x12\x14\n\x0crequester_id\x18\x02 \x01(\x03\x12\x18\n\x10\x61\x63knowledge_only\x18\x03 \x01(\x08\"o\n\x0cUploadStatus\x12\x0f\n\x07post_id\x18\x01 \x01(\x03\x12+\n\x06status\x18\x02 \x01(\x0e\x32\x1b.pictor.post.v1.MediaStatus\x12\x10\n\x08progress\x18\x03 \x01(\x02\x12\x0f\n\x07message\x18\x04 \x01(\t\"F\n\x15\x43onfirmUploadResponse\x12-\n\x06status\x18\x01 \x01(\x0b\x32\x1d.pictor.media.v1.UploadStatus\"t\n\x0bUploadStart\x12\x0f\n\x07post_id\x18\x01 \x01(\x03\x12\x14\n\x0crequester_id\x18\x02 \x01(\x03\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\x12\x18\n\x10\x61\x63knowledge_only\x18\x04 \x01(\x08\x12\x0e\n\x06\x61vatar\x18\x05 \x01(\x08\"]\n\x13StreamUploadRequest\x12-\n\x05start\x18\x01 \x01(\x0b\x32\x1c.pictor.media.v1.UploadStartH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"8\n\x0eUploadReceived\x12\x16\n\x0e\x62ytes_received\x18\x01 \x01(\x03\x12\x0e\n\x06sha256\x18\x02 \x01(\t\"\x9f\x01\n\x14StreamUploadResponse\x12\x18\n\x0e\x62ytes_received\x18\x01 \x01(\x03H\x00\x12\x33\n\x08received\x18\x02 \x01(\x0b\x32\x1f.pictor.media.v1.UploadReceivedH\x00\x12/\n\x06status\x18\x03 \x01(\x0b\x32\x1d.pictor.media.v1.UploadStatusH\x00\x42\x07\n\x05\x65vent\";\n\x12WatchUploadRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\x03\x12\x14\n\x0crequester_id\x18\x02 \x01(\x03\"D\n\x13WatchUploadResponse\x12-\n\x06status\x18\x01 \x01(\x0b\x32\x1d.pictor.media.v1.UploadStatus\"&\n\x0fSignUrlsRequest\x12\x13\n\x0bobject_keys\x18\x01 \x03(\t\"P\n\x10SignUrlsResponse\x12\x0c\n\x04urls\x18\x01 \x03(\t\x12.\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\xdb\x03\n\x0cMediaService\x12[\n\x0c\x43reateUpload\x12$.pictor.media.v1.CreateUploadRequest\x1a%.pictor.media.v1.CreateUploadResponse\x12`\n\rConfirmUpload\x12%.pictor.media.v1.ConfirmUploadRequest\x1a&.pictor.media.v1.ConfirmUploadResponse0\x01\x12_\n\x0cStreamUpload\x12$.pictor.media.v1.StreamUploadRequest\x1a%.pictor.media.v1.StreamUploadResponse(\x01\x30\x01\x12Z\n\x0bWatchUpload\x12#.pictor.media.v1.WatchUploadRequest\x1a$.pictor.media.v1.WatchUploadResponse0\x01\x12O\n\x08SignUrls\x12 .pictor.media.v1.SignUrlsRequest\x1a!.pictor.media.v1.SignUrlsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -46,21 +46,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CONFIRMUPLOADRESPONSE']._serialized_start=584
   _globals['_CONFIRMUPLOADRESPONSE']._serialized_end=654
   _globals['_UPLOADSTART']._serialized_start=656
-  _globals['_UPLOADSTART']._serialized_end=756
-  _globals['_STREAMUPLOADREQUEST']._serialized_start=758
-  _globals['_STREAMUPLOADREQUEST']._serialized_end=851
-  _globals['_UPLOADRECEIVED']._serialized_start=853
-  _globals['_UPLOADRECEIVED']._serialized_end=909
-  _globals['_STREAMUPLOADRESPONSE']._serialized_start=912
-  _globals['_STREAMUPLOADRESPONSE']._serialized_end=1071
-  _globals['_WATCHUPLOADREQUEST']._serialized_start=1073
-  _globals['_WATCHUPLOADREQUEST']._serialized_end=1132
-  _globals['_WATCHUPLOADRESPONSE']._serialized_start=1134
-  _globals['_WATCHUPLOADRESPONSE']._serialized_end=1202
-  _globals['_SIGNURLSREQUEST']._serialized_start=1204
-  _globals['_SIGNURLSREQUEST']._serialized_end=1242
-  _globals['_SIGNURLSRESPONSE']._serialized_start=1244
-  _globals['_SIGNURLSRESPONSE']._serialized_end=1324
-  _globals['_MEDIASERVICE']._serialized_start=1327
-  _globals['_MEDIASERVICE']._serialized_end=1905
+  _globals['_UPLOADSTART']._serialized_end=772
+  _globals['_STREAMUPLOADREQUEST']._serialized_start=774
+  _globals['_STREAMUPLOADREQUEST']._serialized_end=867
+  _globals['_UPLOADRECEIVED']._serialized_start=869
+  _globals['_UPLOADRECEIVED']._serialized_end=925
+  _globals['_STREAMUPLOADRESPONSE']._serialized_start=928
+  _globals['_STREAMUPLOADRESPONSE']._serialized_end=1087
+  _globals['_WATCHUPLOADREQUEST']._serialized_start=1089
+  _globals['_WATCHUPLOADREQUEST']._serialized_end=1148
+  _globals['_WATCHUPLOADRESPONSE']._serialized_start=1150
+  _globals['_WATCHUPLOADRESPONSE']._serialized_end=1218
+  _globals['_SIGNURLSREQUEST']._serialized_start=1220
+  _globals['_SIGNURLSREQUEST']._serialized_end=1258
+  _globals['_SIGNURLSRESPONSE']._serialized_start=1260
+  _globals['_SIGNURLSRESPONSE']._serialized_end=1340
+  _globals['_MEDIASERVICE']._serialized_start=1343
+  _globals['_MEDIASERVICE']._serialized_end=1818
 # @@protoc_insertion_point(module_scope)

@@ -179,12 +179,17 @@ class UploadStart(_message.Message):
     REQUESTER_ID_FIELD_NUMBER: _builtins.int
     CONTENT_TYPE_FIELD_NUMBER: _builtins.int
     ACKNOWLEDGE_ONLY_FIELD_NUMBER: _builtins.int
+    AVATAR_FIELD_NUMBER: _builtins.int
     post_id: _builtins.int
     requester_id: _builtins.int
     content_type: _builtins.str
     acknowledge_only: _builtins.bool
     """End the stream at the received confirmation (processing has started by then),
     instead of following processing to the end.
+    """
+    avatar: _builtins.bool
+    """An avatar rather than a post's photo: post_id is the avatar upload's id (from
+    graph_svc's CreateAvatar); square renditions.
     """
     def __init__(
         self,
@@ -193,10 +198,11 @@ class UploadStart(_message.Message):
         requester_id: _builtins.int = ...,
         content_type: _builtins.str = ...,
         acknowledge_only: _builtins.bool = ...,
+        avatar: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["acknowledge_only", b"acknowledge_only", "content_type", b"content_type", "post_id", b"post_id", "requester_id", b"requester_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acknowledge_only", b"acknowledge_only", "avatar", b"avatar", "content_type", b"content_type", "post_id", b"post_id", "requester_id", b"requester_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

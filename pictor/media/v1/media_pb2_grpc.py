@@ -60,11 +60,6 @@ class MediaServiceStub:
                 request_serializer=pictor_dot_media_dot_v1_dot_media__pb2.SignUrlsRequest.SerializeToString,
                 response_deserializer=pictor_dot_media_dot_v1_dot_media__pb2.SignUrlsResponse.FromString,
                 _registered_method=True)
-        self.StreamAvatarUpload = channel.stream_stream(
-                '/pictor.media.v1.MediaService/StreamAvatarUpload',
-                request_serializer=pictor_dot_media_dot_v1_dot_media__pb2.StreamUploadRequest.SerializeToString,
-                response_deserializer=pictor_dot_media_dot_v1_dot_media__pb2.StreamUploadResponse.FromString,
-                _registered_method=True)
 
 
 class MediaServiceServicer:
@@ -108,14 +103,6 @@ class MediaServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def StreamAvatarUpload(self, request_iterator, context):
-        """An avatar's one-shot upload, as StreamUpload does a post's (UploadStart.post_id
-        is the avatar's id, from graph_svc's CreateAvatar); square renditions.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
 
 def add_MediaServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -143,11 +130,6 @@ def add_MediaServiceServicer_to_server(servicer, server):
                     servicer.SignUrls,
                     request_deserializer=pictor_dot_media_dot_v1_dot_media__pb2.SignUrlsRequest.FromString,
                     response_serializer=pictor_dot_media_dot_v1_dot_media__pb2.SignUrlsResponse.SerializeToString,
-            ),
-            'StreamAvatarUpload': grpc.stream_stream_rpc_method_handler(
-                    servicer.StreamAvatarUpload,
-                    request_deserializer=pictor_dot_media_dot_v1_dot_media__pb2.StreamUploadRequest.FromString,
-                    response_serializer=pictor_dot_media_dot_v1_dot_media__pb2.StreamUploadResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -286,33 +268,6 @@ class MediaService:
             '/pictor.media.v1.MediaService/SignUrls',
             pictor_dot_media_dot_v1_dot_media__pb2.SignUrlsRequest.SerializeToString,
             pictor_dot_media_dot_v1_dot_media__pb2.SignUrlsResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def StreamAvatarUpload(request_iterator,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.stream_stream(
-            request_iterator,
-            target,
-            '/pictor.media.v1.MediaService/StreamAvatarUpload',
-            pictor_dot_media_dot_v1_dot_media__pb2.StreamUploadRequest.SerializeToString,
-            pictor_dot_media_dot_v1_dot_media__pb2.StreamUploadResponse.FromString,
             options,
             channel_credentials,
             insecure,

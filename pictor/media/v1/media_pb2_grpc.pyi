@@ -47,10 +47,6 @@ class MediaServiceStub:
     """Current status first, then every change until READY or FAILED."""
     SignUrls: _grpc.UnaryUnaryMultiCallable[_media_pb2.SignUrlsRequest, _media_pb2.SignUrlsResponse]
     """Expiring GET URLs for many renditions at once (a whole page per call)."""
-    StreamAvatarUpload: _grpc.StreamStreamMultiCallable[_media_pb2.StreamUploadRequest, _media_pb2.StreamUploadResponse]
-    """An avatar's one-shot upload, as StreamUpload does a post's (UploadStart.post_id
-    is the avatar's id, from graph_svc's CreateAvatar); square renditions.
-    """
 
 @_typing.type_check_only
 class MediaServiceAsyncStub(MediaServiceStub):
@@ -71,10 +67,6 @@ class MediaServiceAsyncStub(MediaServiceStub):
     """Current status first, then every change until READY or FAILED."""
     SignUrls: _aio.UnaryUnaryMultiCallable[_media_pb2.SignUrlsRequest, _media_pb2.SignUrlsResponse]  # type: ignore[assignment]
     """Expiring GET URLs for many renditions at once (a whole page per call)."""
-    StreamAvatarUpload: _aio.StreamStreamMultiCallable[_media_pb2.StreamUploadRequest, _media_pb2.StreamUploadResponse]  # type: ignore[assignment]
-    """An avatar's one-shot upload, as StreamUpload does a post's (UploadStart.post_id
-    is the avatar's id, from graph_svc's CreateAvatar); square renditions.
-    """
 
 class MediaServiceServicer(metaclass=_abc_1.ABCMeta):
     """Owns the object store: uploads in, renditions out, signed URLs."""
@@ -122,15 +114,5 @@ class MediaServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_media_pb2.SignUrlsResponse, _abc.Awaitable[_media_pb2.SignUrlsResponse]]:
         """Expiring GET URLs for many renditions at once (a whole page per call)."""
-
-    @_abc_1.abstractmethod
-    def StreamAvatarUpload(
-        self,
-        request_iterator: _MaybeAsyncIterator[_media_pb2.StreamUploadRequest],
-        context: _ServicerContext,
-    ) -> _typing.Union[_abc.Iterator[_media_pb2.StreamUploadResponse], _abc.AsyncIterator[_media_pb2.StreamUploadResponse]]:
-        """An avatar's one-shot upload, as StreamUpload does a post's (UploadStart.post_id
-        is the avatar's id, from graph_svc's CreateAvatar); square renditions.
-        """
 
 def add_MediaServiceServicer_to_server(servicer: MediaServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
