@@ -91,7 +91,7 @@ class LikeStore:
 
     async def recent(self, post_id: int, after: int | None, limit: int) -> list[tuple[int, int]]:
         """(like id, user id) newest first, strictly before the like id ``after``, up to
-        ``limit``; stale rows (a like undone or made again) are skipped."""
+        ``limit``, stale rows included (see ``current``)."""
         rows = await read_after(
             self._cql,
             "SELECT like_id, user_id FROM likes_by_post_recent WHERE post_id = ?",
@@ -100,21 +100,22 @@ class LikeStore:
             after,
             limit,
         )
-        listed = [(int(row.like_id), int(row.user_id)) for row in rows]
-        current = await self._current_like_ids(post_id, [user_id for _, user_id in listed])
-        return [
-            (like_id, user_id) for like_id, user_id in listed if current.get(user_id) == like_id
-        ]
+        return [(int(row.like_id), int(row.user_id)) for row in rows]
 
-    async def _current_like_ids(self, post_id: int, user_ids: Sequence[int]) -> dict[int, int]:
-        if not user_ids:
-            return {}
+    async def current(
+        self, post_id: int, listed: Sequence[tuple[int, int]]
+    ) -> list[tuple[int, int]]:
+        """The listed likes that stand: a row whose like was undone, or made again
+        meanwhile (racing likes by one user), no longer matches likes_by_post."""
+        if not listed:
+            return []
         rows = await self._cql.read(
             "SELECT user_id, like_id FROM likes_by_post WHERE post_id = ? AND user_id IN ?",
-            (post_id, list(dict.fromkeys(user_ids))),
+            (post_id, list(dict.fromkeys(user_id for _, user_id in listed))),
             fresh=True,
         )
-        return {int(row.user_id): int(row.like_id) for row in rows}
+        standing = {(int(row.like_id), int(row.user_id)) for row in rows}
+        return [like for like in listed if like in standing]
 
     async def liked_by(self, user_id: int) -> list[int]:
         """Every post the user likes."""

@@ -65,7 +65,16 @@ class Likes:
         await self._posts.readable(post_id)
 
         async def read(after: int | None, limit: int) -> list[tuple[int, int]]:
-            return await self._store.recent(post_id, after, limit)
+            # Stale list rows (racing likes by one user) are skipped, reading on until
+            # the page is full or the list ends: a page is never short before the end.
+            standing: list[tuple[int, int]] = []
+            while len(standing) < limit:
+                rows = await self._store.recent(post_id, after, limit)
+                standing += await self._store.current(post_id, rows)
+                if len(rows) < limit:
+                    break
+                after = rows[-1][0]
+            return standing[:limit]
 
         return await read_page(page, PAGE_DEFAULT, read, _like_id)
 
