@@ -1,16 +1,27 @@
 """Likes: who likes a post, one row per (post, user) in CQL, and the like count.
 
 Like and unlike are idempotent and never a lightweight transaction: each reads the
-user's own row, writes it (and its place in the newest-first list) if it changes, sets
-the viewer's flag in Redis and publishes ``like.changed``, even when nothing changed,
-so a retry after a lost answer still gets its event. The count is not touched here: the
-``like.changed`` consumer recounts the post's partition (post_svc.settling), and the
-count is exact once events settle (post_svc.engagement says why).
+user's own row, writes it (with its place in the newest-first list and the user's
+own list) only if it changes, sets the viewer's flag in Redis and publishes
+``like.changed``, even when nothing changed, so a retry after a lost answer still
+gets its event. The count is not touched here.
 
-A hot post is no bottleneck: each like writes one row of its own, with no read of the
-partition and no Paxos round, and recounts of one post are coalesced (one runs at a
-time; whoever asks meanwhile shares the next), so 1,000 likes at once cost a handful
-of partition reads, not 1,000.
+Why the count is exact once events settle: the ``like.changed`` consumer
+(post_svc.settling) answers each event with a recount of the post's partition that
+starts after the event was published, so it includes every write whose event came
+before; the count is stored with that event's id as its version, and an older
+version never replaces a newer one (post_svc.engagement). The last event's recount
+therefore read the partition after the last write, whatever order recounts finish
+in and however often an event is delivered; out-of-order or repeated events only
+cause another recount of the same truth.
+
+Why a hot post's partition is no bottleneck: a like is one point read of the user's
+own row and one logged batch of plain inserts, no Paxos round and no read of the
+partition; the Redis keys a like writes are the liker's (``liked:{user}``), not the
+post's. Only recounts read the partition, and they are coalesced per post (one runs
+at a time; every event that arrives meanwhile shares the next), so 1,000 likes at
+once cost a handful of partition counts, not 1,000, and the count key is written by
+one recount at a time.
 """
 
 from __future__ import annotations
