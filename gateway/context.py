@@ -42,6 +42,8 @@ class Context:
     user_counts: DataLoader[int, graph_pb2.User | None] = field(init=False)
     posts: DataLoader[int, post_pb2.Post | None] = field(init=False)
     viewer_follows: DataLoader[int, bool] = field(init=False)
+    # Rendition URLs asked for one by one (avatars), signed together per tick.
+    signed_urls: DataLoader[str, str] = field(init=False)
     # Posts with their counts and/or the viewer's like, by which of the two.
     _engaged_posts: dict[tuple[bool, bool], DataLoader[int, post_pb2.Post | None]] = field(
         init=False
@@ -71,6 +73,7 @@ class Context:
         self.user_counts = DataLoader(functools.partial(self._load_users, profiles_only=False))
         self.posts = DataLoader(self._load_posts)
         self.viewer_follows = DataLoader(self._load_viewer_follows)
+        self.signed_urls = DataLoader(self._load_signed_urls)
         self._engaged_posts = {}
         self._signed_urls = {}
 
@@ -176,6 +179,10 @@ class Context:
         for chunk, response in zip(chunks, responses, strict=True):
             self._signed_urls.update(zip(chunk, response.urls, strict=True))
         return self._signed_urls
+
+    async def _load_signed_urls(self, keys: list[str]) -> list[str]:
+        signed = await self.sign(keys)
+        return [signed[key] for key in keys]
 
     async def _load_users(
         self, ids: list[int], *, profiles_only: bool

@@ -156,3 +156,20 @@ async def test_what_is_no_photo_is_refused_and_the_avatar_stays(http: httpx.Asyn
     assert refused.value.codes == ["BAD_USER_INPUT"]
     shown = data(await ada.client.execute(VIEWER_AVATAR))["viewer"]["avatar"]
     assert (shown["status"], shown["width"]) == ("READY", 200)
+
+
+async def test_a_page_of_avatars_is_signed_in_one_call(http: httpx.AsyncClient) -> None:
+    ada = await sign_up(http, "ada")
+    fans = [await sign_up(http, "fan") for _ in range(3)]
+    for size, fan in zip((200, 240, 280), fans, strict=True):
+        await set_avatar(fan, images.jpeg(size, size))
+        await fan.client.data("mutation($id: ID!) { follow(userId: $id) { id } }", {"id": ada.id})
+    query = f"""query($u: String!) {{
+      user(username: $u) {{ followers {{ edges {{ node {{ {AVATAR_FIELDS} }} }} }} }}
+    }}"""
+    result = await ada.client.execute(query, {"u": ada.username})
+    edges = data(result)["user"]["followers"]["edges"]
+    assert sorted(edge["node"]["avatar"]["width"] for edge in edges) == [200, 240, 280]
+    assert all(r["url"] for edge in edges for r in edge["node"]["avatar"]["renditions"])
+    calls = result["extensions"]["backendCalls"]["byMethod"]
+    assert calls["/pictor.media.v1.MediaService/SignUrls"] == 1
