@@ -256,11 +256,13 @@ async def test_a_deleted_post_takes_its_notifications_and_late_likes_bring_none_
     await engagement.settled()
     assert len(seen(await notifications(ada))) == 3
 
+    deleted = await engagement.mark(events.POST_DELETED)
     await ada.client.data("mutation($id: ID!) { deletePost(id: $id) }", {"id": post})
     await engagement.settled()
     assert seen(await notifications(ada)) == [("FOLLOW", bob.username, 1, False)]
 
     await engagement.replay(events.LIKE_CHANGED, since)  # late, after the deletion
+    await engagement.replay(events.POST_DELETED, deleted)  # and the deletion again
     await engagement.settled()
     assert seen(await notifications(ada)) == [("FOLLOW", bob.username, 1, False)]
 

@@ -6,17 +6,21 @@ square, with the replaced one's objects removed."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
 
 from gateway.config import GatewaySettings
 from harness.accounts import Person, sign_up
+from harness.events import settle
 from harness.graphql import GraphQLClient, GraphQLError
 from media_svc.objects import AVATAR_OBJECTS
+from media_svc.worker import PROCESSING_GROUP
+from pictor import events
 from pictor.s3 import open_s3
 from tests import images
+from tests.feed_svc.conftest import redis_of
 from tests.harness import data, error_codes
 
 UPDATE = """
@@ -88,6 +92,8 @@ async def test_anonymous_cannot_edit(http: httpx.AsyncClient) -> None:
     assert error_codes(result) == ["UNAUTHENTICATED"]
 
 
+# What XRANGE and XREVRANGE answer.
+Entries = list[tuple[bytes, dict[bytes, bytes]]]
 AVATAR_FIELDS = "avatar { status width height renditions { name width height url contentType } }"
 UPDATE_AVATAR = f"mutation($file: Upload!) {{ updateAvatar(file: $file) {{ id {AVATAR_FIELDS} }} }}"
 VIEWER_AVATAR = f"{{ viewer {{ {AVATAR_FIELDS} }} }}"
@@ -173,3 +179,28 @@ async def test_a_page_of_avatars_is_signed_in_one_call(http: httpx.AsyncClient) 
     assert all(r["url"] for edge in edges for r in edge["node"]["avatar"]["renditions"])
     calls = result["extensions"]["backendCalls"]["byMethod"]
     assert calls["/pictor.media.v1.MediaService/SignUrls"] == 1
+
+
+async def test_avatar_events_delivered_again_change_nothing(
+    http: httpx.AsyncClient, s3: Any, settings: GatewaySettings
+) -> None:
+    ada = await sign_up(http, "ada")
+    await set_avatar(ada, images.jpeg(300, 300))
+    await set_avatar(ada, images.jpeg(260, 260))
+    before = (await avatar_shown(ada), await avatar_objects(s3, settings))
+    async with redis_of(settings) as redis:
+        recent = cast(Entries, await redis.xrevrange(events.MEDIA_UPLOADED, count=20))
+        uploaded = [
+            {key.decode(): value.decode() for key, value in fields.items()}
+            for _, fields in recent
+            if fields.get(b"kind") == b"avatar"
+        ][:2]  # ada's two, newest first
+        for fields in [*uploaded, *reversed(uploaded)]:  # twice, the older one last
+            await events.publish(redis, events.MEDIA_UPLOADED, fields)
+        await settle(redis, [events.MEDIA_UPLOADED], PROCESSING_GROUP)
+    assert (await avatar_shown(ada), await avatar_objects(s3, settings)) == before
+
+
+async def avatar_shown(person: Person) -> tuple[int, list[str]]:
+    shown = data(await person.client.execute(VIEWER_AVATAR))["viewer"]["avatar"]
+    return shown["width"], sorted(r["url"].split("?")[0] for r in shown["renditions"])
