@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Sequence
 from contextvars import ContextVar
 from typing import Any, TypeAlias
@@ -110,6 +111,13 @@ class PooledCluster(RedisCluster):
             yield
         except _FAILING_OVER as error:
             raise ClusterUnavailable(str(error)) from error
+        except AttributeError as error:
+            # redis-py 8.1 closes every node's connections when a node reports
+            # CLUSTERDOWN, under commands other tasks are sending on them; those fail
+            # inside the connection (its writer gone): the connection broke.
+            if not _raised_in_redis(error):
+                raise
+            raise ClusterUnavailable(f"connection closed under the command: {error}") from error
         except RedisClusterException as error:
             # No node answered (the slot map could not be read), or the map has a hole.
             if isinstance(error.__cause__, (ConnectionError, RedisTimeoutError, OSError)) or (
@@ -170,6 +178,14 @@ class PooledCluster(RedisCluster):
                 return [], error
             replies = [command.result for command in sent]
             return replies, next((r for r in replies if isinstance(r, Exception)), None)
+
+
+def _raised_in_redis(error: BaseException) -> bool:
+    """Whether the error was raised inside redis-py (the innermost frame is its own)."""
+    frame = error.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    return frame is not None and f"{os.sep}redis{os.sep}" in frame.tb_frame.f_code.co_filename
 
 
 class _PooledPipeline(ClusterPipeline):
