@@ -111,11 +111,12 @@ class PooledCluster(RedisCluster):
             yield
         except _FAILING_OVER as error:
             raise ClusterUnavailable(str(error)) from error
-        except AttributeError as error:
+        except (AttributeError, RuntimeError) as error:
             # redis-py 8.1 closes every node's connections when a node reports
             # CLUSTERDOWN, under commands other tasks are sending on them; those fail
-            # inside the connection (its writer gone): the connection broke.
-            if not _raised_in_redis(error):
+            # inside the connection (its writer gone, its transport closed): the
+            # connection broke.
+            if not _inside_a_connection(error):
                 raise
             raise ClusterUnavailable(f"connection closed under the command: {error}") from error
         except RedisClusterException as error:
@@ -180,12 +181,17 @@ class PooledCluster(RedisCluster):
             return replies, next((r for r in replies if isinstance(r, Exception)), None)
 
 
-def _raised_in_redis(error: BaseException) -> bool:
-    """Whether the error was raised inside redis-py (the innermost frame is its own)."""
+def _inside_a_connection(error: BaseException) -> bool:
+    """Whether the error was raised while a redis-py connection was sending or reading."""
     frame = error.__traceback__
-    while frame is not None and frame.tb_next is not None:
+    while frame is not None:
+        if frame.tb_frame.f_code.co_filename.endswith(_CONNECTION_MODULE):
+            return True
         frame = frame.tb_next
-    return frame is not None and f"{os.sep}redis{os.sep}" in frame.tb_frame.f_code.co_filename
+    return False
+
+
+_CONNECTION_MODULE = os.path.join("redis", "asyncio", "connection.py")
 
 
 class _PooledPipeline(ClusterPipeline):
