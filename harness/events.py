@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ResponseError
 
 from feed_svc import keys as feed_keys
@@ -79,3 +80,13 @@ async def settle_feed_worker(
     await settle(
         client, FEED_WORKER_STREAMS, feed_keys.WORKER_GROUP, within=within, interval=interval
     )
+
+
+async def channel_subscribers(client: RedisClient, channel: str) -> int:
+    """Subscribers of a sharded pub/sub channel, asked of the node that serves it (a
+    cluster's nodes each count only their own)."""
+    where = {}
+    if isinstance(client, RedisCluster):
+        where["target_nodes"] = client.get_node_from_key(channel)
+    counts = dict(await client.pubsub_shardnumsub(channel, **where))
+    return int(counts[channel.encode()])

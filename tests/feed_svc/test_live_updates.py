@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections.abc import Awaitable
 
 import httpx
-from redis.asyncio.cluster import RedisCluster
 
 from feed_svc.entries import Entry
 from feed_svc.keys import author_live_channel, feed_built_key, feed_key, last_seen_key
 from feed_svc.timeline import now_ms
 from gateway import ids
+from harness.events import channel_subscribers
 from tests.feed_svc.conftest import (
     ARRIVAL_SECONDS,
     Feeds,
@@ -103,13 +103,7 @@ async def test_a_celebrity_followed_while_watching_is_heard_and_unfollowed_is_no
     channel = author_live_channel(ids.decode("User", star.id))
 
     async def listeners() -> int:
-        """Subscribers of the channel, asked of the node that serves it (a cluster's
-        nodes each count only their own)."""
-        where = {}
-        if isinstance(feeds.redis, RedisCluster):
-            where["target_nodes"] = feeds.redis.get_node_from_key(channel)
-        counts = dict(await feeds.redis.pubsub_shardnumsub(channel, **where))
-        return int(counts[channel.encode()])
+        return await channel_subscribers(feeds.redis, channel)
 
     async with watching(test_stack, feeds, viewer) as arrived:
         await follow(viewer, star)

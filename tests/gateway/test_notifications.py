@@ -21,7 +21,7 @@ from feed_svc.worker import NOTIFICATIONS_GROUP
 from gateway import ids
 from gateway.config import GatewaySettings
 from harness.accounts import Person, sign_up
-from harness.events import settle
+from harness.events import channel_subscribers, settle
 from harness.subscriptions import Subscription
 from harness.waiting import wait_until
 from pictor import events
@@ -307,8 +307,7 @@ async def test_notification_added_arrives_live(
     channel = live_channel(number(ada.id))
 
     async def listening() -> bool:
-        ((_, count),) = await engagement.redis.pubsub_shardnumsub(channel)
-        return int(count) > 0
+        return await channel_subscribers(engagement.redis, channel) > 0
 
     async with Subscription(test_stack.gateway_url, ada.client.token, ADDED) as live:
         await wait_until(listening, within=30)
