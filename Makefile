@@ -93,9 +93,11 @@ buf-breaking: $(BUF)
 	  $(BUF) breaking --against '.git#ref=HEAD~1'; \
 	else echo "buf breaking: no parent commit, nothing to compare"; fi
 
+# mypy --strict over the whole repo: [tool.mypy] in pyproject.toml says what and how.
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 test: lint buf-lint buf-breaking protos-check $(GRAPHQL_HTTP)
 	$(PY) -m pytest
