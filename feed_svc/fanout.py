@@ -62,7 +62,9 @@ class FanOut:
     async def post_deleted(self, message_id: str, fields: Fields) -> None:
         entry = Entry(int(fields["post_id"]), int(fields["author_id"]))
         await self._timelines.unpublish(entry)
-        await self._jobs_for_followers(REMOVE, entry.author_id, entry)
+        # A post that never became READY was never pushed: no follower has it.
+        if fields.get("published", "1") != "0":
+            await self._jobs_for_followers(REMOVE, entry.author_id, entry)
 
     async def follow_changed(self, message_id: str, fields: Fields) -> None:
         follower, followee = int(fields["follower_id"]), int(fields["followee_id"])

@@ -40,6 +40,8 @@ FOLLOW_CHANGED = "events:follow.changed"
 FOLLOWS_IMPORTED = "events:follows.imported"
 MEDIA_UPLOADED = "events:media.uploaded"
 POST_PUBLISHED = "events:post.published"
+# {post_id, author_id, published (1/0)}: published is 0 for a post that never became
+# READY (so it never reached a feed); an event without it counts as published.
 POST_DELETED = "events:post.deleted"
 # {post_id, post_author_id, user_id, liked (1/0), at_ms}: the like's state after a change.
 LIKE_CHANGED = "events:like.changed"

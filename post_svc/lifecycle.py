@@ -150,7 +150,11 @@ class PostLifecycle:
         await events.publish(
             self._events,
             events.POST_DELETED,
-            {"post_id": post.id, "author_id": post.author_id},
+            {
+                "post_id": post.id,
+                "author_id": post.author_id,
+                "published": int(post.status == READY),
+            },
         )
         await self._store.unfile_pending(post_id)
 
@@ -163,7 +167,9 @@ class PostLifecycle:
             # Never cached (only settled posts are), so no tombstone is needed, and
             # burying a post that moved on would hide it.
             await events.publish(
-                self._events, events.POST_DELETED, {"post_id": post_id, "author_id": author_id}
+                self._events,
+                events.POST_DELETED,
+                {"post_id": post_id, "author_id": author_id, "published": 0},
             )
             log.info("post %s abandoned before its photo came: deleted", post_id)
         await self._store.unfile_pending(post_id)

@@ -39,19 +39,27 @@ class Feeds:
     clients: ServiceClients
     redis: RedisClient
 
-    async def publish(self, author_global_id: str, caption: str = "") -> str:
-        """A READY post by the author, as the media worker would leave it."""
-        author = ids.decode("User", author_global_id)
+    async def create_pending(self, author_global_id: str, caption: str = "") -> str:
+        """A post waiting for its photo."""
         created = await self.clients.post.CreatePost(
-            post_pb2.CreatePostRequest(author_id=author, caption=caption, content_type="image/jpeg")
-        )
-        await self.clients.post.UpdateMedia(
-            post_pb2.UpdateMediaRequest(
-                post_id=created.post.id,
-                media=post_pb2.Media(status=post_pb2.MEDIA_STATUS_READY, width=1, height=1),
+            post_pb2.CreatePostRequest(
+                author_id=ids.decode("User", author_global_id),
+                caption=caption,
+                content_type="image/jpeg",
             )
         )
         return ids.encode("Post", created.post.id)
+
+    async def publish(self, author_global_id: str, caption: str = "") -> str:
+        """A READY post by the author, as the media worker would leave it."""
+        post = await self.create_pending(author_global_id, caption)
+        await self.clients.post.UpdateMedia(
+            post_pb2.UpdateMediaRequest(
+                post_id=ids.decode("Post", post),
+                media=post_pb2.Media(status=post_pb2.MEDIA_STATUS_READY, width=1, height=1),
+            )
+        )
+        return post
 
     async def delete(self, author_global_id: str, post_global_id: str) -> None:
         await self.clients.post.DeletePost(

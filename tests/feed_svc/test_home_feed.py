@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-from feed_svc.keys import last_seen_key
+from feed_svc.keys import FANOUT_JOBS, last_seen_key
 from gateway import ids
 from infra.local import stack
 from tests import images
@@ -110,6 +110,20 @@ async def test_a_deleted_post_leaves_every_feed(http: httpx.AsyncClient, feeds: 
     await feeds.settle()
     for reader in readers:
         assert await feeds.read_all(reader.client) == [kept]
+
+
+async def test_a_post_deleted_before_its_photo_came_queues_no_feed_work(
+    http: httpx.AsyncClient, feeds: Feeds
+) -> None:
+    """It was never on any feed, so its deletion sends no removal job to the followers."""
+    author = await sign_up(http, "gave.up")
+    reader = await sign_up(http, "bystander")
+    await follow(reader, author)
+    await feeds.settle()
+    jobs_before = await feeds.redis.xlen(FANOUT_JOBS)
+    await feeds.delete(author.id, await feeds.create_pending(author.id))
+    await feeds.settle()
+    assert await feeds.redis.xlen(FANOUT_JOBS) == jobs_before
 
 
 async def test_celebrities_are_merged_at_read_time_and_crossing_back_keeps_their_posts(
