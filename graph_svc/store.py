@@ -9,6 +9,8 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from cassandra import OperationTimedOut, WriteTimeout
+
 from graph_svc.users import Account, Edge, User
 from pictor.counted import CountedRows, CountedTable
 from pictor.cql import CqlSession
@@ -20,6 +22,11 @@ class Side(Enum):
     FOLLOWING = CountedTable("following", "follower_id", "followee_id", "following_count")
     FOLLOWERS = CountedTable("followers", "followee_id", "follower_id", "follower_count")
 
+
+# Claims of a username made before a timed-out one is given up (see AccountStore._claim).
+_CLAIM_ATTEMPTS = 3
+# A lightweight transaction's outcome is unknown after these (server- or client-side).
+_LWT_TIMEOUTS = (WriteTimeout, OperationTimedOut)
 
 # Users read at once (four queries each), well under the driver's per-connection limit.
 _USERS_IN_FLIGHT = 128
@@ -48,14 +55,40 @@ class AccountStore:
                 user.created_at,
             ),
         )
-        claim = await self._cql.write(
-            "INSERT INTO users_by_username (username, user_id) VALUES (?, ?) IF NOT EXISTS",
-            (user.username, user.id),
-        )
-        if claim[0].applied:
+        if await self._claim(user.username, user.id):
             return True
         await self._cql.write("DELETE FROM users WHERE user_id = ?", (user.id,))
         return False
+
+    async def _claim(self, username: str, user_id: int) -> bool:
+        """Whether ``user_id`` holds ``username`` after claiming it.
+
+        A lightweight transaction that times out (contended sign-ups of one name on a
+        loaded ring) may have been applied or not: the claim is then re-read
+        linearizably, which settles any round still in flight, and the id it holds
+        tells whether it is this attempt's. A claim no round completed is made again.
+        """
+        for _ in range(_CLAIM_ATTEMPTS - 1):
+            try:
+                return await self._claim_once(username, user_id)
+            except _LWT_TIMEOUTS:
+                holder = await self._claim_holder(username)
+                if holder is not None:
+                    return holder == user_id
+        return await self._claim_once(username, user_id)
+
+    async def _claim_once(self, username: str, user_id: int) -> bool:
+        claim = await self._cql.write(
+            "INSERT INTO users_by_username (username, user_id) VALUES (?, ?) IF NOT EXISTS",
+            (username, user_id),
+        )
+        return bool(claim[0].applied) or claim[0].user_id == user_id
+
+    async def _claim_holder(self, username: str) -> int | None:
+        rows = await self._cql.read_serial(
+            "SELECT user_id FROM users_by_username WHERE username = ?", (username,)
+        )
+        return rows[0].user_id if rows else None
 
     async def find_account(self, username: str) -> Account | None:
         user_id = await self.find_id(username)
