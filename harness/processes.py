@@ -1,8 +1,14 @@
-"""What a running process of the stack was started with, read from ``/proc``."""
+"""What a running process of the stack was started with, read from ``/proc``, and its
+sudden death (a crash, as the node-loss bench and tests stage it)."""
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from pathlib import Path
+
+from infra.local import stack
 
 
 def environ(pid: int) -> dict[str, str]:
@@ -13,3 +19,14 @@ def environ(pid: int) -> dict[str, str]:
         if sep:
             found[key] = value
     return found
+
+
+def kill(part: stack.Part) -> float:
+    """Kills a running part with SIGKILL (no graceful stop) and reaps it; returns when
+    it was killed, on the monotonic clock."""
+    pid = part.pid()
+    assert pid is not None, f"{part.name} is not running"
+    killed = time.monotonic()
+    os.kill(pid, signal.SIGKILL)
+    stack.stop(part)  # reaps it and clears its pid file
+    return killed

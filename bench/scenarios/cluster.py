@@ -18,8 +18,6 @@ The cluster's nodes are killed: run it on a stack nobody else is using.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -44,6 +42,7 @@ from feed_svc.entries import Entry
 from gateway import ids
 from harness.events import settle_feed_worker
 from harness.graphql import GraphQLClient
+from harness.processes import kill
 from harness.waiting import bounded, wait_until
 from infra.local import cluster, stack
 from media_svc.config import MediaSettings
@@ -223,7 +222,7 @@ async def _lose_cassandra_node(bench: BenchRun, probe: Probe) -> Figure:
     host = cluster.CASSANDRA_HOSTS[-1]
     part = cluster.cassandra_node(host)
     bench.say(f"{NAME}: killing Cassandra {host}")
-    killed = _kill(part)
+    killed = kill(part)
     await asyncio.sleep(AFTER_BACK_SECONDS)  # the ring of two under the probe
     await asyncio.to_thread(stack.start, part)
     await asyncio.to_thread(cluster.wait_for_ring)
@@ -239,7 +238,7 @@ async def _lose_redis_primary(bench: BenchRun, client: PooledCluster, probe: Pro
     port = int(primary.port)
     part = cluster.REDIS.node(port)
     bench.say(f"{NAME}: killing the Redis primary on {port} (follow.changed's slot)")
-    killed = _kill(part)
+    killed = kill(part)
     others = [p for p in cluster.REDIS.ports if p != port]
 
     async def promoted_replica() -> bool:
@@ -258,15 +257,6 @@ def _primaries(ports: list[int]) -> int:
     """How many of the nodes are primaries now."""
     roles = [redis.Redis(port=port, socket_timeout=1).info("replication") for port in ports]
     return sum(role["role"] == "master" for role in roles)
-
-
-def _kill(part: stack.Part) -> float:
-    pid = part.pid()
-    assert pid is not None, f"{part.name} is not running"
-    killed = time.monotonic()
-    os.kill(pid, signal.SIGKILL)
-    stack.stop(part)  # reaps it and clears its pid file
-    return killed
 
 
 def _window_figure(

@@ -14,8 +14,6 @@ fast part of the same story (tests/pictor/test_recovery.py, test_redis_restart.p
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import time
 
 import httpx
@@ -23,6 +21,7 @@ import pytest
 import redis.asyncio as redis
 
 from gateway.config import GatewaySettings
+from harness.processes import kill
 from infra.local import stack
 from pictor.clients import ServiceClients
 from pictor.post.v1 import post_pb2
@@ -56,11 +55,7 @@ DOWN_SECONDS = 2.0
 
 
 def _kill_and_restart(part: stack.Part) -> Fault:
-    pid = part.pid()
-    assert pid is not None, f"{part.name} is not running"
-    killed = time.monotonic()
-    os.kill(pid, signal.SIGKILL)
-    stack.stop(part)  # reaps it and clears its pid file
+    killed = kill(part)
     time.sleep(DOWN_SECONDS)  # the outage itself, in a worker thread
     stack.start(part)  # returns once the part answers its readiness check
     return Fault(part.name, killed, time.monotonic())

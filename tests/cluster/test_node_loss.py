@@ -11,14 +11,13 @@ the replica was promoted) and the client-visible errors by kind and code."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import time
 from collections import Counter
 from dataclasses import dataclass
 
 import httpx
 
+from harness.processes import kill
 from infra.local import cluster, stack
 from pictor import events
 from pictor.redis_client import PooledCluster
@@ -54,7 +53,7 @@ class Failover:
 
 def _lose_cassandra_node() -> Failover:
     part = cluster.cassandra_node(LOST_CASSANDRA_NODE)
-    killed = _kill(part)
+    killed = kill(part)
     time.sleep(CASSANDRA_DOWN_SECONDS)  # the outage itself, in a worker thread
     stack.start(part)  # returns once the node answers CQL
     cluster.wait_for_ring()
@@ -63,7 +62,7 @@ def _lose_cassandra_node() -> Failover:
 
 async def _lose_redis_primary(client: PooledCluster) -> Failover:
     shard = await redis_nodes.shard_of(client, events.POST_PUBLISHED)
-    killed = await asyncio.to_thread(_kill, redis_nodes.NODES.node(shard.primary))
+    killed = await asyncio.to_thread(kill, redis_nodes.NODES.node(shard.primary))
 
     async def promoted() -> bool:
         return await redis_nodes.is_primary(shard.replica)
@@ -73,15 +72,6 @@ async def _lose_redis_primary(client: PooledCluster) -> Failover:
     await asyncio.to_thread(redis_nodes.bring_back, shard.primary)
     fault = Fault(f"redis-{shard.primary} (primary)", killed, time.monotonic())
     return Failover(fault, served_again)
-
-
-def _kill(part: stack.Part) -> float:
-    pid = part.pid()
-    assert pid is not None, f"{part.name} is not running"
-    killed = time.monotonic()
-    os.kill(pid, signal.SIGKILL)
-    stack.stop(part)  # reaps it and clears its pid file
-    return killed
 
 
 def _report(ledger: Ledger, failovers: list[Failover]) -> list[str]:
