@@ -172,9 +172,12 @@ async def test_a_thousand_people_liking_one_post_at_once_count_exactly_and_unlik
     post = await ready_post(clients, author)
     people = await import_users(clients, [unique_name("fan") for _ in range(1000)])
     # All sent at once; a request may wait its turn for one of the pool's connections
-    # (and the gateway's cores) for longer than the usual client timeout.
+    # (and the gateway's cores) for longer than the usual client timeout. A connection
+    # idle for a while is not reused: the gateway closes idle ones after 5 s, and one
+    # it closes as a request goes out fails that request at the transport (ReadError).
+    limits = httpx.Limits(max_connections=100, keepalive_expiry=1.0)
     async with httpx.AsyncClient(
-        base_url=test_stack.gateway_url, timeout=120, limits=httpx.Limits(max_connections=100)
+        base_url=test_stack.gateway_url, timeout=120, limits=limits
     ) as crowd:
         fans = [GraphQLClient(crowd, issue_token(fan, settings)) for fan in people]
 
