@@ -13,12 +13,13 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 from pydantic import SecretStr
 
 from gateway.config import GatewaySettings
@@ -64,6 +65,7 @@ __all__ = [
     "extra_part",
     "free_port",
     "isolated_settings",
+    "one_off_gateway",
     "one_off_part",
     "settings_env",
     "settle",
@@ -214,3 +216,15 @@ def extra_part(part: stack.Part) -> Iterator[stack.Part]:
         yield part
     finally:
         stack.stop(part)
+
+
+@asynccontextmanager
+async def one_off_gateway(
+    test_stack: IsolatedStack, name: str, settings: GatewaySettings
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A gateway run with ``settings``, on a port of its own, for one test (``name``:
+    ``gateway-...``), and an HTTP client of it."""
+    settings = settings.model_copy(update={"gateway_port": free_port()})
+    with extra_part(one_off_part(test_stack, name, settings)):
+        async with httpx.AsyncClient(base_url=stack.gateway_url(settings), timeout=10) as http:
+            yield http

@@ -9,7 +9,6 @@ import httpx
 import pytest
 
 from gateway.ratelimit import attempts_key
-from infra.local import stack
 from pictor.redis_client import open_redis
 from tests.harness import (
     SIGN_UP,
@@ -17,9 +16,7 @@ from tests.harness import (
     IsolatedStack,
     data,
     error_codes,
-    extra_part,
-    free_port,
-    one_off_part,
+    one_off_gateway,
     sign_up,
     unique_name,
 )
@@ -161,23 +158,20 @@ async def test_too_many_attempts_from_one_address_are_rate_limited(
     test_stack: IsolatedStack,
 ) -> None:
     """A gateway with PICTOR_AUTH_RATE_LIMIT=5 refuses the sixth attempt in a minute."""
-    settings = test_stack.settings.model_copy(
-        update={"gateway_port": free_port(), "auth_rate_limit": 5}
-    )
+    settings = test_stack.settings.model_copy(update={"auth_rate_limit": 5})
     # Other tests' attempts from this address count too: this minute's count starts over
     # (Redis opened as the gateway opens it, a Cluster on the cluster topology).
     counters = open_redis(settings)
     await counters.delete(attempts_key("127.0.0.1", time.time()))
     await counters.aclose()
-    with extra_part(one_off_part(test_stack, "gateway-ratelimit", settings)):
-        async with httpx.AsyncClient(base_url=stack.gateway_url(settings), timeout=10) as http:
-            client = GraphQLClient(http)
-            codes = []
-            for _ in range(11):
-                result = await client.execute(
-                    LOG_IN, {"username": unique_name("flood"), "password": "whatever it is"}
-                )
-                codes.append(error_codes(result)[0])
+    async with one_off_gateway(test_stack, "gateway-ratelimit", settings) as http:
+        client = GraphQLClient(http)
+        codes = []
+        for _ in range(11):
+            result = await client.execute(
+                LOG_IN, {"username": unique_name("flood"), "password": "whatever it is"}
+            )
+            codes.append(error_codes(result)[0])
     # The loop takes well under a minute, so it spans at most two one-minute windows,
     # and one of them sees at least six attempts.
     assert codes[:5] == ["UNAUTHENTICATED"] * 5

@@ -5,7 +5,14 @@ from __future__ import annotations
 import httpx
 
 from infra.local import stack
-from tests.harness import IsolatedStack, extra_part, free_port, one_off_part, wait_until
+from tests.harness import (
+    IsolatedStack,
+    extra_part,
+    free_port,
+    one_off_gateway,
+    one_off_part,
+    wait_until,
+)
 
 
 async def test_healthz_says_the_process_is_alive(http: httpx.AsyncClient) -> None:
@@ -33,13 +40,10 @@ async def test_graphiql_is_served_to_a_browser(http: httpx.AsyncClient) -> None:
 
 async def test_readyz_goes_unready_when_a_backend_stops(test_stack: IsolatedStack) -> None:
     """A gateway whose graph_svc is stopped answers 503 and names the missing backend."""
-    settings = test_stack.settings.model_copy(
-        update={"graph_addr": f"127.0.0.1:{free_port()}", "gateway_port": free_port()}
-    )
-    url = stack.gateway_url(settings)
+    settings = test_stack.settings.model_copy(update={"graph_addr": f"127.0.0.1:{free_port()}"})
     graph = one_off_part(test_stack, "graph_svc-readyz", settings)
-    with extra_part(graph), extra_part(one_off_part(test_stack, "gateway-readyz", settings)):
-        async with httpx.AsyncClient(base_url=url, timeout=5) as http:
+    with extra_part(graph):
+        async with one_off_gateway(test_stack, "gateway-readyz", settings) as http:
             assert (await http.get("/readyz")).status_code == 200
             stack.stop(graph)
 

@@ -16,14 +16,11 @@ from gateway.config import GatewaySettings
 from gateway.http import Documents
 from gateway.persisted import PersistedQueries
 from gateway.schema import build_schema, limit_rules
-from infra.local import stack
 from pictor.redis_client import open_redis
 from tests.harness import (
     IsolatedStack,
     Person,
-    extra_part,
-    free_port,
-    one_off_part,
+    one_off_gateway,
     sign_up,
 )
 
@@ -211,31 +208,28 @@ async def test_a_get_that_fails_is_not_stored_by_http_caches(http: httpx.AsyncCl
 async def test_a_persisted_only_gateway_runs_what_another_replica_registered_and_nothing_else(
     http: httpx.AsyncClient, test_stack: IsolatedStack
 ) -> None:
-    settings = test_stack.settings.model_copy(
-        update={"persisted_only": True, "gateway_port": free_port()}
-    )
+    settings = test_stack.settings.model_copy(update={"persisted_only": True})
     registered, unregistered = fresh_operation(), fresh_operation()
     assert (await registering(http, registered)).json()["data"]["__typename"] == "Query"
 
-    with extra_part(one_off_part(test_stack, "gateway-persisted-only", settings)):
-        async with httpx.AsyncClient(base_url=stack.gateway_url(settings), timeout=10) as only:
-            # Registered on the other replica: found in Redis, and runs.
-            response = await by_hash(only, registered)
-            assert response.json()["data"] == {"__typename": "Query", "viewer": None}
-            assert (await registering(only, registered)).json()["data"] is not None
+    async with one_off_gateway(test_stack, "gateway-persisted-only", settings) as only:
+        # Registered on the other replica: found in Redis, and runs.
+        response = await by_hash(only, registered)
+        assert response.json()["data"] == {"__typename": "Query", "viewer": None}
+        assert (await registering(only, registered)).json()["data"] is not None
 
-            raw = await only.post("/graphql", json={"query": unregistered})
-            assert raw.status_code == 400
-            assert only_error(raw)["extensions"]["code"] == "PERSISTED_QUERY_ID_REQUIRED"
+        raw = await only.post("/graphql", json={"query": unregistered})
+        assert raw.status_code == 400
+        assert only_error(raw)["extensions"]["code"] == "PERSISTED_QUERY_ID_REQUIRED"
 
-            # Even a registered operation's text is refused without its hash.
-            raw = await only.post("/graphql", json={"query": registered})
-            assert only_error(raw)["extensions"]["code"] == "PERSISTED_QUERY_ID_REQUIRED"
+        # Even a registered operation's text is refused without its hash.
+        raw = await only.post("/graphql", json={"query": registered})
+        assert only_error(raw)["extensions"]["code"] == "PERSISTED_QUERY_ID_REQUIRED"
 
-            for attempt in (by_hash(only, unregistered), registering(only, unregistered)):
-                refused = await attempt
-                assert refused.status_code == 404
-                assert only_error(refused)["extensions"]["code"] == "PERSISTED_QUERY_NOT_IN_LIST"
+        for attempt in (by_hash(only, unregistered), registering(only, unregistered)):
+            refused = await attempt
+            assert refused.status_code == 404
+            assert only_error(refused)["extensions"]["code"] == "PERSISTED_QUERY_NOT_IN_LIST"
 
     # The refused registration left nothing behind for other replicas either.
     assert only_error(await by_hash(http, unregistered))["extensions"]["code"] == (

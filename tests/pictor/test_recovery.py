@@ -8,8 +8,6 @@ import asyncio
 import os
 import signal
 
-import httpx
-
 from infra.local import stack
 from tests.harness import (
     GraphQLClient,
@@ -17,6 +15,7 @@ from tests.harness import (
     data,
     extra_part,
     free_port,
+    one_off_gateway,
     one_off_part,
     sign_up,
     wait_until,
@@ -28,13 +27,10 @@ VIEWER = "{ viewer { id username } }"
 async def test_no_call_fails_once_a_killed_service_answers_its_health_check_again(
     test_stack: IsolatedStack,
 ) -> None:
-    settings = test_stack.settings.model_copy(
-        update={"graph_addr": f"127.0.0.1:{free_port()}", "gateway_port": free_port()}
-    )
+    settings = test_stack.settings.model_copy(update={"graph_addr": f"127.0.0.1:{free_port()}"})
     graph = one_off_part(test_stack, "graph_svc-recovery", settings)
-    gateway = one_off_part(test_stack, "gateway-recovery", settings)
-    with extra_part(graph), extra_part(gateway):
-        async with httpx.AsyncClient(base_url=stack.gateway_url(settings), timeout=10) as http:
+    with extra_part(graph):
+        async with one_off_gateway(test_stack, "gateway-recovery", settings) as http:
             person = await sign_up(http, "survivor")
             client = GraphQLClient(http, person.client.token)
             data(await client.execute(VIEWER))

@@ -7,11 +7,10 @@ that the rest of the suite and the dev stack use is never touched.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import httpx
@@ -29,7 +28,7 @@ from tests.harness import (
     error_codes,
     extra_part,
     free_port,
-    one_off_part,
+    one_off_gateway,
     settings_env,
     sign_up,
     wait_until,
@@ -77,7 +76,6 @@ def settings_with_private_redis(
     settings = test_stack.settings.model_copy(
         update={
             "redis_url": f"redis://127.0.0.1:{port}/0",
-            "gateway_port": free_port(),
             "feed_worker_addr": f"127.0.0.1:{free_port()}",
             "feed_worker_metrics_port": free_port(),
         }
@@ -123,17 +121,6 @@ async def test_the_feed_worker_reconnects_and_consumes_after_a_redis_restart(
         await client.aclose()
 
 
-@contextlib.asynccontextmanager
-async def gateway_on(
-    test_stack: IsolatedStack, settings: GatewaySettings, name: str
-) -> AsyncIterator[GraphQLClient]:
-    """An anonymous client of a gateway of its own, run with ``settings``."""
-    with extra_part(one_off_part(test_stack, name, settings)):
-        url = stack.gateway_url(settings)
-        async with httpx.AsyncClient(base_url=url, timeout=10) as gateway:
-            yield GraphQLClient(gateway)
-
-
 async def test_pooled_connections_work_at_once_after_a_redis_restart(
     test_stack: IsolatedStack,
     http: httpx.AsyncClient,
@@ -142,7 +129,8 @@ async def test_pooled_connections_work_at_once_after_a_redis_restart(
     settings, server = settings_with_private_redis
     person = await sign_up(http, "pooled")
     variables = {"u": person.username, "p": "a fine password"}
-    async with gateway_on(test_stack, settings, "gateway-redis-restart") as client:
+    async with one_off_gateway(test_stack, "gateway-redis-restart", settings) as gateway:
+        client = GraphQLClient(gateway)
         for _ in range(5):
             data(await client.execute(LOG_IN, variables))
 
@@ -161,7 +149,8 @@ async def test_a_redis_outage_is_unavailable_and_ends_when_redis_is_back(
     settings, server = settings_with_private_redis
     person = await sign_up(http, "outage")
     variables = {"u": person.username, "p": "a fine password"}
-    async with gateway_on(test_stack, settings, "gateway-redis-outage") as client:
+    async with one_off_gateway(test_stack, "gateway-redis-outage", settings) as gateway:
+        client = GraphQLClient(gateway)
         data(await client.execute(LOG_IN, variables))
 
         stack.stop(server)
