@@ -104,7 +104,7 @@ test: lint buf-lint buf-breaking protos-check $(GRAPHQL_HTTP)
 
 # The suite on the cluster topology (the three-node Cassandra ring, a Redis Cluster of the
 # session's own; started here if not running): tests/cluster/ and the black-box tests of
-# the main flows. .ci/run runs it after `test`.
+# the main flows. Not yet in .ci/run: the node-loss test still fails in most runs.
 CLUSTER_TESTS := tests/cluster tests/gateway/test_accounts.py tests/gateway/test_posts.py \
                  tests/gateway/test_follows.py tests/feed_svc/test_home_feed.py
 # Its gateway counts attempts in a Redis database of its own (14), which a cluster lacks.
