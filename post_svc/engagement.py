@@ -149,11 +149,12 @@ class Engagement:
                 engagement.viewer_has_liked = yes
         return shown
 
-    async def recount(self, post_id: int, count: Count, version: str) -> None:
+    async def recount(self, post_id: int, count: Count, version: str) -> int:
         """Counts the post's likes or comments in CQL and stores the count as of
         ``version`` (an event id: every write whose event is not newer is counted)."""
         value = await (self._likes if count == "likes" else self._comments).count(post_id)
         await self._cache.record(post_id, count, value, version)
+        return value
 
     async def _counts(
         self, post_ids: Sequence[int], cached: list[list[bytes | None]]
@@ -168,16 +169,11 @@ class Engagement:
         ]
         counts = [[int(value or 0) for value in both] for both in cached]
         read = await asyncio.gather(
-            *(self._read_count(post_ids[index], COUNTS[which]) for index, which in missing)
+            *(self.recount(post_ids[index], COUNTS[which], COLD) for index, which in missing)
         )
         for (index, which), value in zip(missing, read, strict=True):
             counts[index][which] = value
         return counts
-
-    async def _read_count(self, post_id: int, count: Count) -> int:
-        value = await (self._likes if count == "likes" else self._comments).count(post_id)
-        await self._cache.record(post_id, count, value, COLD)
-        return value
 
     async def _liked(
         self, post_ids: Sequence[int], viewer_id: int, flags: list[bytes | None] | None
