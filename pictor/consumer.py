@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 RECONNECT_FIRST_SECONDS = 0.1
 RECONNECT_MAX_SECONDS = 2.0
 _LOST = (RedisConnectionError, RedisTimeoutError)
+
+T = TypeVar("T")
 
 Fields = Mapping[str, str]
 Handler = Callable[[str, Fields], Awaitable[None]]
@@ -150,29 +153,23 @@ class StreamConsumer:
                 if free <= 0:
                     _, in_hand = await asyncio.wait(in_hand, return_when=asyncio.FIRST_COMPLETED)
                     continue
-                try:
-                    entries = await self._next(free)
-                except (*_LOST, ResponseError) as error:
-                    if isinstance(error, ResponseError) and "NOGROUP" not in str(error):
-                        raise
-                    log.warning("%s: lost Redis (%s); reconnecting", self._stream, error)
-                    await self._until_connected(stopping, self.ensure_group)
-                    continue
-                for message_id, fields in entries:
+                # Backs off while reads fail, even when making the group again succeeds.
+                entries = await self._until_connected(stopping, functools.partial(self._read, free))
+                for message_id, fields in entries or ():
                     in_hand.add(asyncio.create_task(self._deliver(message_id, fields)))
         finally:
             if in_hand:
                 await asyncio.wait(in_hand)
 
     async def _until_connected(
-        self, stopping: asyncio.Event, attempt: Callable[[], Awaitable[None]]
-    ) -> None:
-        """Runs ``attempt`` until Redis answers it, backing off (or until stopping)."""
+        self, stopping: asyncio.Event, attempt: Callable[[], Awaitable[T]]
+    ) -> T | None:
+        """Runs ``attempt`` until Redis answers it, backing off; returns its result (None
+        if stopping first)."""
         pause = RECONNECT_FIRST_SECONDS
         while not stopping.is_set():
             try:
-                await attempt()
-                return
+                return await attempt()
             except _LOST as error:
                 log.warning(
                     "%s: Redis unreachable (%s); retrying in %.1fs", self._stream, error, pause
@@ -181,6 +178,18 @@ class StreamConsumer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), pause)
             pause = min(pause * 2, RECONNECT_MAX_SECONDS)
+        return None
+
+    async def _read(self, count: int) -> list[tuple[str, dict[str, str]]]:
+        """``_next``, or nothing after making the group again if Redis lost it."""
+        try:
+            return await self._next(count)
+        except ResponseError as error:
+            if "NOGROUP" not in str(error):
+                raise
+            log.warning("%s: lost group %s (%s); making it again", self._stream, self._group, error)
+            await self.ensure_group()
+            return []
 
     async def run_once(self) -> int:
         """Reclaims orphaned messages or reads new ones, and handles them; returns how
