@@ -159,11 +159,15 @@ class LiveListener:
             self.channels.discard(channel)
             await self._shared.remove(channel, self._arrived)
 
+    async def arrived(self) -> bytes:
+        """The next message's data, waiting as long as it takes."""
+        return await self._arrived.get()
+
     async def next(self, wait_seconds: float) -> bytes | None:
         """The next message's data, or None if none came within ``wait_seconds``."""
         try:
             async with asyncio.timeout(wait_seconds):
-                return await self._arrived.get()
+                return await self.arrived()
         except TimeoutError:
             return None
 

@@ -39,8 +39,6 @@ from pictor.feed.v1 import feed_pb2
 
 # Notifications kept per user (the oldest trimmed on every add).
 NOTIFICATIONS_MAX = 300
-# How long a watch waits for a message before it looks again.
-LIVE_WAIT_SECONDS = 5.0
 
 LIKE, COMMENT, FOLLOW = "like", "comment", "follow"
 _KINDS = {
@@ -166,10 +164,9 @@ class Notifications:
         try:
             await listener.listen([live_channel(viewer)])
             while True:
-                data = await listener.next(LIVE_WAIT_SECONDS)
-                if data is not None:
-                    for shown in await self._shown(viewer, [data.decode()]):
-                        yield shown
+                data = await listener.arrived()
+                for shown in await self._shown(viewer, [data.decode()]):
+                    yield shown
         finally:
             await listener.aclose()
 
