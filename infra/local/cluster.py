@@ -380,20 +380,7 @@ def main(argv: Sequence[str]) -> int:
     cluster = settings()
     # Whatever this process runs (migrations, the applications) sees the cluster.
     os.environ.update(environment(cluster))
-    try:
-        if args.command == "up" and args.backends:
-            up_backends(cluster)
-            stack.prepare_datastores(cluster)
-        elif args.command == "up":
-            up(cluster)
-        elif args.command == "down":
-            down(cluster)
-        else:
-            status(cluster)
-    except (StackError, subprocess.CalledProcessError) as error:
-        print(f"pictor: {error}", file=sys.stderr)
-        return 1
-    return 0
+    return stack.run(args.command, args.backends, cluster, up_backends, up, down, status)
 
 
 if __name__ == "__main__":

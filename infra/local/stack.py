@@ -506,14 +506,30 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("command", choices=["up", "down", "status"])
     parser.add_argument("--backends", action="store_true", help="only Cassandra, Redis, MinIO")
     args = parser.parse_args(argv)
-    settings = GatewaySettings()
+    return run(args.command, args.backends, GatewaySettings(), up_backends, up, down, status)
+
+
+Step = Callable[[GatewaySettings], object]
+
+
+def run(
+    command: str,
+    backends: bool,
+    settings: GatewaySettings,
+    up_backends: Step,
+    up: Step,
+    down: Step,
+    status: Step,
+) -> int:
+    """Runs one command of a ``main`` (``up --backends``: the datastores alone, then
+    prepared); a failure is reported and exits 1."""
     try:
-        if args.command == "up" and args.backends:
+        if command == "up" and backends:
             up_backends(settings)
             prepare_datastores(settings)
-        elif args.command == "up":
+        elif command == "up":
             up(settings)
-        elif args.command == "down":
+        elif command == "down":
             down(settings)
         else:
             status(settings)
