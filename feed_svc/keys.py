@@ -1,5 +1,5 @@
 """The names feed_svc keeps in Redis, public so nothing else copies them (the bench
-and the tests read timelines, the worker's streams and its group).
+and the tests read timelines and notifications, the worker's streams and groups).
 
 Cluster-ready: every key and channel of one user (or one author) carries that id as
 its hash tag, ``{42}``, so they share a Redis Cluster slot: a script or pipeline over
@@ -14,6 +14,8 @@ from __future__ import annotations
 FANOUT_JOBS = "events:feed.fanout"
 # The consumer group of every stream the feed worker reads.
 WORKER_GROUP = "feed-fanout"
+# The consumer group that turns engagement events into notifications.
+NOTIFICATIONS_GROUP = "notifications"
 
 
 # ------------------------------------------------------------ a reader's keys
@@ -91,3 +93,37 @@ def celebrity_key(author_id: int) -> str:
 def author_live_channel(author_id: int) -> str:
     """Where a celebrity's new posts are announced to followers watching live."""
     return f"author-live:{{{author_id}}}"
+
+
+# ------------------------------------------------------------ a recipient's notifications
+
+
+def notifications_key(user_id: int) -> str:
+    """The notification feed: a sorted set of notification names scored by their
+    newest actor's time (ms)."""
+    return f"notifications:{{{user_id}}}"
+
+
+def notifications_unread_key(user_id: int) -> str:
+    return f"notifications:{{{user_id}}}:unread"
+
+
+def notifications_deleted_posts_key(user_id: int) -> str:
+    """The recipient's posts deleted lately, so a late like of one adds nothing."""
+    return f"notifications:{{{user_id}}}:deleted-posts"
+
+
+def notification_actors_key(user_id: int, name: str) -> str:
+    """One notification's actors: a sorted set, actor -> when they acted (ms)."""
+    return f"notifications:{{{user_id}}}:actors:{name}"
+
+
+def notification_withdrawn_key(user_id: int, name: str) -> str:
+    """One notification's actors who withdrew: a hash, actor -> when (ms)."""
+    return f"notifications:{{{user_id}}}:withdrawn:{name}"
+
+
+def notifications_live_channel(user_id: int) -> str:
+    """Sharded pub/sub channel: the names of the user's notifications as they are added
+    or gain an actor."""
+    return f"notifications-live:{{{user_id}}}"

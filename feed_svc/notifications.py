@@ -30,8 +30,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
+from feed_svc.keys import notifications_live_channel
 from feed_svc.live import LiveChannels, LiveListener
-from feed_svc.notification_store import NotificationStore, Stored, live_channel
+from feed_svc.notification_store import NotificationStore, Stored
 from feed_svc.timeline import now_ms
 from pictor.consumer import Fields
 from pictor.errors import InvalidInput
@@ -162,7 +163,7 @@ class Notifications:
         """Notifications as they are added or gain an actor, until the caller stops."""
         listener = LiveListener(self._live)
         try:
-            await listener.listen([live_channel(viewer)])
+            await listener.listen([notifications_live_channel(viewer)])
             while True:
                 data = await listener.arrived()
                 for shown in await self._shown(viewer, [data.decode()]):

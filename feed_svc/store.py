@@ -12,14 +12,8 @@ writes.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
-
-from redis.asyncio.client import Pipeline
-from redis.asyncio.cluster import ClusterPipeline
-from redis.exceptions import NoScriptError
 
 from feed_svc.entries import Entry, entries
 from feed_svc.keys import (
@@ -39,21 +33,12 @@ from feed_svc.keys import (
 )
 from feed_svc.live import LiveChannels, LiveListener
 from pictor.redis_client import RedisClient
+from pictor.scripts import Pipe, Script, pipelined
 
-Pipe = Pipeline | ClusterPipeline
 # What a viewer's live channel carries besides post ids: their merged celebrities
 # changed (a follow, an unfollow, a crossing of the threshold), so a watcher listens
 # to the right authors from then on.
 PULLED_CHANGED = b"pulled"
-
-
-@dataclass(frozen=True)
-class _Script:
-    source: str
-
-    @property
-    def sha(self) -> str:
-        return hashlib.sha1(self.source.encode()).hexdigest()
 
 
 # One follower's push, atomic. A live subscriber hears of the post whatever happens to
@@ -67,7 +52,7 @@ class _Script:
 # write from 56 to 17 us (`make bench ARGS=fanout`, 10k followers).
 # KEYS: timeline, built flag, last seen, live flag, announced, live channel.
 # ARGV: member, score, quiet since (ms), keep, post id.
-_PUSH = _Script("""
+_PUSH = Script("""
 local live = redis.call('PTTL', KEYS[4])
 if live ~= -2 then
   if redis.call('ZADD', KEYS[5], ARGV[2], ARGV[1]) == 1 then
@@ -92,7 +77,7 @@ return 1
 # An author merged into (SADD) or dropped from (SREM) a reader's read-time merge,
 # told to the reader's live subscription if one is open and the set changed.
 # KEYS: pulled set, live flag, live channel. ARGV: SADD or SREM, author, message.
-_PULLED = _Script("""
+_PULLED = Script("""
 local changed = redis.call(ARGV[1], KEYS[1], ARGV[2])
 if changed == 1 and redis.call('EXISTS', KEYS[2]) == 1 then
   redis.call('SPUBLISH', KEYS[3], ARGV[3])
@@ -103,7 +88,7 @@ return changed
 # A post into its author's recent posts; a celebrity's (ARGV[4] = 1) is announced to
 # the followers watching live, once: only when this call added it.
 # KEYS: recent posts, author's live channel. ARGV: member, score, keep, announce, id.
-_AUTHOR_POST = _Script("""
+_AUTHOR_POST = Script("""
 local added = redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[3]) + 1))
 if added == 1 and ARGV[4] == '1' then
@@ -112,12 +97,6 @@ end
 return added
 """)
 _SCRIPTS = (_PUSH, _PULLED, _AUTHOR_POST)
-
-
-def _evalsha(pipe: Pipe, script: _Script, keys: Sequence[str], args: Sequence[str | int]) -> None:
-    # As a raw command: redis-py's cluster pipeline refuses its evalsha method, though
-    # it routes EVALSHA by its keys like any keyed command.
-    pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
 
 
 def _add_entries(pipe: Pipe, key: str, items: Sequence[Entry], keep: int) -> None:
@@ -134,21 +113,9 @@ class FeedStore:
         self.live = LiveChannels(client)
 
     async def _pipelined(self, queue: Callable[[Pipe], None]) -> list[Any]:
-        """Runs the commands ``queue`` puts in a pipeline (never a transaction: on a
-        cluster it may span nodes). A node that lacks a script (a new or failed-over
-        primary) gets them all and the pipeline runs again: every write here is
-        idempotent."""
-        for attempt in range(2):
-            async with self._redis.pipeline(transaction=False) as pipe:
-                queue(pipe)
-                try:
-                    return list(await pipe.execute())
-                except NoScriptError:
-                    if attempt:
-                        raise
-            for script in _SCRIPTS:
-                await self._redis.script_load(script.source)
-        raise AssertionError("unreachable")
+        """Runs the commands ``queue`` puts in a pipeline (pictor.scripts.pipelined:
+        run again where a node lacked a script; every write here is idempotent)."""
+        return await pipelined(self._redis, queue, _SCRIPTS)
 
     # ------------------------------------------------------------ a reader's keys
 
@@ -268,7 +235,7 @@ class FeedStore:
             args = (entry.member, entry.score, quiet_since, keep, entry.post_id)
             for f in followers:
                 keys = (feed_key(f), feed_built_key(f), last_seen_key(f), live_key(f))
-                _evalsha(pipe, _PUSH, (*keys, announced_key(f), live_channel(f)), args)
+                _PUSH.queue(pipe, (*keys, announced_key(f), live_channel(f)), args)
 
         await self._pipelined(queue)
 
@@ -292,14 +259,14 @@ class FeedStore:
     def _queue_pulled(pipe: Pipe, viewer: int, author: int, merged: bool) -> None:
         keys = (pulled_key(viewer), live_key(viewer), live_channel(viewer))
         args = ("SADD" if merged else "SREM", author, PULLED_CHANGED.decode())
-        _evalsha(pipe, _PULLED, keys, args)
+        _PULLED.queue(pipe, keys, args)
 
     # ------------------------------------------------------------ an author's keys
 
     async def add_author_post(self, entry: Entry, keep: int, announce: bool) -> None:
         keys = (author_posts_key(entry.author_id), author_live_channel(entry.author_id))
         args = (entry.member, entry.score, keep, int(announce), entry.post_id)
-        await self._pipelined(lambda pipe: _evalsha(pipe, _AUTHOR_POST, keys, args))
+        await _AUTHOR_POST.run(self._redis, keys, args)
 
     async def remove_author_post(self, entry: Entry) -> None:
         await self._redis.zrem(author_posts_key(entry.author_id), entry.member)

@@ -8,7 +8,7 @@ from prometheus_client import Gauge
 from feed_svc.authors import AuthorPosts
 from feed_svc.config import FeedSettings
 from feed_svc.fanout import FanOut
-from feed_svc.keys import FANOUT_JOBS, WORKER_GROUP
+from feed_svc.keys import FANOUT_JOBS, NOTIFICATIONS_GROUP, WORKER_GROUP
 from feed_svc.notification_store import NotificationStore
 from feed_svc.notifications import NotificationEvents, Notifications
 from feed_svc.store import FeedStore
@@ -20,8 +20,6 @@ from pictor.metrics import watch_stream
 from pictor.redis_client import open_redis
 from pictor.service import main, run_server
 
-# The consumer group that turns engagement events into notifications.
-NOTIFICATIONS_GROUP = "notifications"
 FANOUT_JOBS_QUEUED = Gauge(
     "pictor_fanout_jobs_queued", "Fan-out jobs not done yet: unread, or read and unacknowledged."
 )

@@ -29,6 +29,7 @@ from typing import Literal
 
 from pictor.post.v1 import post_pb2
 from pictor.redis_client import RedisClient
+from pictor.scripts import Script
 from post_svc.engagement_store import CommentStore, LikeStore
 
 Count = Literal["likes", "comments"]
@@ -40,7 +41,7 @@ COLD = "0-0"
 
 # KEYS[1] the post's counts; ARGV: which count, its value, version ms, version
 # sequence, ttl. Keeps the count unless a newer one is stored.
-_RECORD = """
+_RECORD = Script("""
 local stored = redis.call('HGET', KEYS[1], ARGV[1] .. ':v')
 if stored then
   local ms, seq = string.match(stored, '(%d+)-(%d+)')
@@ -52,15 +53,15 @@ end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], ARGV[1] .. ':v', ARGV[3] .. '-' .. ARGV[4])
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 return 1
-"""
+""")
 # KEYS[1] a viewer's liked hash; ARGV: ttl, then the ids of every post they like.
 # Adds what nothing set meanwhile, and marks the hash complete.
-_FILL_LIKED = """
+_FILL_LIKED = Script("""
 for i = 2, #ARGV do redis.call('HSETNX', KEYS[1], ARGV[i], '1') end
 redis.call('HSET', KEYS[1], 'loaded', '1')
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 return 1
-"""
+""")
 
 
 def counts_key(post_id: int) -> str:
@@ -84,10 +85,8 @@ class EngagementCache:
     async def record(self, post_id: int, count: Count, value: int, version: str) -> bool:
         """Stores the count unless one of a newer version is there."""
         milliseconds, sequence = stream_id(version)
-        stored = await self._redis.eval(
-            _RECORD, 1, counts_key(post_id), count, value, milliseconds, sequence, self._ttl
-        )
-        return bool(stored)
+        args = (count, value, milliseconds, sequence, self._ttl)
+        return bool(await _RECORD.run(self._redis, [counts_key(post_id)], args))
 
     async def set_liked(self, post_id: int, user_id: int, liked: bool) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
@@ -96,7 +95,7 @@ class EngagementCache:
             await pipe.execute()
 
     async def fill_liked(self, user_id: int, post_ids: Sequence[int]) -> None:
-        await self._redis.eval(_FILL_LIKED, 1, liked_key(user_id), self._ttl, *post_ids)
+        await _FILL_LIKED.run(self._redis, [liked_key(user_id)], (self._ttl, *post_ids))
 
     async def forget(self, post_id: int) -> None:
         await self._redis.delete(counts_key(post_id))

@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from feed_svc.notification_store import NotificationStore, actors_key, feed_key, unread_key
+from feed_svc.keys import notification_actors_key, notifications_key, notifications_unread_key
+from feed_svc.notification_store import NotificationStore
 from feed_svc.notifications import COMMENT, FOLLOW, LIKE, Cursor, Subject
 from gateway.config import GatewaySettings
 from pictor.redis_client import RedisClient
@@ -34,13 +35,14 @@ async def test_a_feed_keeps_the_newest_and_drops_the_rest_with_their_actors(
         await notifications.add(me, f"follow:{actor}", actor, 1000 + actor, 0, keep=3)
     names = await notifications.names(me, None, 10)
     assert names == [("follow:5", 1005), ("follow:4", 1004), ("follow:3", 1003)]
-    assert await redis.exists(actors_key(me, "follow:1"), actors_key(me, "follow:2")) == 0
+    trimmed = [notification_actors_key(me, name) for name in ("follow:1", "follow:2")]
+    assert await redis.exists(*trimmed) == 0
     assert await notifications.unread_count(me) == 3
 
     # An old follow replayed comes in below the kept ones and goes straight out again.
     assert not await notifications.add(me, "follow:1", 1, 1001, 0, keep=3)
     assert await notifications.names(me, None, 10) == names
-    assert await redis.scard(unread_key(me)) == 3
+    assert await redis.scard(notifications_unread_key(me)) == 3
 
 
 async def test_repeats_and_stale_events_change_nothing(
@@ -56,10 +58,10 @@ async def test_repeats_and_stale_events_change_nothing(
     assert not await notifications.withdraw(me, "like:7", 21, 90)  # older than the like
     (stored,) = await notifications.details(me, ["like:7"])
     assert (stored.actor_id, stored.actor_count, stored.at_ms) == (21, 1, 100)
-    assert await redis.zscore(feed_key(me), "like:7") == 100
+    assert await redis.zscore(notifications_key(me), "like:7") == 100
 
     await notifications.forget_post(me, 7, 200)
-    assert await redis.zcard(feed_key(me)) == 0
+    assert await redis.zcard(notifications_key(me)) == 0
     assert not await notifications.add(me, "like:7", 23, 300, 7, keep=10)
 
 

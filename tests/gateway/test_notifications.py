@@ -16,8 +16,8 @@ from typing import Any, cast
 import httpx
 import pytest
 
-from feed_svc.notification_store import live_channel
-from feed_svc.worker import NOTIFICATIONS_GROUP
+from feed_svc.keys import NOTIFICATIONS_GROUP
+from feed_svc.keys import notifications_live_channel as live_channel
 from gateway import ids
 from gateway.config import GatewaySettings
 from harness.accounts import Person, sign_up
