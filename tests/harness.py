@@ -11,6 +11,7 @@ exactly as in production.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
@@ -66,6 +67,7 @@ __all__ = [
     "free_port",
     "isolated_settings",
     "one_off_gateway",
+    "one_off_graph_svc",
     "one_off_part",
     "settings_env",
     "settle",
@@ -228,3 +230,20 @@ async def one_off_gateway(
     with extra_part(one_off_part(test_stack, name, settings)):
         async with httpx.AsyncClient(base_url=stack.gateway_url(settings), timeout=10) as http:
             yield http
+
+
+@contextmanager
+def one_off_graph_svc(
+    test_stack: IsolatedStack, name: str, env: Mapping[str, str | None], **overrides: Any
+) -> Iterator[str]:
+    """A graph_svc behind a gateway of its own, both on the test stack's settings but
+    ``overrides``, graph_svc's environment changed by ``env`` (None unsets a variable),
+    for one test module; yields the gateway's URL."""
+    settings = test_stack.settings.model_copy(
+        update={"graph_addr": f"127.0.0.1:{free_port()}", "gateway_port": free_port(), **overrides}
+    )
+    graph = one_off_part(test_stack, f"graph_svc-{name}", settings)
+    changed = {**graph.env, **env}
+    graph = dataclasses.replace(graph, env={k: v for k, v in changed.items() if v is not None})
+    with extra_part(graph), extra_part(one_off_part(test_stack, f"gateway-{name}", settings)):
+        yield stack.gateway_url(settings)

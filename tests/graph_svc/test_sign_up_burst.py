@@ -11,7 +11,6 @@ machine (about 0.2 s of CPU each, two cores), so the burst is beyond capacity.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -19,15 +18,13 @@ from typing import Any
 import httpx
 import pytest
 
-from infra.local import stack
 from tests.harness import (
+    SERVICE_ENV,
     SIGN_UP,
     GraphQLClient,
     IsolatedStack,
     data,
-    extra_part,
-    free_port,
-    one_off_part,
+    one_off_graph_svc,
     unique_name,
 )
 
@@ -38,18 +35,12 @@ DEADLINE_SECONDS = 2.0
 @pytest.fixture(scope="module")
 def production_cost_gateway(test_stack: IsolatedStack) -> Iterator[str]:
     """A gateway and graph_svc hashing passwords at the production cost."""
-    settings = test_stack.settings.model_copy(
-        update={
-            "graph_addr": f"127.0.0.1:{free_port()}",
-            "gateway_port": free_port(),
-            "grpc_deadline_seconds": DEADLINE_SECONDS,
-        }
-    )
-    graph = one_off_part(test_stack, "graph_svc-argon2", settings)
-    production_cost = {k: v for k, v in graph.env.items() if not k.startswith("PICTOR_ARGON2_")}
-    graph = dataclasses.replace(graph, env=production_cost)
-    with extra_part(graph), extra_part(one_off_part(test_stack, "gateway-argon2", settings)):
-        yield stack.gateway_url(settings)
+    # Without the test stack's cheap hashing, graph_svc hashes at its default cost.
+    production_cost = {name: None for name in SERVICE_ENV if name.startswith("PICTOR_ARGON2_")}
+    with one_off_graph_svc(
+        test_stack, "argon2", production_cost, grpc_deadline_seconds=DEADLINE_SECONDS
+    ) as gateway_url:
+        yield gateway_url
 
 
 @pytest.fixture

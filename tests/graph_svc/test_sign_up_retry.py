@@ -7,22 +7,18 @@ for an account older than the retry window."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from infra.local import stack
 from tests.harness import (
     GraphQLClient,
     IsolatedStack,
     data,
     error_codes,
-    extra_part,
-    free_port,
-    one_off_part,
+    one_off_graph_svc,
     unique_name,
 )
 
@@ -85,16 +81,9 @@ async def test_another_password_or_display_name_for_a_taken_name_is_a_conflict(
 @pytest.fixture(scope="module")
 def no_retry_window(test_stack: IsolatedStack) -> Iterator[str]:
     """A gateway and graph_svc that recognise no repeated sign-up at all."""
-    settings = test_stack.settings.model_copy(
-        update={"graph_addr": f"127.0.0.1:{free_port()}", "gateway_port": free_port()}
-    )
-    graph = one_off_part(test_stack, "graph_svc-no-retry-window", settings)
-    graph = dataclasses.replace(
-        graph, env={**graph.env, "PICTOR_SIGN_UP_RETRY_WINDOW_SECONDS": "0"}
-    )
-    gateway = one_off_part(test_stack, "gateway-no-retry-window", settings)
-    with extra_part(graph), extra_part(gateway):
-        yield stack.gateway_url(settings)
+    no_window = {"PICTOR_SIGN_UP_RETRY_WINDOW_SECONDS": "0"}
+    with one_off_graph_svc(test_stack, "no-retry-window", no_window) as gateway_url:
+        yield gateway_url
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -121,40 +122,50 @@ async def test_the_feed_worker_reconnects_and_consumes_after_a_redis_restart(
         await client.aclose()
 
 
-async def test_pooled_connections_work_at_once_after_a_redis_restart(
+@pytest.fixture
+async def log_in(
     test_stack: IsolatedStack,
     http: httpx.AsyncClient,
     settings_with_private_redis: tuple[GatewaySettings, stack.Part],
+) -> AsyncIterator[Callable[[], Awaitable[dict[str, Any]]]]:
+    """Logs one person in, as often as called, through a gateway on the private Redis."""
+    settings, _ = settings_with_private_redis
+    person = await sign_up(http, "regular")
+    variables = {"u": person.username, "p": "a fine password"}
+    async with one_off_gateway(test_stack, "gateway-private-redis", settings) as gateway:
+        client = GraphQLClient(gateway)
+
+        async def logging_in() -> dict[str, Any]:
+            return await client.execute(LOG_IN, variables)
+
+        yield logging_in
+
+
+async def test_pooled_connections_work_at_once_after_a_redis_restart(
+    test_stack: IsolatedStack,
+    settings_with_private_redis: tuple[GatewaySettings, stack.Part],
+    log_in: Callable[[], Awaitable[dict[str, Any]]],
 ) -> None:
     settings, server = settings_with_private_redis
-    person = await sign_up(http, "pooled")
-    variables = {"u": person.username, "p": "a fine password"}
-    async with one_off_gateway(test_stack, "gateway-redis-restart", settings) as gateway:
-        client = GraphQLClient(gateway)
-        for _ in range(5):
-            data(await client.execute(LOG_IN, variables))
+    for _ in range(5):
+        data(await log_in())
 
-        restart(server)
+    restart(server)
 
-        results = [await client.execute(LOG_IN, variables) for _ in range(10)]
-        assert [result.get("errors") for result in results] == [None] * 10
+    results = [await log_in() for _ in range(10)]
+    assert [result.get("errors") for result in results] == [None] * 10
     assert urlsplit(settings.redis_url).port != urlsplit(test_stack.settings.redis_url).port
 
 
 async def test_a_redis_outage_is_unavailable_and_ends_when_redis_is_back(
-    test_stack: IsolatedStack,
-    http: httpx.AsyncClient,
     settings_with_private_redis: tuple[GatewaySettings, stack.Part],
+    log_in: Callable[[], Awaitable[dict[str, Any]]],
 ) -> None:
-    settings, server = settings_with_private_redis
-    person = await sign_up(http, "outage")
-    variables = {"u": person.username, "p": "a fine password"}
-    async with one_off_gateway(test_stack, "gateway-redis-outage", settings) as gateway:
-        client = GraphQLClient(gateway)
-        data(await client.execute(LOG_IN, variables))
+    _, server = settings_with_private_redis
+    data(await log_in())
 
-        stack.stop(server)
-        assert error_codes(await client.execute(LOG_IN, variables)) == ["UNAVAILABLE"]
+    stack.stop(server)
+    assert error_codes(await log_in()) == ["UNAVAILABLE"]
 
-        stack.start(server)
-        data(await client.execute(LOG_IN, variables))
+    stack.start(server)
+    data(await log_in())
