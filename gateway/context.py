@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 from starlette.websockets import WebSocket
@@ -26,6 +27,8 @@ from pictor.post.v1 import post_pb2
 # Post fields post_svc reads with the posts (from its caches) when a query names them.
 POST_COUNTS = frozenset({"likeCount", "commentCount"})
 VIEWER_LIKED = "viewerHasLiked"
+
+Event = TypeVar("Event")
 
 
 @dataclass
@@ -76,6 +79,13 @@ class Context:
         self.signed_urls = DataLoader(self._load_signed_urls)
         self._engaged_posts = {}
         self._signed_urls = {}
+
+    async def each_event(self, events: AsyncIterable[Event]) -> AsyncIterator[Event]:
+        """A subscription's events (a backend's server stream), each read with fresh
+        DataLoaders."""
+        async for event in events:
+            self.fresh_loaders()
+            yield event
 
     def posts_request(
         self, post_ids: list[int], asked: frozenset[str] = frozenset()

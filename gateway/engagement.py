@@ -1,6 +1,6 @@
-"""Likes, comments and alt text: the mutations (merged into the schema's Mutation) and
-the list of who liked a post. Counts and the viewer's like are loaded with the posts
-(gateway.types.post), not here."""
+"""Likes, comments and alt text: the mutations (merged into the schema's Mutation). The
+lists of who liked a post and of its comments, its counts and the viewer's like are
+read with the posts (gateway.types.post), not here."""
 
 from __future__ import annotations
 
@@ -11,25 +11,9 @@ from gateway.context import Context
 from gateway.ratelimit import Action
 from gateway.types.comment import Comment, comments_for
 from gateway.types.post import Post, posts_for
-from gateway.types.user import UserConnection
 from pictor.post.v1 import post_pb2
 
 Info = strawberry.Info[Context, None]
-
-PAGE_DEFAULT = 20
-
-
-async def likers_of(
-    info: Info, post_id: int, first: int | None, after: str | None
-) -> UserConnection:
-    """A page of who liked the post, newest first."""
-    context = info.context
-    response = await context.clients.post.ListLikes(
-        post_pb2.ListLikesRequest(
-            post_id=post_id, page=context.page_request(first, after, default=PAGE_DEFAULT)
-        )
-    )
-    return await UserConnection.of(info, response)
 
 
 @strawberry.type

@@ -154,19 +154,11 @@ class Mutation:
 
     @described.mutation("Idempotent. Returns the followed user.")
     async def follow(self, info: Info, user_id: strawberry.ID) -> User:
-        follower, followee = await _follow_edge(info.context, user_id)
-        response = await info.context.clients.graph.Follow(
-            graph_pb2.FollowRequest(follower_id=follower, followee_id=followee)
-        )
-        return User.from_proto(response.followee, with_counts=True)
+        return await _set_following(info.context, user_id, following=True)
 
     @described.mutation("Idempotent. Returns the unfollowed user.")
     async def unfollow(self, info: Info, user_id: strawberry.ID) -> User:
-        follower, followee = await _follow_edge(info.context, user_id)
-        response = await info.context.clients.graph.Unfollow(
-            graph_pb2.UnfollowRequest(follower_id=follower, followee_id=followee)
-        )
-        return User.from_proto(response.followee, with_counts=True)
+        return await _set_following(info.context, user_id, following=False)
 
 
 async def streamed(
@@ -178,9 +170,17 @@ async def streamed(
         yield media_pb2.StreamUploadRequest(chunk=chunk)
 
 
-async def _follow_edge(context: Context, user_id: strawberry.ID) -> tuple[int, int]:
-    """The viewer (counted against their follow limit) and the user they (un)follow."""
-    return await context.act(Action.FOLLOW), ids.decode("User", user_id)
+async def _set_following(context: Context, user_id: strawberry.ID, *, following: bool) -> User:
+    """The viewer (counted against their follow limit) follows or unfollows the user;
+    the user as of the change, with their counts."""
+    follower, followee = await context.act(Action.FOLLOW), ids.decode("User", user_id)
+    graph = context.clients.graph
+    response = await (
+        graph.Follow(graph_pb2.FollowRequest(follower_id=follower, followee_id=followee))
+        if following
+        else graph.Unfollow(graph_pb2.UnfollowRequest(follower_id=follower, followee_id=followee))
+    )
+    return User.from_proto(response.followee, with_counts=True)
 
 
 async def _abandon(context: Context, post_id: int, author: int) -> None:

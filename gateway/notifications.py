@@ -64,7 +64,6 @@ class NotificationSubscription:
         call = context.clients.feed.StreamNotifications(
             feed_pb2.StreamNotificationsRequest(viewer_id=context.require_viewer())
         )
-        async for response in call:
-            context.fresh_loaders()
+        async for response in context.each_event(call):
             for _cursor, notification in await notifications_for(info, [response.notification]):
                 yield notification

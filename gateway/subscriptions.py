@@ -29,8 +29,7 @@ class Subscription:
         call = context.clients.media.WatchUpload(
             media_pb2.WatchUploadRequest(post_id=number, requester_id=context.require_viewer())
         )
-        async for response in call:
-            context.fresh_loaders()
+        async for response in context.each_event(call):
             ready = response.status.status == post_pb2.MEDIA_STATUS_READY
             post = await Post.fetch(info, number) if ready else None
             event = UploadEvent.from_proto(response.status, post)
@@ -44,6 +43,5 @@ class Subscription:
         call = context.clients.feed.WatchHomeFeed(
             feed_pb2.WatchHomeFeedRequest(viewer_id=context.require_viewer())
         )
-        async for response in call:
-            context.fresh_loaders()
+        async for response in context.each_event(call):
             yield await Post.fetch(info, response.post_id)

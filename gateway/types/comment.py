@@ -15,7 +15,7 @@ from gateway.errors import ErrorCode, GatewayError
 from gateway.selection import names_below
 from gateway.types.node import Node
 from gateway.types.page import PageInfo
-from gateway.types.user import User, asks_for_counts, shown_users
+from gateway.types.user import User, shown_authors
 from pictor.post.v1 import post_pb2
 
 if TYPE_CHECKING:
@@ -23,8 +23,6 @@ if TYPE_CHECKING:
 
 PostType = Annotated["Post", strawberry.lazy("gateway.types.post")]
 Info = strawberry.Info[Context, None]
-
-PAGE_DEFAULT = 20
 
 
 @strawberry.type
@@ -57,9 +55,7 @@ class Comment(Node):
 async def comments_for(info: Info, protos: Sequence[post_pb2.Comment]) -> list[Comment]:
     """The comments as the query below ``info``'s field shows them: their authors
     loaded in one call, and only if asked for."""
-    asked = names_below(info)
-    author_ids = list(dict.fromkeys(c.author_id for c in protos)) if "author" in asked else []
-    shown = await shown_users(info.context, author_ids, asks_for_counts(asked))
+    shown = await shown_authors(info.context, [c.author_id for c in protos], names_below(info))
     return [
         Comment(
             id=strawberry.ID(ids.encode("Comment", comment.id)),
@@ -93,22 +89,14 @@ class CommentConnection:
     edges: list[CommentEdge]
     page_info: PageInfo
 
-
-async def comments_of(
-    info: Info, post_id: int, first: int | None, after: str | None
-) -> CommentConnection:
-    """A page of the post's comments, oldest first."""
-    context = info.context
-    response = await context.clients.post.ListComments(
-        post_pb2.ListCommentsRequest(
-            post_id=post_id, page=context.page_request(first, after, default=PAGE_DEFAULT)
+    @classmethod
+    async def of(cls, info: Info, listed: post_pb2.ListCommentsResponse) -> CommentConnection:
+        """A page of a post's comments, as listed by post_svc."""
+        comments = await comments_for(info, [edge.comment for edge in listed.edges])
+        return cls(
+            edges=[
+                CommentEdge(cursor=edge.cursor, node=comment)
+                for edge, comment in zip(listed.edges, comments, strict=True)
+            ],
+            page_info=PageInfo.after(listed.edges, listed.page.next_page_token),
         )
-    )
-    comments = await comments_for(info, [edge.comment for edge in response.edges])
-    return CommentConnection(
-        edges=[
-            CommentEdge(cursor=edge.cursor, node=comment)
-            for edge, comment in zip(response.edges, comments, strict=True)
-        ],
-        page_info=PageInfo.after(response.edges, response.page.next_page_token),
-    )

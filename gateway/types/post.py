@@ -14,7 +14,7 @@ from gateway.selection import names_below
 from gateway.types.media import Media, rendition_keys
 from gateway.types.node import Node
 from gateway.types.page import PageInfo
-from gateway.types.user import User, UserConnection, asks_for_counts, shown_users
+from gateway.types.user import User, UserConnection, shown_authors
 from pictor.post.v1 import post_pb2
 
 if TYPE_CHECKING:
@@ -47,17 +47,23 @@ class Post(Node):
     async def comments(
         self, info: Info, first: int | None = 20, after: str | None = None
     ) -> CommentConnectionType:
-        from gateway.types.comment import comments_of
+        from gateway.types.comment import CommentConnection
 
-        return await comments_of(info, self.post_id, first, after)
+        context = info.context
+        request = post_pb2.ListCommentsRequest(
+            post_id=self.post_id, page=context.page_request(first, after, default=20)
+        )
+        return await CommentConnection.of(info, await context.clients.post.ListComments(request))
 
     @described.field("Who liked it, newest first.")
     async def likes(
         self, info: Info, first: int | None = 20, after: str | None = None
     ) -> UserConnection:
-        from gateway.engagement import likers_of
-
-        return await likers_of(info, self.post_id, first, after)
+        context = info.context
+        request = post_pb2.ListLikesRequest(
+            post_id=self.post_id, page=context.page_request(first, after, default=20)
+        )
+        return await UserConnection.of(info, await context.clients.post.ListLikes(request))
 
     @strawberry.field
     def author(self) -> User:
@@ -87,11 +93,9 @@ async def posts_for(
     asked for; posts read with ``Context.post_loader(asked)`` carry the last already."""
     context = info.context
     asked = names_below(info) if asked is None else asked
-    with_counts = asks_for_counts(asked)
-    author_ids = list(dict.fromkeys(post.author_id for post in protos)) if "author" in asked else []
     keys = rendition_keys(list(protos)) if "url" in asked else []
     shown, urls, engagement = await asyncio.gather(
-        shown_users(context, author_ids, with_counts),
+        shown_authors(context, [post.author_id for post in protos], asked),
         context.sign(keys) if keys else _nothing(),
         _engagement(context, protos, asked),
     )

@@ -40,6 +40,16 @@ async def shown_users(
     }
 
 
+async def shown_authors(
+    context: Context, author_ids: list[int], asked: frozenset[str]
+) -> dict[int, User | None]:
+    """The authors of a page's posts or comments, as ``shown_users``, when ``asked``
+    (``names_below``) names ``author``; none read otherwise."""
+    if "author" not in asked:
+        return {}
+    return await shown_users(context, list(dict.fromkeys(author_ids)), asks_for_counts(asked))
+
+
 @strawberry.type
 class User(Node):
     id: strawberry.ID
