@@ -12,6 +12,7 @@ import fcntl
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -26,6 +27,7 @@ from infra.local import cluster, stack
 from media_svc.config import MediaSettings
 from pictor.clients import ServiceClients
 from pictor.cql import CqlSession
+from pictor.s3 import open_s3
 from tests.harness import GraphQLClient, IsolatedStack, isolated_settings
 
 # Examples drive the real stack: no per-example deadline, and fixtures are shared on
@@ -57,7 +59,6 @@ def pytest_ignore_collect(collection_path: Path) -> bool | None:
 
 def _reset_datastores(settings: GatewaySettings) -> None:
     """A clean keyspace, Redis database and bucket for this session."""
-    from pictor.s3 import open_s3
 
     async def reset() -> None:
         cql = await CqlSession.connect(settings, use_keyspace=False)
@@ -189,6 +190,13 @@ async def cql(settings: GatewaySettings) -> AsyncIterator[CqlSession]:
     session = await CqlSession.connect(settings)
     yield session
     await session.close()
+
+
+@pytest.fixture
+async def s3(settings: GatewaySettings) -> AsyncIterator[Any]:
+    """The test stack's object store (an aiobotocore S3 client)."""
+    async with open_s3(settings) as client:
+        yield client
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-from feed_svc.keys import FANOUT_JOBS, last_seen_key
+from feed_svc.keys import FANOUT_JOBS, feed_key, last_seen_key
 from gateway import ids
 from infra.local import stack
 from tests import images
@@ -165,10 +165,11 @@ async def test_a_reader_back_from_inactivity_gets_a_right_feed_on_the_first_read
 
     # Two weeks pass without the reader opening the app.
     fortnight_ago = int(time.time() * 1000) - 14 * 24 * 3600 * 1000
-    await feeds.redis.set(last_seen_key(ids.decode("User", reader.id)), fortnight_ago)
+    reader_id = ids.decode("User", reader.id)
+    await feeds.redis.set(last_seen_key(reader_id), fortnight_ago)
     second = await feeds.publish(author.id)
     await feeds.settle()
-    assert not await feeds.redis.exists(f"feed:{{{ids.decode('User', reader.id)}}}")
+    assert not await feeds.redis.exists(feed_key(reader_id))
 
     page = data(await reader.client.execute(HOME_FEED, {"first": 12}))["homeFeed"]
     assert [edge["node"]["id"] for edge in page["edges"]] == [second, first]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -14,7 +15,6 @@ import pyvips
 
 from gateway import ids
 from gateway.config import GatewaySettings
-from pictor.s3 import open_s3
 from tests import images
 from tests.harness import (
     GraphQLClient,
@@ -44,6 +44,7 @@ mutation($caption: String!, $type: String!) {{
 """
 CONFIRM = f"mutation($id: ID!) {{ confirmUpload(postId: $id) {{ {POST_FIELDS} }} }}"
 GET_POST = f"query($id: ID!) {{ post(id: $id) {{ {POST_FIELDS} }} }}"
+POSTS_OF = "query($u: String!) { user(username: $u) { postCount posts { edges { cursor } } } }"
 UPLOAD_STATUS = """
 subscription($id: ID!) {
   uploadStatus(postId: $id) { postId status progress message post { id media { status } } }
@@ -56,15 +57,19 @@ mutation($caption: String!, $file: Upload!) {{
 """
 
 
-@pytest.fixture
-async def s3(settings: GatewaySettings) -> AsyncIterator[Any]:
-    async with open_s3(settings) as client:
-        yield client
-
-
 async def keys_under(s3: Any, settings: GatewaySettings, prefix: str) -> list[str]:
     response = await s3.list_objects_v2(Bucket=settings.s3_bucket, Prefix=prefix)
     return sorted(item["Key"] for item in response.get("Contents", []))
+
+
+@asynccontextmanager
+async def kept_nowhere(author: Person, s3: Any, settings: GatewaySettings) -> AsyncIterator[None]:
+    """Around an upload that is refused: it leaves no object behind, and no post."""
+    before = await keys_under(s3, settings, "uploads/")
+    yield
+    assert await keys_under(s3, settings, "uploads/") == before
+    profile = data(await author.client.execute(POSTS_OF, {"u": author.username}))["user"]
+    assert profile == {"postCount": 0, "posts": {"edges": []}}
 
 
 async def create_and_put(
@@ -256,18 +261,9 @@ async def test_a_one_shot_upload_over_the_limit_is_refused_and_kept_nowhere(
     http: httpx.AsyncClient, s3: Any, settings: GatewaySettings
 ) -> None:
     author = await sign_up(http, "hoarder")
-    before = await keys_under(s3, settings, "uploads/")
     too_big = b"\xff\xd8\xff" + bytes(21 * 1024 * 1024)
-    result = await upload_one_shot(author, too_big)
-    assert error_codes(result) == ["PAYLOAD_TOO_LARGE"]
-    assert await keys_under(s3, settings, "uploads/") == before
-    profile = data(
-        await author.client.execute(
-            "query($u: String!) { user(username: $u) { postCount posts { edges { cursor } } } }",
-            {"u": author.username},
-        )
-    )["user"]
-    assert profile == {"postCount": 0, "posts": {"edges": []}}
+    async with kept_nowhere(author, s3, settings):
+        assert error_codes(await upload_one_shot(author, too_big)) == ["PAYLOAD_TOO_LARGE"]
 
 
 async def test_a_presigned_upload_over_the_limit_is_refused_at_confirm_and_deleted(

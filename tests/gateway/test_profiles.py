@@ -5,7 +5,6 @@ square, with the replaced one's objects removed."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any, cast
 
 import httpx
@@ -18,7 +17,6 @@ from harness.graphql import GraphQLClient, GraphQLError
 from media_svc.objects import AVATAR_OBJECTS
 from media_svc.worker import PROCESSING_GROUP
 from pictor import events
-from pictor.s3 import open_s3
 from tests import images
 from tests.feed_svc.conftest import redis_of
 from tests.harness import data, error_codes
@@ -97,12 +95,6 @@ Entries = list[tuple[bytes, dict[bytes, bytes]]]
 AVATAR_FIELDS = "avatar { status width height renditions { name width height url contentType } }"
 UPDATE_AVATAR = f"mutation($file: Upload!) {{ updateAvatar(file: $file) {{ id {AVATAR_FIELDS} }} }}"
 VIEWER_AVATAR = f"{{ viewer {{ {AVATAR_FIELDS} }} }}"
-
-
-@pytest.fixture
-async def s3(settings: GatewaySettings) -> AsyncIterator[Any]:
-    async with open_s3(settings) as client:
-        yield client
 
 
 async def avatar_objects(s3: Any, settings: GatewaySettings) -> list[str]:

@@ -6,32 +6,22 @@ declared type however the client spells it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
 from gateway.config import GatewaySettings
-from pictor.s3 import open_s3
 from tests import images
 from tests.gateway.test_posts import (
     CONFIRM,
     CREATE_POST,
     create_and_put,
-    keys_under,
+    kept_nowhere,
     settled,
     upload_one_shot,
 )
 from tests.harness import data, error_codes, sign_up
-
-PROFILE = "query($u: String!) { user(username: $u) { postCount } }"
-
-
-@pytest.fixture
-async def s3(settings: GatewaySettings) -> AsyncIterator[Any]:
-    async with open_s3(settings) as client:
-        yield client
 
 
 @pytest.mark.parametrize(
@@ -58,12 +48,9 @@ async def test_bytes_that_are_no_photo_are_refused_at_once_and_kept_nowhere(
     http: httpx.AsyncClient, s3: Any, settings: GatewaySettings
 ) -> None:
     author = await sign_up(http, "shopper")
-    before = await keys_under(s3, settings, "uploads/")
-    result = await upload_one_shot(author, images.text_named_jpg(), content_type="image/jpeg")
-    assert error_codes(result) == ["BAD_USER_INPUT"]
-    assert await keys_under(s3, settings, "uploads/") == before
-    profile = data(await author.client.execute(PROFILE, {"u": author.username}))["user"]
-    assert profile == {"postCount": 0}
+    async with kept_nowhere(author, s3, settings):
+        result = await upload_one_shot(author, images.text_named_jpg(), content_type="image/jpeg")
+        assert error_codes(result) == ["BAD_USER_INPUT"]
 
 
 async def test_a_presigned_upload_takes_its_type_however_it_is_spelled(

@@ -11,6 +11,7 @@ import redis.asyncio as redis
 from feed_svc.keys import FANOUT_JOBS
 from feed_svc.keys import WORKER_GROUP as FEED_GROUP
 from infra.local import stack
+from media_svc.worker import CLEANUP_GROUP, PROCESSING_GROUP
 from pictor import events
 from tests.harness import (
     IsolatedStack,
@@ -61,8 +62,8 @@ async def test_every_worker_reports_the_backlog_of_each_stream_it_consumes(
     for port, stream, group in (
         (feed, events.POST_PUBLISHED, FEED_GROUP),
         (feed, FANOUT_JOBS, FEED_GROUP),
-        (media, events.MEDIA_UPLOADED, "media-workers"),
-        (media, events.POST_DELETED, "media-cleanup"),
+        (media, events.MEDIA_UPLOADED, PROCESSING_GROUP),
+        (media, events.POST_DELETED, CLEANUP_GROUP),
     ):
         labels = {"stream": stream, "group": group}
         assert await sample(metrics_url(port), "pictor_stream_lag", labels) is not None, labels

@@ -20,7 +20,6 @@ import redis.asyncio as redis
 from gateway import ids
 from gateway.config import GatewaySettings
 from pictor import events
-from pictor.s3 import open_s3
 from tests import images
 from tests.harness import (
     GraphQLClient,
@@ -61,12 +60,6 @@ def quick_sweeper(test_stack: IsolatedStack) -> Iterator[None]:
     }
     with extra_part(dataclasses.replace(part, env=env)):
         yield
-
-
-@pytest.fixture
-async def s3(settings: GatewaySettings) -> AsyncIterator[Any]:
-    async with open_s3(settings) as client:
-        yield client
 
 
 @pytest.fixture
