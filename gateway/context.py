@@ -9,6 +9,7 @@ from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import strawberry
 from starlette.requests import Request
 from starlette.websockets import WebSocket
 from strawberry.dataloader import DataLoader
@@ -218,3 +219,7 @@ class Context:
             graph_pb2.BatchCheckFollowsRequest(viewer_id=viewer, target_ids=ids)
         )
         return list(response.follows)
+
+
+# What a resolver is handed: the request's Context, and no root value.
+Info = strawberry.Info[Context, None]

@@ -7,13 +7,11 @@ from __future__ import annotations
 import strawberry
 
 from gateway import described, ids
-from gateway.context import Context
+from gateway.context import Info
 from gateway.ratelimit import Action
 from gateway.types.comment import Comment, comments_for
 from gateway.types.post import Post, posts_for
 from pictor.post.v1 import post_pb2
-
-Info = strawberry.Info[Context, None]
 
 
 @strawberry.type

@@ -11,7 +11,7 @@ from strawberry.file_uploads import Upload
 
 from gateway import described, ids
 from gateway.auth import issue_token
-from gateway.context import Context
+from gateway.context import Context, Info
 from gateway.errors import with_retry_hint
 from gateway.ratelimit import Action
 from gateway.types.auth import AuthPayload
@@ -21,8 +21,6 @@ from gateway.types.user import User
 from pictor.graph.v1 import graph_pb2
 from pictor.media.v1 import media_pb2
 from pictor.post.v1 import post_pb2
-
-Info = strawberry.Info[Context, None]
 
 # Bytes per gRPC message when streaming an upload to media_svc.
 UPLOAD_CHUNK_BYTES = 256 * 1024

@@ -8,7 +8,7 @@ from collections.abc import AsyncGenerator
 import strawberry
 
 from gateway import described
-from gateway.context import Context
+from gateway.context import Info
 from gateway.types.notification import (
     Notification,
     NotificationConnection,
@@ -17,8 +17,6 @@ from gateway.types.notification import (
 )
 from gateway.types.page import PageInfo
 from pictor.feed.v1 import feed_pb2
-
-Info = strawberry.Info[Context, None]
 
 PAGE_DEFAULT = 20
 

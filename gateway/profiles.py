@@ -10,7 +10,7 @@ from starlette.datastructures import UploadFile
 from strawberry.file_uploads import Upload
 
 from gateway import described
-from gateway.context import Context
+from gateway.context import Info
 from gateway.errors import ErrorCode, GatewayError
 from gateway.mutations import streamed
 from gateway.ratelimit import Action
@@ -18,8 +18,6 @@ from gateway.types.user import User
 from pictor.graph.v1 import graph_pb2
 from pictor.media.v1 import media_pb2
 from pictor.post.v1 import post_pb2
-
-Info = strawberry.Info[Context, None]
 
 
 @strawberry.type

@@ -4,7 +4,7 @@ import grpc
 import strawberry
 
 from gateway import described, ids
-from gateway.context import Context
+from gateway.context import Info
 from gateway.selection import names_below
 from gateway.types.comment import load_comment
 from gateway.types.node import Node
@@ -14,8 +14,6 @@ from gateway.types.user import User, asks_for_counts
 from pictor.feed.v1 import feed_pb2
 from pictor.graph.v1 import graph_pb2
 from pictor.post.v1 import post_pb2
-
-Info = strawberry.Info[Context, None]
 
 
 async def load_user(info: Info, user_id: int) -> User | None:

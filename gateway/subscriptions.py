@@ -5,15 +5,13 @@ from collections.abc import AsyncGenerator
 import strawberry
 
 from gateway import described, ids
-from gateway.context import Context
+from gateway.context import Info
 from gateway.types.media import MediaStatus
 from gateway.types.post import Post
 from gateway.types.upload import UploadEvent
 from pictor.feed.v1 import feed_pb2
 from pictor.media.v1 import media_pb2
 from pictor.post.v1 import post_pb2
-
-Info = strawberry.Info[Context, None]
 
 
 @strawberry.type

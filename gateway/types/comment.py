@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from gateway import ids
-from gateway.context import Context
+from gateway.context import Info
 from gateway.errors import ErrorCode, GatewayError
 from gateway.selection import names_below
 from gateway.types.node import Node
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from gateway.types.post import Post
 
 PostType = Annotated["Post", strawberry.lazy("gateway.types.post")]
-Info = strawberry.Info[Context, None]
 
 
 @strawberry.type

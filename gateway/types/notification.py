@@ -11,7 +11,7 @@ from enum import Enum
 
 import strawberry
 
-from gateway.context import Context
+from gateway.context import Info
 from gateway.selection import names_below
 from gateway.types.comment import Comment, comments_for
 from gateway.types.node import Node
@@ -20,8 +20,6 @@ from gateway.types.post import Post, posts_for
 from gateway.types.user import User, asks_for_counts
 from pictor.feed.v1 import feed_pb2
 from pictor.post.v1 import post_pb2
-
-Info = strawberry.Info[Context, None]
 
 
 @strawberry.enum

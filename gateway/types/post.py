@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from gateway import described, ids
-from gateway.context import Context
+from gateway.context import Context, Info
 from gateway.errors import ErrorCode, GatewayError
 from gateway.selection import names_below
 from gateway.types.media import Media, rendition_keys
@@ -21,8 +21,6 @@ if TYPE_CHECKING:
     from gateway.types.comment import CommentConnection
 
 CommentConnectionType = Annotated["CommentConnection", strawberry.lazy("gateway.types.comment")]
-
-Info = strawberry.Info[Context, None]
 
 
 @strawberry.type

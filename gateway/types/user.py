@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from gateway import described, ids
-from gateway.context import Context
+from gateway.context import Context, Info
 from gateway.selection import names_below
 from gateway.types.media import Media
 from gateway.types.node import Node
@@ -80,7 +80,7 @@ class User(Node):
         return self.counts
 
     @described.field("The same pipeline and renditions as a post's photo; null until set.")
-    async def avatar(self, info: strawberry.Info[Context, None]) -> Media | None:
+    async def avatar(self, info: Info) -> Media | None:
         if self.avatar_media is None:
             return None
         urls: dict[str, str] = {}
@@ -92,24 +92,24 @@ class User(Node):
         return Media.from_proto(self.avatar_media, urls)
 
     @strawberry.field
-    async def follower_count(self, info: strawberry.Info[Context, None]) -> int:
+    async def follower_count(self, info: Info) -> int:
         return (await self._counts(info.context)).follower_count
 
     @strawberry.field
-    async def following_count(self, info: strawberry.Info[Context, None]) -> int:
+    async def following_count(self, info: Info) -> int:
         return (await self._counts(info.context)).following_count
 
     @strawberry.field
-    async def post_count(self, info: strawberry.Info[Context, None]) -> int:
+    async def post_count(self, info: Info) -> int:
         return (await self._counts(info.context)).post_count
 
     @described.field("True when the signed-in viewer follows this user (false when anonymous).")
-    async def viewer_follows(self, info: strawberry.Info[Context, None]) -> bool:
+    async def viewer_follows(self, info: Info) -> bool:
         return await info.context.viewer_follows.load(self.user_id)
 
     @described.field("Profile grid, newest first. Only READY posts.")
     async def posts(
-        self, info: strawberry.Info[Context, None], first: int | None = 12, after: str | None = None
+        self, info: Info, first: int | None = 12, after: str | None = None
     ) -> PostConnectionType:
         from gateway.types.post import PostConnection
 
@@ -127,7 +127,7 @@ class User(Node):
 
     @strawberry.field
     async def followers(
-        self, info: strawberry.Info[Context, None], first: int | None = 20, after: str | None = None
+        self, info: Info, first: int | None = 20, after: str | None = None
     ) -> UserConnection:
         context = info.context
         request = graph_pb2.ListFollowersRequest(
@@ -137,7 +137,7 @@ class User(Node):
 
     @strawberry.field
     async def following(
-        self, info: strawberry.Info[Context, None], first: int | None = 20, after: str | None = None
+        self, info: Info, first: int | None = 20, after: str | None = None
     ) -> UserConnection:
         context = info.context
         request = graph_pb2.ListFollowingRequest(
@@ -160,7 +160,7 @@ class UserConnection:
     @classmethod
     async def of(
         cls,
-        info: strawberry.Info[Context, None],
+        info: Info,
         listed: graph_pb2.ListFollowersResponse
         | graph_pb2.ListFollowingResponse
         | post_pb2.ListLikesResponse,

@@ -27,6 +27,16 @@ query($outer: Int, $inner: Int) {
 """
 
 
+async def followers_of_followers(
+    http: httpx.AsyncClient, outer: int, inner: int, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    """FOLLOWERS_OF_FOLLOWERS, asking ``outer`` followers with ``inner`` of theirs each."""
+    variables = {"outer": outer, "inner": inner}
+    return await http.post(
+        "/graphql", json={"query": FOLLOWERS_OF_FOLLOWERS, "variables": variables}, headers=headers
+    )
+
+
 def cost(query: str, variables: dict[str, Any] | None = None) -> int:
     prepared = Documents(SCHEMA._schema, limit_rules(SETTINGS), SETTINGS.max_tokens).prepare(query)
     assert not prepared.errors, prepared.errors
@@ -75,11 +85,7 @@ def test_a_query_costs_the_nodes_its_connections_can_return(
 async def test_a_query_within_the_limit_runs_and_reports_its_cost(
     http: httpx.AsyncClient, settings: GatewaySettings
 ) -> None:
-    response = await http.post(
-        "/graphql",
-        json={"query": FOLLOWERS_OF_FOLLOWERS, "variables": {"outer": 10, "inner": 3}},
-    )
-    body = response.json()
+    body = (await followers_of_followers(http, 10, 3)).json()
     assert body["data"] == {"user": None}
     assert body["extensions"]["cost"] == {"requested": 41, "limit": settings.max_query_cost}
 
@@ -87,10 +93,7 @@ async def test_a_query_within_the_limit_runs_and_reports_its_cost(
 async def test_a_query_over_the_limit_is_refused_before_it_runs(
     http: httpx.AsyncClient, settings: GatewaySettings
 ) -> None:
-    response = await http.post(
-        "/graphql",
-        json={"query": FOLLOWERS_OF_FOLLOWERS, "variables": {"outer": 100, "inner": 100}},
-    )
+    response = await followers_of_followers(http, 100, 100)
     assert response.status_code == 200  # application/json: GraphQL errors are 200s
     body = response.json()
     assert "data" not in body
@@ -106,10 +109,8 @@ async def test_the_same_document_is_priced_by_each_requests_variables(
 ) -> None:
     """One document, parsed once: its cost still follows the page sizes asked for."""
     for outer, inner, refused in ((100, 100, True), (10, 10, False), (100, 100, True)):
-        response = await http.post(
-            "/graphql",
-            json={"query": FOLLOWERS_OF_FOLLOWERS, "variables": {"outer": outer, "inner": inner}},
-            headers={"accept": "application/graphql-response+json"},
+        response = await followers_of_followers(
+            http, outer, inner, headers={"accept": "application/graphql-response+json"}
         )
         assert response.status_code == (400 if refused else 200)
         assert response.json()["extensions"]["cost"]["requested"] == 1 + outer + outer * inner
