@@ -31,12 +31,12 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from feed_svc.keys import notifications_live_channel
-from feed_svc.live import LiveChannels, LiveListener
 from feed_svc.notification_store import NotificationStore, Stored
 from feed_svc.timeline import now_ms
 from pictor.consumer import Fields
 from pictor.errors import InvalidInput
 from pictor.feed.v1 import feed_pb2
+from pictor.live import LiveChannels, LiveListener
 
 # Notifications kept per user (the oldest trimmed on every add).
 NOTIFICATIONS_MAX = 300

@@ -1,5 +1,5 @@
 """feed_svc's Redis: the commands and scripts on the keys of feed_svc.keys (and, in
-feed_svc.live, the subscription to their live channels). The policy, what to write
+pictor.live, the subscription to their live channels). The policy, what to write
 when, is feed_svc.timeline's; this module only knows how.
 
 It runs unchanged on one Redis server and on a Redis Cluster: every script and every
@@ -31,7 +31,7 @@ from feed_svc.keys import (
     live_key,
     pulled_key,
 )
-from feed_svc.live import LiveChannels, LiveListener
+from pictor.live import LiveChannels, LiveListener
 from pictor.redis_client import RedisClient
 from pictor.scripts import Pipe, Script, pipelined
 
@@ -317,5 +317,5 @@ class FeedStore:
     # ------------------------------------------------------------ live
 
     def listener(self) -> LiveListener:
-        """A watcher's channels, on the process's one subscription (feed_svc.live)."""
+        """A watcher's channels, on the process's one subscription (pictor.live)."""
         return LiveListener(self.live)

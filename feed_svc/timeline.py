@@ -41,10 +41,10 @@ from feed_svc.authors import AuthorPosts
 from feed_svc.config import FeedSettings
 from feed_svc.entries import Entry, all_read, keep_newest, merged_after, newer_than, quiet_since
 from feed_svc.keys import author_live_channel, live_channel
-from feed_svc.live import LiveListener
 from feed_svc.store import PULLED_CHANGED, FeedStore
 from pictor.common.v1 import common_pb2
 from pictor.graph.v1 import graph_pb2, graph_pb2_grpc
+from pictor.live import LiveListener
 
 # Extra entries read per page, so a few filtered out rarely cost a second round trip.
 PAGE_SLACK = 8

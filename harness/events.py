@@ -87,6 +87,7 @@ async def channel_subscribers(client: RedisClient, channel: str) -> int:
     cluster's nodes each count only their own)."""
     where = {}
     if isinstance(client, RedisCluster):
+        await client.initialize()  # the slot map, if no command has read it yet
         where["target_nodes"] = client.get_node_from_key(channel)
     counts = dict(await client.pubsub_shardnumsub(channel, **where))
     return int(counts[channel.encode()])

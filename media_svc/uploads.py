@@ -14,7 +14,7 @@ Either way the worker sniffs and decodes the bytes again before anything is serv
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -25,6 +25,7 @@ from media_svc.objects import ObjectStore
 from media_svc.post_status import TERMINAL
 from pictor import events
 from pictor.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge
+from pictor.live import LiveChannels, LiveListener
 from pictor.media.v1 import media_pb2
 from pictor.post.v1 import post_pb2
 from pictor.redis_client import RedisClient
@@ -45,6 +46,8 @@ class Uploads:
     kind: MediaKind
     events_redis: RedisClient
     settings: MediaSettings
+    # The process's live subscription, where watchers hear status changes.
+    live: LiveChannels
 
     async def authored_post(self, post_id: int, requester_id: int) -> post_pb2.Post:
         post = await self.kind.records.get(post_id)
@@ -136,28 +139,28 @@ class Uploads:
         async for status in self.watch(start.post_id):
             yield media_pb2.StreamUploadResponse(status=status)
 
-    async def watch(self, post_id: int) -> AsyncIterator[media_pb2.UploadStatus]:
+    async def watch(self, post_id: int) -> AsyncGenerator[media_pb2.UploadStatus, None]:
         """The post's status now, then every change and progress report, until READY or
         FAILED (or the processing timeout)."""
-        pubsub = self.events_redis.pubsub()
-        await pubsub.subscribe(events.upload_status_channel(post_id))
+        listener = LiveListener(self.live)
         try:
+            await listener.listen([events.upload_status_channel(post_id)])
             # Subscribed before reading the current status, so no change falls between.
             current = await self._current(post_id)
             yield current
             if current.status in TERMINAL:
                 return
             deadline = time.monotonic() + self.settings.processing_timeout_seconds
-            while time.monotonic() < deadline:
-                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                if message is None:
-                    continue
-                status = _status_from_message(post_id, message["data"])
+            while (left := deadline - time.monotonic()) > 0:
+                data = await listener.next(left)
+                if data is None:
+                    return
+                status = _status_from_message(post_id, data)
                 yield status
                 if status.status in TERMINAL:
                     return
         finally:
-            await pubsub.aclose()
+            await listener.aclose()
 
     async def _current(self, post_id: int) -> media_pb2.UploadStatus:
         post = await self.kind.records.get(post_id)

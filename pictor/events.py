@@ -62,7 +62,9 @@ class EventNotReplicated(ConnectionError):
 
 
 def upload_status_channel(post_id: int) -> str:
-    """Pub/sub channel of one post's processing: status changes and progress, as JSON.
+    """Sharded pub/sub channel of one post's processing (SPUBLISH, SSUBSCRIBE: on a
+    cluster it lives on the post's slot, not broadcast to every node): status changes
+    and progress, as JSON.
 
     Fire and forget: a watcher subscribes first, then reads the current status, so
     it never misses the end.
@@ -85,7 +87,7 @@ async def announce_upload_status(
     fields: dict[str, str | float] = {"status": update.status, "message": update.message}
     if update.progress is not None:
         fields["progress"] = update.progress
-    await client.publish(upload_status_channel(post_id), json.dumps(fields))
+    await client.spublish(upload_status_channel(post_id), json.dumps(fields))
 
 
 def read_upload_status(data: bytes | str) -> UploadStatusMessage:

@@ -5,7 +5,6 @@ topology this runs on the Redis Cluster."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -23,10 +22,10 @@ from feed_svc.keys import (
     live_channel,
     live_key,
 )
-from feed_svc.live import LiveListener
 from feed_svc.store import FeedStore
 from feed_svc.timeline import HomeTimelines, now_ms
 from gateway.config import GatewaySettings
+from pictor.live import LiveListener
 from pictor.redis_client import RedisClient
 from tests.feed_svc.conftest import redis_of
 
@@ -86,13 +85,8 @@ def fan_out(client: RedisClient) -> FanOut:
 async def live(client: RedisClient) -> AsyncIterator[FeedStore]:
     """A store whose live reader runs, as it does beside feed_svc's server."""
     store = FeedStore(client)
-    stopping = asyncio.Event()
-    reader = asyncio.create_task(store.live.run(stopping))
-    try:
+    async with store.live.reading():
         yield store
-    finally:
-        stopping.set()
-        await reader
 
 
 async def listening(store: FeedStore, follower: int) -> LiveListener:

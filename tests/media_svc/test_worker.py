@@ -9,15 +9,17 @@ import signal
 from typing import Any
 
 import httpx
-import redis.asyncio as redis
 
 from gateway import ids
 from gateway.config import GatewaySettings
 from infra.local import stack
 from pictor import events
 from pictor.consumer import dead_letter_stream
+from pictor.live import LiveChannels, LiveListener
+from pictor.redis_client import RedisClient
 from pictor.s3 import open_s3
 from tests import images
+from tests.feed_svc.conftest import redis_of
 from tests.gateway.test_posts import CONFIRM, create_and_put, keys_under, settled
 from tests.harness import IsolatedStack, data, sign_up, wait_until
 
@@ -29,42 +31,42 @@ async def test_a_worker_killed_mid_job_loses_nothing(
     created = await create_and_put(author, images.noisy_jpeg(6000, 4000))
     post_id = ids.decode("Post", created["post"]["id"])
 
-    client = redis.from_url(settings.redis_url)
-    pubsub = client.pubsub()
-    await pubsub.subscribe(events.upload_status_channel(post_id))
-    try:
-        data(await author.client.execute(CONFIRM, {"id": created["post"]["id"]}))
+    async with redis_of(settings) as client:
+        async with LiveChannels(client).reading() as channels:
+            listener = LiveListener(channels)
+            await listener.listen([events.upload_status_channel(post_id)])
+            try:
+                data(await author.client.execute(CONFIRM, {"id": created["post"]["id"]}))
 
-        async def worker_started() -> dict[str, Any] | None:
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
-            status = json.loads(message["data"]) if message else None
-            return status if status and "progress" in status else None
+                async def worker_started() -> dict[str, Any] | None:
+                    message = await listener.next(wait_seconds=0.5)
+                    status = json.loads(message) if message else None
+                    return status if status and "progress" in status else None
 
-        await wait_until(worker_started, within=20)
-    finally:
-        await pubsub.aclose()
+                await wait_until(worker_started, within=20)
+            finally:
+                await listener.aclose()
 
-    # The worker holds the message: kill it without a chance to clean up.
-    worker = test_stack.parts["media_worker"]
-    pid = worker.pid()
-    assert pid is not None
-    os.kill(pid, signal.SIGKILL)
+        # The worker holds the message: kill it without a chance to clean up.
+        worker = test_stack.parts["media_worker"]
+        pid = worker.pid()
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
 
-    async def dead() -> bool:
-        return stack.exit_code(worker) is not None
+        async def dead() -> bool:
+            return stack.exit_code(worker) is not None
 
-    await wait_until(dead, within=10)
-    stack.stop(worker)
-    stack.start(worker)
+        await wait_until(dead, within=10)
+        stack.stop(worker)
+        stack.start(worker)
 
-    ready = await settled(author.client, created["post"]["id"])
-    assert ready["media"]["status"] == "READY"
-    async with open_s3(settings) as s3:
-        assert len(await keys_under(s3, settings, f"media/{post_id}/")) == 8
-        assert await keys_under(s3, settings, f"uploads/{post_id}") == []
-    pending = await client.xpending(events.MEDIA_UPLOADED, "media-workers")
-    buried = await dead_lettered(client)
-    await client.aclose()
+        ready = await settled(author.client, created["post"]["id"])
+        assert ready["media"]["status"] == "READY"
+        async with open_s3(settings) as s3:
+            assert len(await keys_under(s3, settings, f"media/{post_id}/")) == 8
+            assert await keys_under(s3, settings, f"uploads/{post_id}") == []
+        pending = await client.xpending(events.MEDIA_UPLOADED, "media-workers")
+        buried = await dead_lettered(client)
     assert pending["pending"] == 0
     assert not any(fields.get(b"post_id") == str(post_id).encode() for fields in buried)
 
@@ -72,8 +74,7 @@ async def test_a_worker_killed_mid_job_loses_nothing(
 async def test_a_message_that_can_never_succeed_is_dead_lettered(
     test_stack: IsolatedStack, settings: GatewaySettings
 ) -> None:
-    client = redis.from_url(settings.redis_url)
-    try:
+    async with redis_of(settings) as client:
         await client.xadd(events.MEDIA_UPLOADED, {"post_id": "not-a-post-id"})
 
         async def buried() -> list[dict[Any, Any]]:
@@ -81,11 +82,9 @@ async def test_a_message_that_can_never_succeed_is_dead_lettered(
 
         dead = await wait_until(buried, within=30)
         assert b"ValueError" in dead[0][b"error"]
-    finally:
-        await client.aclose()
 
 
-async def dead_lettered(client: redis.Redis) -> list[dict[Any, Any]]:
+async def dead_lettered(client: RedisClient) -> list[dict[Any, Any]]:
     """The fields of every message dead-lettered from media.uploaded so far."""
     entries = await client.xrange(dead_letter_stream(events.MEDIA_UPLOADED))
     return [fields for _, fields in entries or () if fields]

@@ -1,13 +1,16 @@
-"""Live home feeds: one process's sharded pub/sub subscription, shared by every watcher
-it serves.
+"""Live updates: one process's sharded pub/sub subscription, shared by every watcher
+it serves (feed_svc's home feeds and notifications, media_svc's upload statuses).
 
-A watcher hears its own channel and those of the celebrities it merges. A
-subscription per watcher would hold one pooled Redis connection each (one per node on
-a cluster) for as long as the watch lasts, so a few dozen watchers would starve the
-process's commands. Instead each process keeps one subscription (one connection; on a
-cluster, one per node holding a subscribed channel), subscribes a channel while at
-least one watcher wants it, and one reader, run beside the server, hands each message
-to the watchers of its channel.
+A watcher hears the channels it names. A subscription per watcher would hold one
+Redis connection each (one per node on a cluster) for as long as the watch lasts, so
+a few dozen watchers would starve the process's commands. Instead each process keeps
+one subscription (one connection; on a cluster, one per node holding a subscribed
+channel), subscribes a channel while at least one watcher wants it, and one reader,
+run beside the server, hands each message to the watchers of its channel.
+
+Sharded pub/sub (SSUBSCRIBE, SPUBLISH) on both topologies: on a cluster a message
+stays on its channel's shard instead of being broadcast to every node, and one
+server (Redis 7) takes the same commands.
 
 On a cluster, redis-py's ClusterPubSub reads its per-node connections in turn, each
 for the timeout given, so the reader waits CLUSTER_POLL_SECONDS at a time; one
@@ -19,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from redis.asyncio.client import PubSub
@@ -28,7 +31,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import SlotNotCoveredError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from pictor.redis_client import ClusterUnavailable, RedisClient
+from pictor.redis_client import ClusterUnavailable, PooledCluster, RedisClient
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +102,35 @@ class LiveChannels:
             if not self._closed:  # a closed subscription has nothing left to undo
                 await self._pubsub.sunsubscribe(channel)
 
+    @contextlib.asynccontextmanager
+    async def reading(self) -> AsyncIterator[LiveChannels]:
+        """Runs the reader until the block ends. Entered with a service's connections,
+        it outlives the server's drain on SIGTERM, so the calls still in flight (an
+        upload followed to READY) keep hearing until they end."""
+        stopping = asyncio.Event()
+        reader = asyncio.create_task(self.run(stopping))
+        try:
+            yield self
+        finally:
+            stopping.set()
+            await reader
+
     async def run(self, stopping: asyncio.Event) -> None:
         """Reads and hands out messages until ``stopping`` is set; then unsubscribes."""
+        async with self._counted_connection():
+            await self._read_until(stopping)
+
+    def _counted_connection(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """The subscription's connections, counted against the process's cap. One
+        server's pool lends the subscription one of its connections. A cluster client's
+        subscription takes one from each node it subscribes on, outside any command, so
+        it holds one of the client's connection slots for as long as it runs: the
+        commands in flight then always find a free connection on every node."""
+        if isinstance(self._client, PooledCluster):
+            return self._client.connection_slot()
+        return contextlib.nullcontext()
+
+    async def _read_until(self, stopping: asyncio.Event) -> None:
         stopped = asyncio.create_task(stopping.wait())
         try:
             while not stopping.is_set():
