@@ -14,8 +14,8 @@ from pictor.s3 import open_s3
 async def test_redis_round_trip(settings: GatewaySettings) -> None:
     client = redis.from_url(settings.redis_url)
     try:
-        await client.zadd("feed:{1}", {"42": 1.0, "43": 2.0})
-        assert await client.zrevrange("feed:{1}", 0, -1) == [b"43", b"42"]
+        await client.zadd("probe:{1}", {"42": 1.0, "43": 2.0})
+        assert await client.zrevrange("probe:{1}", 0, -1) == [b"43", b"42"]
     finally:
         await client.aclose()
 
