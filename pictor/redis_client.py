@@ -52,8 +52,11 @@ RETRIES = 3
 
 RedisClient: TypeAlias = "redis.Redis | PooledCluster"
 
-# A cluster that cannot serve a slot right now (failing over, a redirection loop).
-_FAILING_OVER = (ClusterError, TryAgainError)
+# A cluster that cannot serve a slot right now (failing over, a redirection loop). A
+# MOVED or ASK reaches a caller only once redis-py's own tries have followed it and
+# met another each time: after a failover, a primary back as a replica answers MOVED,
+# and for its first seconds it may also still hand out the old slot map.
+_FAILING_OVER = (ClusterError, TryAgainError, AskError)
 # What makes on_primary find the slot's owner again and send its commands again.
 _RESEND = (AskError, TryAgainError, ConnectionError, RedisTimeoutError)
 

@@ -5,11 +5,15 @@ first command on a pooled connection to a restarted node succeeds."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
+import pytest
+from redis.asyncio.cluster import ClusterNode, NodesManager
 from redis.exceptions import ConnectionError
 
 from gateway.config import GatewaySettings
-from pictor.redis_client import PooledCluster, open_redis
+from pictor import events
+from pictor.redis_client import ClusterUnavailable, PooledCluster, open_redis
 from tests.cluster import redis_nodes
 from tests.harness import unique_name
 
@@ -71,3 +75,64 @@ async def test_pooled_connections_work_at_once_after_a_node_restarts(
     redis_nodes.bring_back(shard.primary)
 
     assert await cluster_client.get(key) == b"kept"
+
+
+async def as_after_a_failover(client: PooledCluster, key: str) -> ClusterNode:
+    """Makes the client's map, as it is after a failover until something corrects it,
+    send the key's slot to a node that answers MOVED (there: the old primary, back as
+    a replica); returns the node that really serves it."""
+    await client.initialize()
+    owner = client.get_node_from_key(key)
+    assert owner is not None
+    elsewhere = next(node for node in client.get_primaries() if node is not owner)
+    client.nodes_manager.slots_cache[client.keyslot(key)] = [elsewhere]
+    return owner
+
+
+async def count_in_a_transaction(client: PooledCluster, key: str) -> int:
+    """The gateway's rate-limit transaction."""
+    async with client.pipeline(transaction=True) as pipe:
+        pipe.incr(key)
+        pipe.expire(key, 60)
+        counted, _ = await pipe.execute()
+    return int(counted)
+
+
+async def test_a_transaction_sent_to_a_node_that_lost_the_slot_follows_it(
+    cluster_client: PooledCluster,
+) -> None:
+    key = unique_name("moved")
+    owner = await as_after_a_failover(cluster_client, key)
+
+    assert await count_in_a_transaction(cluster_client, key) == 1
+    assert cluster_client.get_node_from_key(key) == owner
+
+
+async def test_a_transaction_redirected_past_its_tries_is_unavailable(
+    cluster_client: PooledCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As while a failover settles: each try is redirected again (the node back as a
+    replica hands out the old map for its first seconds). That is UNAVAILABLE, as
+    while the slot has no primary, not an internal error."""
+    key = unique_name("moving")
+    await as_after_a_failover(cluster_client, key)
+
+    async def learns_nothing(_nodes: NodesManager, _redirection: object) -> None:
+        pass
+
+    monkeypatch.setattr(NodesManager, "move_slot", learns_nothing)
+    with pytest.raises(ClusterUnavailable):
+        await count_in_a_transaction(cluster_client, key)
+
+
+async def test_an_event_sent_to_a_node_that_lost_the_slot_follows_it(
+    cluster_client: PooledCluster,
+) -> None:
+    stream = unique_name("events:moved")
+    owner = await as_after_a_failover(cluster_client, stream)
+
+    sent = await events.publish(cluster_client, stream, {"n": "1"})
+
+    entries: Any = await cluster_client.xrange(stream)
+    assert [entry_id for entry_id, _ in entries] == [sent.encode()]
+    assert cluster_client.get_node_from_key(stream) == owner
