@@ -26,40 +26,12 @@ from bench.target import Target
 BUSY_CORES = 0.3
 
 
-def idle_machine_check() -> float:
-    """Cores busy over one second before the run; warns when something else is working."""
-    meter = CpuMeter()
-    meter.start()
-    time.sleep(1)
-    busy = meter.stop()[MACHINE]
-    if busy > BUSY_CORES:
-        print(
-            f"bench: warning: {busy:.2f} cores were busy before the run started "
-            "(a test suite? a compaction?); the figures will be noisy",
-            file=sys.stderr,
-        )
-    return busy
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[1])
-    parser.add_argument(
-        "scenarios", nargs="*", metavar="scenario", help=f"any of: {', '.join(SCENARIOS)}"
-    )
-    parser.add_argument(
-        "--smoke", action="store_true", help="tiny counts: checks the code paths in seconds"
-    )
-    parser.add_argument("--gateway", metavar="URL", help="the gateway (default: the local stack's)")
-    parser.add_argument(
-        "--profile",
-        action="store_true",
-        help="sample the services with py-spy during each timed part (slows the figures)",
-    )
-    return parser
-
-
 def main(argv: Sequence[str]) -> int:
-    parser = _parser()
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[1])
+    parser.add_argument("scenarios", nargs="*", metavar="scenario", help=", ".join(SCENARIOS))
+    parser.add_argument("--smoke", action="store_true", help="tiny counts: code paths in seconds")
+    parser.add_argument("--gateway", metavar="URL", help="the gateway (default: the local stack's)")
+    parser.add_argument("--profile", action="store_true", help="py-spy the services (slower)")
     args = parser.parse_args(argv)
     unknown = [name for name in args.scenarios if name not in SCENARIOS]
     if unknown:
@@ -67,20 +39,21 @@ def main(argv: Sequence[str]) -> int:
 
     target = Target.local(args.gateway.rstrip("/") if args.gateway else None)
     if not target.ready():
-        print(
-            f"bench: no ready gateway at {target.gateway_url}; start it with `make up`",
-            file=sys.stderr,
-        )
+        print(f"bench: no ready gateway at {target.gateway_url}; `make up`", file=sys.stderr)
         return 1
-    profiler = Profiler(
-        RESULTS_DIR / f"profile-{datetime.now(UTC):%Y%m%dT%H%M%SZ}" if args.profile else None
-    )
+    stamp = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+    profiler = Profiler(RESULTS_DIR / f"profile-{stamp}" if args.profile else None)
     try:
         profiler.check()
     except ProfilerUnavailable as error:
         print(f"bench: --profile: {error}", file=sys.stderr)
         return 1
-    busy = idle_machine_check()
+    meter = CpuMeter()
+    meter.start()
+    time.sleep(1)
+    busy = meter.stop()[MACHINE]
+    if busy > BUSY_CORES:
+        print(f"bench: warning: {busy:.2f} cores were busy before the run", file=sys.stderr)
     bench = BenchRun(target, smoke=args.smoke, profiler=profiler)
     began = time.time()
     figures = uvloop.run(run_scenarios(bench, args.scenarios))

@@ -29,7 +29,9 @@ from bench.accounts import PASSWORD
 from bench.run import BenchRun
 from bench.target import Target
 from feed_svc.config import FeedSettings
+from feed_svc.entries import Entry
 from feed_svc.keys import feed_built_key, feed_key, last_seen_key
+from harness.events import settle_feed_worker
 from harness.processes import environ
 from harness.waiting import bounded
 from infra.local import stack
@@ -160,20 +162,6 @@ async def import_follows(clients: ServiceClients, edges: Mapping[int, Sequence[i
     return added
 
 
-async def ensure_followed(
-    clients: ServiceClients, authors: Sequence[int], followers: Sequence[int]
-) -> dict[int, list[int]]:
-    """The edges (follower -> authors) still missing for every follower to follow every
-    author: read from each author's followers, so a re-run imports nothing."""
-    missing: dict[int, list[int]] = {}
-    for author in authors:
-        present = await followers_of(clients, author)
-        for follower in followers:
-            if follower not in present:
-                missing.setdefault(follower, []).append(author)
-    return missing
-
-
 async def users(clients: ServiceClients, user_ids: Sequence[int]) -> dict[int, graph_pb2.User]:
     found: dict[int, graph_pb2.User] = {}
     for start in range(0, len(user_ids), BATCH):
@@ -301,13 +289,69 @@ async def activate(
     return active
 
 
-async def landed(client: RedisClient, followers: Sequence[int], members: Sequence[str]) -> int:
-    """How many of the timeline members are in each follower's timeline, summed."""
+# ---------------------------------------------------------------- fan-out
+
+
+async def audience(
+    bench: BenchRun,
+    clients: ServiceClients,
+    client: RedisClient,
+    follower_names: Sequence[str],
+    authors: Mapping[str, int],
+    inactive_days: float,
+) -> tuple[list[int], dict[str, int], set[int]]:
+    """Followers, and authors (by name) each followed by that many of the first of them:
+    made once, reused after (a re-run imports nothing). Returns the followers, the
+    authors' ids and the followers a push reaches, each other one having read its home
+    feed once."""
+    followers = await import_users(clients, follower_names)
+    ids = dict(zip(authors, await import_users(clients, list(authors)), strict=True))
+    missing: dict[int, list[int]] = {}
+    for name, size in authors.items():
+        present = await followers_of(clients, ids[name])
+        for follower in followers[:size]:
+            if follower not in present:
+                missing.setdefault(follower, []).append(ids[name])
+    if missing:
+        bench.say(f"importing {sum(map(len, missing.values()))} follows")
+        await import_follows(clients, missing)
+    # The imports' feed invalidations must land before the reads that rebuild.
+    await settle_feed_worker(client, within=600)
+    return followers, ids, await activate(clients, client, followers, inactive_days, bench.say)
+
+
+async def create_posts(
+    clients: ServiceClients, client: RedisClient, authors: Sequence[int], caption: str
+) -> list[Entry]:
+    """A PENDING post by each of ``authors`` (in that order), the feed worker settled
+    after: only publishing is left to time."""
+    post_ids = await bounded(
+        PUBLISH_CONCURRENCY, lambda author: create_post(clients, author, caption), authors
+    )
+    await settle_feed_worker(client)
+    return [Entry(post_id, author) for post_id, author in zip(post_ids, authors, strict=True)]
+
+
+async def publish(
+    clients: ServiceClients, client: RedisClient, posts: Sequence[Entry]
+) -> tuple[float, float]:
+    """The posts made READY (post.published), PUBLISH_CONCURRENCY at a time: seconds
+    until the last UpdateMedia returned, and until the feed worker had settled."""
+    began = time.perf_counter()
+    await bounded(PUBLISH_CONCURRENCY, lambda post: make_ready(clients, post.post_id), posts)
+    published = time.perf_counter() - began
+    await settle_feed_worker(client, within=1800, interval=0.01 if len(posts) > 1 else 0.002)
+    return published, time.perf_counter() - began
+
+
+async def landed(client: RedisClient, followers: Sequence[int], posts: Sequence[Entry]) -> int:
+    """How many of the posts are in each follower's timeline, summed."""
+    members = [post.member for post in posts]
     found = 0
     for start in range(0, len(followers), 1000):
         async with client.pipeline(transaction=False) as pipe:
             for follower in followers[start : start + 1000]:
-                pipe.zmscore(feed_key(follower), list(members))
+                pipe.zmscore(feed_key(follower), members)
             replies = await pipe.execute()
         found += sum(score is not None for scores in replies for score in scores)
     return found

@@ -4,6 +4,7 @@ and one wrk run of it with the CQL requests Cassandra coordinated meanwhile."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -12,10 +13,9 @@ from bench.accounts import signed_in
 from bench.backend import following_of, import_follows, import_users, publish_missing, users
 from bench.run import BenchRun
 from bench.stats import Operation
-from bench.wrk import CONNECTIONS, Measured, measured
+from bench.wrk import CONNECTIONS, WrkResult, graphql, run_wrk
 from feed_svc import keys as feed_keys
 from feed_svc.entries import Entry
-from gateway import ids
 from harness.accounts import find_user
 from harness.events import settle_feed_worker
 from harness.graphql import GraphQLClient
@@ -44,6 +44,9 @@ query($first: Int!) {
   }
 }
 """
+# The renditions of the bench's READY posts are at media/<post id>/ (backend.ready_media):
+# a page's raw post ids, to set beside a baseline's, without decoding opaque GraphQL ids.
+RENDITION_OF = re.compile(r"/media/(\d+)/")
 # Whose CPU a read costs.
 PROCESSES = ("gateway", "feed_svc", "post_svc", "graph_svc", "media_svc", "redis", "cassandra")
 # With --profile, the Python processes a GraphQL read goes through.
@@ -147,15 +150,16 @@ def home_feed(reader: Reader) -> Operation:
         nodes = [edge["node"] for edge in page["edges"]]
         if any(node["media"]["status"] != "READY" or not node["author"] for node in nodes):
             raise AssertionError("a feed post without its author or READY media")
-        return checked(reader, [ids.decode("Post", node["id"]) for node in nodes])
+        urls = [node["media"]["renditions"][0]["url"] for node in nodes]
+        return checked(reader, [int(RENDITION_OF.findall(url)[0]) for url in urls])
 
     return read
 
 
 async def read_with_wrk(
-    bench: BenchRun, cql: CqlSession, client: GraphQLClient, seconds: float
-) -> Measured:
-    """homeFeed as ``client``'s viewer, driven by wrk."""
+    bench: BenchRun, cql: CqlSession, client: GraphQLClient, seconds: float, query: str = HOME_FEED
+) -> WrkResult:
+    """homeFeed as ``client``'s viewer, driven by wrk, with its CPU and CQL cost."""
     bench.say(f"homeFeed with wrk, {CONNECTIONS} connections, {seconds:g} s")
-    body = {"query": HOME_FEED, "variables": {"first": PAGE}}
-    return await measured(bench, cql, body, seconds, PROCESSES, client)
+    feed = graphql(query, {"first": PAGE}, client)
+    return await run_wrk(bench, [feed], seconds=seconds, processes=PROCESSES, cql=cql)

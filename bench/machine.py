@@ -1,17 +1,13 @@
-"""Facts about the machine and the software under test, recorded with each full run
-so figures from different days can be told apart. Each fact is best effort: one that
-cannot be found cheaply is None.
+"""Facts about the machine and the software under test, recorded with each full run so
+figures from different days can be told apart; each is best effort (None if not found).
 
-The running stack is described as it runs, not as the checkout would start it: each
-process's PICTOR_* and OTEL_* environment (the code's defaults apply to the rest),
-when it started, and whether its code changed since (a stack started from older
-code measures that code).
+The stack is described as it runs, not as the checkout would start it: each part's
+PICTOR_* and OTEL_* environment (secrets masked), when it started, and whether its code
+changed since (a stack started from older code measures that code).
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import hashlib
 import os
 import platform
@@ -20,11 +16,11 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pyvips
-import redis
 
 from bench.target import Target, datastore_pid
 from harness.processes import environ
@@ -32,7 +28,6 @@ from infra.local import stack
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
-_SETTING_PREFIXES = ("PICTOR_", "OTEL_")
 _SECRET_WORDS = ("SECRET", "PASSWORD", "TOKEN", "_KEY")
 # What ``python -m`` runs in a Pictor process: a part, a test session, a benchmark.
 _PICTOR_MODULES = {"gateway", "graph_svc", "post_svc", "feed_svc", "media_svc", "pytest", "bench"}
@@ -45,22 +40,9 @@ def _best_effort(find: Callable[[], T]) -> T | None:
         return None
 
 
-def _first_line(command: list[str]) -> str:
+def _output(*command: str) -> str:
     done = subprocess.run(command, capture_output=True, text=True, timeout=10, check=True)
-    return (done.stdout or done.stderr).strip().splitlines()[0]
-
-
-def _proc_field(path: str, name: str) -> str:
-    for line in Path(path).read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == name:
-            return value.strip()
-    raise LookupError(name)
-
-
-def _memory_gib() -> float:
-    kib = int(_proc_field("/proc/meminfo", "MemTotal").split()[0])
-    return round(kib / 1024 / 1024, 1)
+    return done.stdout or done.stderr
 
 
 def pyvips_libvips() -> str:
@@ -71,8 +53,7 @@ def vipsthumbnail_libvips() -> str | None:
     """The libvips behind the vipsthumbnail CLI (Debian's, not pyvips-binary's)."""
     if shutil.which("vipsthumbnail") is None:
         return None
-    # It prints e.g. "libvips 8.14.1".
-    found = re.search(r"\d+\.\d+\.\d+", _first_line(["vipsthumbnail", "--vips-version"]))
+    found = re.search(r"\d+\.\d+\.\d+", _output("vipsthumbnail", "--vips-version"))
     return found.group(0) if found else None
 
 
@@ -81,14 +62,13 @@ def _cassandra(target: Target) -> str:
     from cassandra.policies import RoundRobinPolicy
 
     settings = target.settings
+    profile = ExecutionProfile(load_balancing_policy=RoundRobinPolicy())
     cluster = Cluster(
         list(settings.cql_hosts),
         port=settings.cql_port,
         protocol_version=4,
         connect_timeout=2,
-        execution_profiles={
-            EXEC_PROFILE_DEFAULT: ExecutionProfile(load_balancing_policy=RoundRobinPolicy())
-        },
+        execution_profiles={EXEC_PROFILE_DEFAULT: profile},
     )
     try:
         row = cluster.connect().execute("SELECT release_version FROM system.local").one()
@@ -97,94 +77,52 @@ def _cassandra(target: Target) -> str:
         cluster.shutdown()
 
 
-def _redis(target: Target) -> str:
-    client = redis.Redis.from_url(target.settings.redis_url, socket_timeout=2)
-    try:
-        return str(client.info("server")["redis_version"])
-    finally:
-        client.close()
-
-
-def _minio() -> str:
-    pid = datastore_pid("minio")
+def _version(datastore: str) -> str:
+    """What the datastore's binary says of its version (redis-server's binary is
+    redis-check-rdb, so the number alone)."""
+    pid = datastore_pid(datastore)
     if pid is None:
-        raise LookupError("minio")
-    return _first_line([os.readlink(f"/proc/{pid}/exe"), "--version"])
+        raise LookupError(datastore)
+    said = _output(os.readlink(f"/proc/{pid}/exe"), "--version").splitlines()[0]
+    found = re.search(r"v=(\S+)|\d+\.\d+\.\d+", said) if datastore == "redis" else None
+    return found.group(0).removeprefix("v=") if found else said
 
 
 def _git() -> dict[str, Any]:
-    commit = _first_line(["git", "-C", str(ROOT), "rev-parse", "HEAD"])
-    changes = subprocess.run(
-        ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
-        capture_output=True,
-        text=True,
-        timeout=10,
-        check=True,
-    ).stdout
-    return {"commit": commit, "uncommitted_changes": bool(changes.strip())}
-
-
-def _diff_sha256() -> str | None:
-    """Tells apart two runs from the same commit with different uncommitted changes."""
     diff = subprocess.run(
         ["git", "-C", str(ROOT), "diff", "HEAD"], capture_output=True, timeout=10, check=True
     ).stdout
-    return hashlib.sha256(diff).hexdigest() if diff else None
+    return {
+        "commit": _output("git", "-C", str(ROOT), "rev-parse", "HEAD").strip(),
+        "uncommitted_changes": bool(diff),
+        # Tells apart two runs from one commit with different uncommitted changes.
+        "uncommitted_diff_sha256": hashlib.sha256(diff).hexdigest() if diff else None,
+    }
 
 
 def _started_at(pid: int) -> float:
     """When a process started, in seconds since the epoch."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return _boot_time() + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    boot = re.search(r"^btime (\d+)", Path("/proc/stat").read_text(), re.MULTILINE)
+    assert boot is not None
+    return int(boot.group(1)) + ticks / os.sysconf("SC_CLK_TCK")
 
 
-def _boot_time() -> int:
-    for line in Path("/proc/stat").read_text().splitlines():
-        if line.startswith("btime "):
-            return int(line.split()[1])
-    raise LookupError("btime")
-
-
-def _newest_source(part: str) -> float:
-    """The newest modification time of the Python code a part runs (its package and
-    the shared ``pictor`` package)."""
-    package = part if part == "gateway" else f"{part.split('_')[0]}_svc"
-    return max(
-        path.stat().st_mtime for name in (package, "pictor") for path in (ROOT / name).rglob("*.py")
-    )
-
-
-def _shown(name: str, value: str) -> str:
-    return "<set>" if any(word in name for word in _SECRET_WORDS) else value
-
-
-def _process(pid: int, part: str | None = None) -> dict[str, Any]:
+def _part(pid: int, name: str) -> dict[str, Any]:
     started = _started_at(pid)
-    found: dict[str, Any] = {
+    # A part runs its own package (media_worker: media_svc) and the shared one.
+    package = name if name == "gateway" else f"{name.split('_')[0]}_svc"
+    newest = max(p.stat().st_mtime for d in (package, "pictor") for p in (ROOT / d).rglob("*.py"))
+    return {
         "pid": pid,
         "started_at": datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds"),
+        "settings": {
+            key: "<set>" if any(word in key for word in _SECRET_WORDS) else value
+            for key, value in sorted(environ(pid).items())
+            if key.startswith(("PICTOR_", "OTEL_"))
+        },
+        "code_changed_since_start": newest > started,
     }
-    if part is not None:
-        found["settings"] = {
-            name: _shown(name, value)
-            for name, value in sorted(environ(pid).items())
-            if name.startswith(_SETTING_PREFIXES)
-        }
-        found["code_changed_since_start"] = _newest_source(part) > started
-    return found
-
-
-def stack_processes(target: Target) -> dict[str, Any]:
-    """How each running part of the stack was started, by part."""
-    names = [part.name for part in stack.applications(target.settings)]
-    found: dict[str, Any] = {}
-    for name in [*names, "cassandra", "redis", "minio"]:
-        pid = target.pid(name)
-        if pid is not None:
-            found[name] = _best_effort(
-                functools.partial(_process, pid, name if name in names else None)
-            )
-    return found
 
 
 def other_pictor_processes(target: Target) -> list[str]:
@@ -192,10 +130,8 @@ def other_pictor_processes(target: Target) -> list[str]:
     benchmark or seed) that is not part of the target stack and not this process: on
     two cores, another stack or a test suite running beside a benchmark moves its
     figures more than most changes do."""
-    ours = {
-        os.getpid(),
-        *target.pids(*(part.name for part in stack.applications(target.settings))).values(),
-    }
+    parts = [part.name for part in stack.applications(target.settings)]
+    ours = {os.getpid(), *target.pids(*parts).values()}
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) in ours:
@@ -212,26 +148,25 @@ def other_pictor_processes(target: Target) -> list[str]:
 
 
 def facts(target: Target) -> dict[str, Any]:
-    cores = os.cpu_count()
-    with contextlib.suppress(AttributeError):
-        cores = len(os.sched_getaffinity(0))
+    pids = target.pids(*(part.name for part in stack.applications(target.settings)))
+    memory = re.search(r"^MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text(), re.MULTILINE)
+    cpu = re.search(r"^model name\s*:\s*(.*)$", Path("/proc/cpuinfo").read_text(), re.MULTILINE)
     return {
-        "cores": cores,
-        "memory_gib": _best_effort(_memory_gib),
-        "cpu_model": _best_effort(lambda: _proc_field("/proc/cpuinfo", "model name")),
+        "cores": len(os.sched_getaffinity(0)),
+        "memory_gib": round(int(memory.group(1)) / 1024**2, 1) if memory else None,
+        "cpu_model": cpu.group(1) if cpu else None,
         "kernel": platform.release(),
         "python": platform.python_version(),
         "pyvips": pyvips.__version__,
         "libvips_pyvips": pyvips_libvips(),
         "libvips_vipsthumbnail": _best_effort(vipsthumbnail_libvips),
         "cassandra": _best_effort(lambda: _cassandra(target)),
-        "redis": _best_effort(lambda: _redis(target)),
-        "minio": _best_effort(_minio),
+        "redis": _best_effort(lambda: _version("redis")),
+        "minio": _best_effort(lambda: _version("minio")),
         "minio_module_pinned": stack.MINIO_MODULE,
         "git": _best_effort(_git),
-        "uncommitted_diff_sha256": _best_effort(_diff_sha256),
         "gateway_url": target.gateway_url,
         "loadavg": os.getloadavg(),
-        "stack": stack_processes(target),
+        "stack": {name: _best_effort(partial(_part, pid, name)) for name, pid in pids.items()},
         "other_pictor_processes": _best_effort(lambda: other_pictor_processes(target)),
     }

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from bench.stats import LoadResult
+from typing import Any, Protocol
 
 RESULTS_DIR = Path(__file__).with_name("results")
 COLUMNS = ("scenario", "metric", "value", "baseline", "ratio", "concurrency", "notes")
@@ -40,17 +37,8 @@ class Figure:
         return self.value / self.baseline
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "scenario": self.scenario,
-            "metric": self.metric,
-            "value": self.value,
-            "unit": self.unit,
-            "baseline": self.baseline,
-            "ratio": None if self.ratio is None else round(self.ratio, 4),
-            "concurrency": self.concurrency,
-            "notes": self.notes,
-            "details": dict(self.details),
-        }
+        ratio = None if self.ratio is None else round(self.ratio, 4)
+        return {**asdict(self), "ratio": ratio, "details": dict(self.details)}
 
 
 def percentile_figures(
@@ -82,22 +70,32 @@ def percentile_figures(
     ]
 
 
+class Timed(Protocol):
+    """A timed load: wrk's, h2load's, or the in-process loop's."""
+
+    @property
+    def percentiles(self) -> Mapping[int, float | None]: ...
+    @property
+    def concurrency(self) -> int: ...
+    def summary(self) -> str: ...
+    def details(self) -> Mapping[str, Any]: ...
+
+
 def latency_figures(
     scenario: str,
     metric: str,
-    result: LoadResult,
-    baseline: LoadResult | None = None,
-    percents: Sequence[int] = (50, 99),
+    result: Timed,
+    baseline: Timed | None = None,
     notes: str = "",
     details: Mapping[str, Any] | None = None,
 ) -> list[Figure]:
-    """Percentile figures of a load run against the baseline run's; the summary (with
-    the generator's CPU) and details go on the first."""
+    """Percentile figures of a load against the baseline's (measured by the same
+    generator); the summary and details go on the first."""
     return percentile_figures(
         scenario,
         metric,
-        result.percentiles(percents),
-        baseline.percentiles(percents) if baseline else None,
+        result.percentiles,
+        baseline.percentiles if baseline else None,
         concurrency=result.concurrency,
         notes=f"{notes}{result.summary()}",
         details={**result.details(), **(details or {})},

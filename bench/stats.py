@@ -1,9 +1,7 @@
 """Latency percentiles, throughput, CPU shares, and the load generator that makes them.
 
-The load generator keeps a fixed number of operations in flight (its concurrency)
-until a count or a time runs out. It also meters its own CPU: on a small machine the
-generator shares cores with the servers, and a generator near a whole core is a
-sign that the figures measure the client as much as the stack.
+Load through the gateway comes from wrk (``bench.wrk``); the loop here times paths of
+reads made from this process (the floors under the feed), and meters its own CPU too.
 """
 
 from __future__ import annotations
@@ -35,20 +33,6 @@ def percentile(samples: Sequence[float], fraction: float) -> float:
     below = int(position)
     above = min(below + 1, len(ordered) - 1)
     return ordered[below] + (ordered[above] - ordered[below]) * (position - below)
-
-
-@dataclass(frozen=True)
-class Latencies:
-    """Durations of successful operations, in seconds."""
-
-    samples: tuple[float, ...]
-
-    @property
-    def count(self) -> int:
-        return len(self.samples)
-
-    def p(self, percent: float) -> float | None:
-        return percentile(self.samples, percent / 100) if self.samples else None
 
 
 def own_cpu_seconds() -> float:
@@ -126,97 +110,75 @@ def describe_cpu(cores: Mapping[str, float]) -> str:
 
 @dataclass(frozen=True)
 class LoadResult:
-    latencies: Latencies
+    """A timed load: this process's loop, or h2load's (``bench.h2load``)."""
+
+    # Durations of the operations that succeeded, in seconds.
+    samples: tuple[float, ...]
     errors: int
     first_error: str | None
     wall_seconds: float
     concurrency: int
-    # Cores used during the run, by the generator (``bench``) and each watched process.
+    # Cores used during the run, by the generator and each watched process.
     cpu: dict[str, float]
+    generator: str = "python"
+    percents: tuple[int, ...] = (50, 99)
 
     @property
     def throughput(self) -> float:
-        """Successful operations per second."""
-        return self.latencies.count / self.wall_seconds if self.wall_seconds > 0 else 0.0
-
-    def percentiles(self, percents: Sequence[int]) -> dict[int, float | None]:
-        """Latency in seconds by percent."""
-        return {percent: self.latencies.p(percent) for percent in percents}
+        return len(self.samples) / self.wall_seconds if self.wall_seconds > 0 else 0.0
 
     @property
-    def machine_cpu_per_operation(self) -> float | None:
-        """CPU seconds the whole machine spent per successful operation: on a saturated
-        machine, what an operation costs, wherever it ran."""
-        if MACHINE not in self.cpu or not self.latencies.count:
-            return None
-        return self.cpu[MACHINE] * self.wall_seconds / self.latencies.count
+    def percentiles(self) -> dict[int, float | None]:
+        """Latency in seconds by percent."""
+        samples = self.samples
+        return {p: percentile(samples, p / 100) if samples else None for p in self.percents}
+
+    def cpu_ms_per_operation(self) -> dict[str, float]:
+        if not self.samples:
+            return {}
+        seconds = self.wall_seconds / len(self.samples) * 1000
+        return {name: share * seconds for name, share in self.cpu.items()}
 
     def summary(self) -> str:
-        parts = [f"{self.latencies.count} ops", f"{self.throughput:.1f} ops/s"]
-        per_operation = self.machine_cpu_per_operation
-        if per_operation is not None:
-            parts.append(f"{per_operation * 1000:.1f} ms machine CPU/op")
+        by = "in this process" if self.generator == "python" else f"by {self.generator}"
+        parts = [f"{len(self.samples)} ops {by}", f"{self.throughput:.1f} ops/s"]
         if self.errors:
             parts.append(f"{self.errors} errors (first: {self.first_error})")
-        parts.append(describe_cpu(self.cpu))
-        return "; ".join(parts)
+        return "; ".join([*parts, describe_cpu(self.cpu)])
 
     def details(self) -> dict[str, object]:
         """What the JSON result keeps of a run beyond its headline figures."""
         return {
-            "operations": self.latencies.count,
+            "generator": self.generator,
+            "operations": len(self.samples),
             "errors": self.errors,
             "first_error": self.first_error,
             "wall_seconds": round(self.wall_seconds, 4),
-            "throughput_per_second": round(self.throughput, 3),
             "concurrency": self.concurrency,
-            **{f"p{p}_ms": _ms(self.latencies.p(p)) for p in (50, 95, 99)},
+            **{
+                f"p{p}_ms": None if s is None else round(s * 1000, 3)
+                for p, s in self.percentiles.items()
+            },
             "cpu_cores": {name: round(share, 3) for name, share in self.cpu.items()},
-            "machine_cpu_ms_per_operation": _ms(self.machine_cpu_per_operation),
         }
-
-
-def _ms(seconds: float | None) -> float | None:
-    return None if seconds is None else round(seconds * 1000, 3)
 
 
 Operation = Callable[[int], Awaitable[object]]
 
 
 async def run_load(
-    operation: Operation,
-    *,
-    concurrency: int,
-    count: int | None = None,
-    duration: float | None = None,
-    processes: Mapping[str, int] | None = None,
+    operation: Operation, *, concurrency: int, count: int, processes: Mapping[str, int] = {}
 ) -> LoadResult:
-    """Runs ``operation(i)`` for i = 0, 1, ... with ``concurrency`` in flight, until
-    ``count`` operations have started or ``duration`` seconds have passed.
-
-    An operation that raises counts as an error and is left out of the latencies.
-    ``processes`` (name -> pid) have their CPU metered alongside this process's.
-    """
-    if count is None and duration is None:
-        raise ValueError("a load needs a count, a duration, or both")
-    if concurrency < 1:
-        raise ValueError("concurrency must be at least 1")
+    """Runs ``operation(i)`` for i in range(count), ``concurrency`` at a time, timing each
+    in this process: for what wrk cannot send (a path of reads made from here). One that
+    raises counts as an error, left out of the latencies; ``processes`` (name -> pid)
+    have their CPU metered alongside this process's."""
     samples: list[float] = []
     errors: list[BaseException] = []
-    started = 0
-    meter = CpuMeter(dict(processes or {}))
-    deadline = None if duration is None else time.perf_counter() + duration
-
-    def more() -> bool:
-        within_count = count is None or started < count
-        within_time = deadline is None or time.perf_counter() < deadline
-        return within_count and within_time
+    indexes = iter(range(count))
 
     async def lane() -> None:
-        nonlocal started
-        while more():
-            index = started
-            started += 1
+        for index in indexes:
             began = time.perf_counter()
             try:
                 await operation(index)
@@ -225,17 +187,17 @@ async def run_load(
             else:
                 samples.append(time.perf_counter() - began)
 
+    meter = CpuMeter(dict(processes))
     meter.start()
     began = time.perf_counter()
     await asyncio.gather(*(lane() for _ in range(concurrency)))
-    wall = time.perf_counter() - began
     return LoadResult(
-        latencies=Latencies(tuple(samples)),
-        errors=len(errors),
-        first_error=f"{type(errors[0]).__name__}: {errors[0]}" if errors else None,
-        wall_seconds=wall,
-        concurrency=concurrency,
-        cpu=meter.stop(),
+        tuple(samples),
+        len(errors),
+        f"{type(errors[0]).__name__}: {errors[0]}" if errors else None,
+        time.perf_counter() - began,
+        concurrency,
+        meter.stop(),
     )
 
 

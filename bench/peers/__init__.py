@@ -27,6 +27,12 @@ import httpx
 
 from infra.local import stack
 
+# What the peers are asked to make: media_svc's renditions as the design states them
+# (thumb 150x150 crop; small, medium, large by width; each JPEG and WebP) with its
+# encoder settings. The pipeline checks that the worker's renditions have these sizes.
+THUMB = 150
+WIDTHS = {"small": 320, "medium": 640, "large": 1080}
+JPEG_QUALITY, WEBP_QUALITY, WEBP_EFFORT = 82, 80, 2
 PEERS_DIR = stack.STATE / "peers"
 LOG_DIR = PEERS_DIR / "logs"
 # Installs download and build; generous, they happen once.

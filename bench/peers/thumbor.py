@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.peers import (
+    JPEG_QUALITY,
     LOG_DIR,
     PEERS_DIR,
+    WEBP_QUALITY,
     PeerUnavailable,
     Server,
     install_lock,
@@ -31,7 +33,6 @@ from bench.peers import (
     write_marker,
 )
 from harness.net import free_port
-from media_svc import renditions
 
 VERSION = "7.8.0"
 VENV = PEERS_DIR / "thumbor-venv"
@@ -86,8 +87,8 @@ def config(photos: Path, threadpool: int) -> str:
             "RESULT_STORAGE = None",
             "DETECTORS = []",
             "OPTIMIZERS = []",
-            f"QUALITY = {renditions.JPEG_QUALITY}",
-            f"WEBP_QUALITY = {renditions.WEBP_QUALITY}",
+            f"QUALITY = {JPEG_QUALITY}",
+            f"WEBP_QUALITY = {WEBP_QUALITY}",
             "PROGRESSIVE_JPEG = False",
             "RESPECT_ORIENTATION = True",
             "PRESERVE_EXIF_INFO = False",

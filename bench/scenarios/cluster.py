@@ -25,25 +25,14 @@ from dataclasses import dataclass
 import redis
 
 from bench.accounts import signed_in
-from bench.backend import (
-    activate,
-    create_post,
-    ensure_followed,
-    import_follows,
-    import_users,
-    landed,
-    make_ready,
-)
+from bench.backend import audience, create_posts, import_users, landed, publish
 from bench.home_feed import FULL, HOME_FEED, PAGE, SMOKE, Sizes, read_with_wrk, reading
 from bench.report import Figure
 from bench.run import BenchRun
 from bench.target import Target
-from feed_svc.entries import Entry
-from gateway import ids
-from harness.events import settle_feed_worker
 from harness.graphql import GraphQLClient
 from harness.processes import kill
-from harness.waiting import bounded, wait_until
+from harness.waiting import wait_until
 from infra.local import cluster, stack
 from media_svc.config import MediaSettings
 from pictor import events
@@ -55,13 +44,15 @@ NAME = "cluster"
 # pulled), authors, posts.
 FOLLOWERS, AUTHORS, POSTS = 500, 4, 40
 SMOKE_FOLLOWERS, SMOKE_AUTHORS, SMOKE_POSTS = 12, 2, 4
-PUBLISH_CONCURRENCY = 8
 # The failover probe: one request every PROBE_SECONDS, and how long after a node is
 # back it keeps probing.
 PROBE_SECONDS = 0.05
 AFTER_BACK_SECONDS = 5.0
 FOLLOW = "mutation($id: ID!) { follow(userId: $id) { id } }"
 UNFOLLOW = "mutation($id: ID!) { unfollow(userId: $id) { id } }"
+USER_ID = "query($username: String!) { user(username: $username) { id } }"
+# The author the failover probe follows and unfollows.
+AUTHOR = "bench.cluster.a0"
 
 
 async def run(bench: BenchRun) -> list[Figure]:
@@ -106,8 +97,8 @@ async def _feed_pages(bench: BenchRun, topology: str, sizes: Sizes) -> Figure:
     async with reading(bench, sizes) as feed:
         for _ in range(8):  # warm the caches and connections
             await feed.reader.client.data(HOME_FEED, {"first": PAGE})
-        measured = await read_with_wrk(bench, feed.cql, feed.reader.client, sizes.wrk_seconds)
-    return measured.rate_figure(NAME, f"homeFeed(first: 12) pages/s, {topology}")
+        pages = await read_with_wrk(bench, feed.cql, feed.reader.client, sizes.wrk_seconds)
+    return pages.rate_figure(NAME, f"homeFeed(first: 12) pages/s, {topology}")
 
 
 @dataclass(frozen=True)
@@ -139,26 +130,12 @@ async def _fan_out(bench: BenchRun, topology: str) -> Figure:
     client = open_redis(settings)
     try:
         names = [f"bench.cluster.f{number:04d}" for number in range(followers_each)]
-        followers = await import_users(clients, names)
-        authors = await import_users(
-            clients, [f"bench.cluster.a{number}" for number in range(authors_count)]
-        )
-        missing = await ensure_followed(clients, authors, followers)
-        if missing:
-            await import_follows(clients, missing)
-        await settle_feed_worker(client, within=600)
-        active = sorted(await activate(clients, client, followers, 1.0, bench.say))
-        posted_by = [authors[n % len(authors)] for n in range(posts)]
-        post_ids = await bounded(
-            PUBLISH_CONCURRENCY, lambda a: create_post(clients, a, "bench cluster"), posted_by
-        )
-        await settle_feed_worker(client)
-        began = time.perf_counter()
-        await bounded(PUBLISH_CONCURRENCY, lambda p: make_ready(clients, p), post_ids)
-        await settle_feed_worker(client, within=600, interval=0.01)
-        seconds = time.perf_counter() - began
-        members = [Entry(p, a).member for p, a in zip(post_ids, posted_by, strict=True)]
-        found = await landed(client, active, members)
+        authors = {f"bench.cluster.a{number}": followers_each for number in range(authors_count)}
+        _, ids, active = await audience(bench, clients, client, names, authors, 1.0)
+        posted_by = [list(ids.values())[n % authors_count] for n in range(posts)]
+        made = await create_posts(clients, client, posted_by, "bench cluster")
+        _, seconds = await publish(clients, client, made)
+        found = await landed(client, sorted(active), made)
     finally:
         await clients.close()
         await client.aclose()
@@ -202,8 +179,9 @@ async def _failover_windows(bench: BenchRun) -> list[Figure]:
     try:
         async with bench.graphql() as anonymous:
             viewer = await signed_in(clients, bench.allowance, anonymous, "bench.cluster.viewer")
-            (author,) = await import_users(clients, ["bench.cluster.a0"])
-            probe = Probe(viewer, ids.encode("User", author), [])
+            await import_users(clients, [AUTHOR])
+            author = (await viewer.data(USER_ID, {"username": AUTHOR}))["user"]["id"]
+            probe = Probe(viewer, author, [])
             stopping = asyncio.Event()
             probing = asyncio.create_task(probe.run(stopping))
             try:

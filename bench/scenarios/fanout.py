@@ -36,29 +36,22 @@ from urllib.parse import urlsplit
 import redis.asyncio as redis
 
 from bench.backend import (
-    activate,
-    create_post,
-    ensure_followed,
-    import_follows,
-    import_users,
+    PUBLISH_CONCURRENCY,
+    audience,
+    create_posts,
     landed,
-    make_ready,
     part_pid,
+    publish,
     pushed_authors,
     pushed_note,
-    users,
     worker_setting,
 )
 from bench.report import Figure
 from bench.run import BenchRun
 from bench.stats import CpuMeter, children_cpu_seconds, describe_cpu, percentile
-from feed_svc.entries import Entry
-from harness.events import settle_feed_worker
-from harness.waiting import bounded
 from pictor.clients import ServiceClients
 
 NAME = "fanout"
-PUBLISH_CONCURRENCY = 8
 PROCESSES = ("feed_worker", "redis", "graph_svc", "post_svc", "cassandra")
 
 # redis-benchmark: pipelined ZADDs to random keys, in a database the stack never uses.
@@ -108,7 +101,6 @@ class Population:
     followers: list[int]
     # Followers whose timeline is built and who were seen recently: every push lands.
     active: set[int]
-    imported: int
 
     def reached(self, size: int) -> list[int]:
         return [follower for follower in self.followers[:size] if follower in self.active]
@@ -226,42 +218,17 @@ async def _population(
         f"{NAME}: {largest} followers; authors followed by "
         f"{', '.join(str(size.followers) for size in sizes.bursts)}"
     )
-    names = [f"{sizes.prefix}.{number:04d}" for number in range(1, largest + 1)]
-    followers = await import_users(clients, names)
-    authors: dict[int, list[int]] = {}
-    missing: dict[int, list[int]] = {}
-    for size in sizes.bursts:
-        author_names = [
-            f"{sizes.prefix}.a{size.followers}.{number:02d}"
-            for number in range(1, size.authors + 1)
-        ]
-        authors[size.followers] = await import_users(clients, author_names)
-        wanted = await ensure_followed(
-            clients, authors[size.followers], followers[: size.followers]
-        )
-        for follower, followees in wanted.items():
-            missing.setdefault(follower, []).extend(followees)
-    imported = 0
-    if missing:
-        bench.say(f"{NAME}: importing {sum(map(len, missing.values()))} follows")
-        imported = await import_follows(clients, missing)
-    counts = {
-        user.id: user.follower_count
-        for user in (
-            await users(clients, [a for group in authors.values() for a in group])
-        ).values()
+    authors = {
+        f"{sizes.prefix}.a{size.followers}.{number:02d}": size.followers
+        for size in sizes.bursts
+        for number in range(1, size.authors + 1)
     }
-    for size in sizes.bursts:
-        short = [a for a in authors[size.followers] if counts.get(a, 0) < size.followers]
-        if short:
-            raise RuntimeError(f"authors with fewer than {size.followers} followers: {short}")
-    # The imports' feed invalidations must land before the reads that rebuild.
-    await settle_feed_worker(client, within=600)
-
-    active = await activate(
-        clients, client, followers, inactive_days, lambda line: bench.say(f"{NAME}: {line}")
-    )
-    return Population(authors, followers, active, imported)
+    names = [f"{sizes.prefix}.{number:04d}" for number in range(1, largest + 1)]
+    followers, ids, active = await audience(bench, clients, client, names, authors, inactive_days)
+    by_size: dict[int, list[int]] = {}
+    for name, size in authors.items():
+        by_size.setdefault(size, []).append(ids[name])
+    return Population(by_size, followers, active)
 
 
 async def _burst(
@@ -279,32 +246,20 @@ async def _burst(
     # Authors take turns, as in a real burst; created beforehand, so only publishing
     # (UpdateMedia READY) is inside the clock.
     posted_by = [authors[index % len(authors)] for index in range(size.posts)]
-    post_ids = await bounded(
-        PUBLISH_CONCURRENCY,
-        lambda author: create_post(clients, author, "bench fanout"),
-        posted_by,
-    )
-    await settle_feed_worker(client)
+    posts = await create_posts(clients, client, posted_by, "bench fanout")
     calls_before = await client.info("commandstats")
     meter = CpuMeter(bench.target.pids(*PROCESSES))
     meter.start()
-    began = time.perf_counter()
-    await bounded(PUBLISH_CONCURRENCY, lambda post_id: make_ready(clients, post_id), post_ids)
-    published = time.perf_counter()
-    await settle_feed_worker(client, within=600, interval=0.01)
-    ended = time.perf_counter()
+    published, seconds = await publish(clients, client, posts)
     cpu = meter.stop()
-    calls_after = await client.info("commandstats")
-
-    members = [Entry(p, a).member for p, a in zip(post_ids, posted_by, strict=True)]
-    calls, usec = _command_delta(calls_before, calls_after)
+    calls, usec = _command_delta(calls_before, await client.info("commandstats"))
     return Burst(
         size=size,
         active=len(reached),
         writes=size.posts * len(reached),
-        landed=await landed(client, reached, members),
-        seconds=ended - began,
-        publish_seconds=published - began,
+        landed=await landed(client, reached, posts),
+        seconds=seconds,
+        publish_seconds=published,
         cpu=cpu,
         redis_calls=calls,
         redis_usec=usec,
@@ -342,13 +297,9 @@ async def _single_posts(
     authors = population.authors[size.followers]
     timed = []
     for number in range(sizes.single_posts):
-        post_id = await create_post(clients, authors[number % len(authors)], f"single {number}")
-        await settle_feed_worker(client)
-        began = time.perf_counter()
-        await make_ready(clients, post_id)
-        published = time.perf_counter()
-        await settle_feed_worker(client, within=600, interval=0.002)
-        timed.append(Single(published - began, time.perf_counter() - began))
+        author = authors[number % len(authors)]
+        posts = await create_posts(clients, client, [author], f"single {number}")
+        timed.append(Single(*await publish(clients, client, posts)))
     return timed
 
 

@@ -32,7 +32,8 @@ from bench.home_feed import (
 from bench.report import Figure, latency_figures, percentile_figures
 from bench.run import BenchRun
 from bench.stats import LoadResult, Operation, run_load
-from bench.wrk import CONNECTIONS, Measured
+from bench.wrk import CONNECTIONS, WrkResult
+from harness.waiting import bounded
 from pictor.cql import CqlSession
 from pictor.redis_client import RedisClient
 
@@ -54,13 +55,13 @@ async def run(bench: BenchRun) -> list[Figure]:
         page = await home_feed(reader)(0)
         same_page = [await path(0) for path in baselines.values()] == [page, page]
         # Warm: the gateway's caches and connections, the services' hydration caches.
-        await run_load(home_feed(reader), concurrency=CONNECTIONS, count=4 * CONNECTIONS)
+        await bounded(CONNECTIONS, home_feed(reader), range(4 * CONNECTIONS))
         async with bench.profiler.profiling(f"{NAME}: homeFeed", bench.target.pids(*PROFILED)):
             ours = await read_with_wrk(bench, feed.cql, reader.client, sizes.wrk_seconds)
         results: dict[str, LoadResult] = {}
         for name, path in baselines.items():
             bench.say(f"{NAME}: {name}, {sizes.reads} reads at concurrency {CONNECTIONS}")
-            await run_load(path, concurrency=CONNECTIONS, count=2 * CONNECTIONS)
+            await bounded(CONNECTIONS, path, range(2 * CONNECTIONS))
             results[name] = await run_load(path, concurrency=CONNECTIONS, count=sizes.reads)
     return _figures(reader, ours, results, same_page)
 
@@ -88,10 +89,9 @@ def _floor(cql: CqlSession, client: RedisClient, reader: Reader) -> Operation:
 
 
 def _figures(
-    reader: Reader, ours: Measured, results: dict[str, LoadResult], same_page: bool
+    reader: Reader, ours: WrkResult, results: dict[str, LoadResult], same_page: bool
 ) -> list[Figure]:
     fan_out, floor = results["fan_out_on_read"], results["floor"]
-    wrk = ours.result
     checked = "all three give the same page" if same_page else "THE THREE PAGES DIFFER"
     metric = "homeFeed(first: 12), full post shape"
     rate = ours.rate_figure(
@@ -111,15 +111,15 @@ def _figures(
         *percentile_figures(
             NAME,
             f"{metric}, vs fan-out on read",
-            wrk.percentiles,
-            fan_out.percentiles((50, 99)),
+            ours.percentiles,
+            fan_out.percentiles,
             concurrency=CONNECTIONS,
         ),
         *percentile_figures(
             NAME,
             f"{metric}, vs floor",
-            wrk.percentiles,
-            floor.percentiles((50, 99)),
+            ours.percentiles,
+            floor.percentiles,
             concurrency=CONNECTIONS,
         ),
     ]

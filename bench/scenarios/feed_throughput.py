@@ -54,7 +54,7 @@ from bench.report import Figure, latency_figures, percentile_figures
 from bench.run import BenchRun
 from bench.scenarios.floor import TYPENAME
 from bench.stats import GENERATOR, MACHINE, CpuMeter, LoadResult, Operation, run_load
-from bench.wrk import CONNECTIONS, Measured, cpu_ms, measured
+from bench.wrk import CONNECTIONS, WrkResult, cpu_ms, graphql, run_wrk
 from feed_svc.keys import (
     author_posts_key,
     author_posts_loaded_key,
@@ -67,6 +67,7 @@ from feed_svc.keys import (
     pulled_key,
 )
 from graph_svc.profiles import USER_KEYS, user_key
+from harness.waiting import bounded
 from pictor.clients import ServiceClients
 from pictor.cql import CqlSession
 from pictor.graph.v1 import graph_pb2
@@ -99,19 +100,10 @@ READER_KEYS = (
 )
 UNLINK_BATCH = 1000
 COLD_TARGET_MS = 200
+# First pages after a wipe; pages read (at concurrency 8) to warm up each path, by smoke.
+COLD_PAGES = 3
+WARM_UP = {False: 4 * CONNECTIONS, True: 2}
 M = TypeVar("M")
-
-
-@dataclass(frozen=True)
-class Durations:
-    # Pages read (at concurrency 8) to warm up each path; cold first pages, each
-    # after a wipe.
-    warm_up: int
-    cold: int = 3
-
-
-FULL_RUN = Durations(warm_up=4 * CONNECTIONS)
-SMOKE_RUN = Durations(warm_up=2)
 
 
 @dataclass
@@ -165,7 +157,7 @@ class Cold:
 
 
 async def run(bench: BenchRun) -> list[Figure]:
-    sizes, durations = (SMOKE, SMOKE_RUN) if bench.smoke else (FULL, FULL_RUN)
+    sizes, warm_up = (SMOKE if bench.smoke else FULL), WARM_UP[bench.smoke]
     async with reading(bench, sizes) as feed:
         reader, cql = feed.reader, feed.cql
         cache = CacheReads()
@@ -173,9 +165,9 @@ async def run(bench: BenchRun) -> list[Figure]:
         # The same 12 posts both ways, before anything is timed.
         same_page = await home_feed(reader)(0) == await floor(0)
         before = await _stack_state(bench, cql)
-        pages, typename = await _through_gateway(bench, cql, reader, sizes.wrk_seconds, durations)
+        pages, typename = await _through_gateway(bench, cql, reader, sizes.wrk_seconds, warm_up)
         bench.say(f"{NAME}: the floor, {sizes.reads} pages at concurrency {CONNECTIONS}")
-        await run_load(floor, concurrency=CONNECTIONS, count=durations.warm_up)
+        await bounded(CONNECTIONS, floor, range(warm_up))
         warm = dataclasses.replace(cache)
         floor_result = await run_load(
             floor,
@@ -185,9 +177,9 @@ async def run(bench: BenchRun) -> list[Figure]:
         )
         timed = CacheReads(cache.hits - warm.hits, cache.misses - warm.misses, cache.missing)
         after = await _stack_state(bench, cql)
-        bench.say(f"{NAME}: {durations.cold} cold first pages, each after a wipe")
+        bench.say(f"{NAME}: {COLD_PAGES} cold first pages, each after a wipe")
         keyspace = bench.target.settings.cql_keyspace
-        cold = await _cold(cql, feed.redis, reader, keyspace, durations.cold)
+        cold = await _cold(cql, feed.redis, reader, keyspace, COLD_PAGES)
     state = {"before": before, "after": after, "same_page": same_page}
     return [
         *_figures(reader, pages, typename, floor_result, timed, state),
@@ -196,14 +188,16 @@ async def run(bench: BenchRun) -> list[Figure]:
 
 
 async def _through_gateway(
-    bench: BenchRun, cql: CqlSession, reader: Reader, seconds: float, durations: Durations
-) -> tuple[Measured, Measured]:
+    bench: BenchRun, cql: CqlSession, reader: Reader, seconds: float, warm_up: int
+) -> tuple[WrkResult, WrkResult]:
     """homeFeed as the reader, then ``{ __typename }`` anonymously, each driven by wrk."""
     # Warm: the gateway's caches and connections, the services' hydration caches.
-    await run_load(home_feed(reader), concurrency=CONNECTIONS, count=durations.warm_up)
+    await bounded(CONNECTIONS, home_feed(reader), range(warm_up))
     feed = await read_with_wrk(bench, cql, reader.client, seconds)
     bench.say(f"{NAME}: {{ __typename }} with wrk, {CONNECTIONS} connections")
-    typename = await measured(bench, cql, {"query": TYPENAME}, seconds, PROCESSES)
+    typename = await run_wrk(
+        bench, [graphql(TYPENAME)], seconds=seconds, processes=PROCESSES, cql=cql
+    )
     return feed, typename
 
 
@@ -308,26 +302,18 @@ def _company(state: Mapping[str, Any]) -> str:
     return "".join(f"NOT ALONE: {warning}; " for warning in warnings[0 if busy else 1 :])
 
 
-def _cpu_ms_of_load(result: LoadResult) -> dict[str, float]:
-    if not result.latencies.count:
-        return {}
-    seconds = result.wall_seconds / result.latencies.count
-    return {name: share * seconds * 1000 for name, share in result.cpu.items()}
-
-
 def _figures(
     reader: Reader,
-    feed: Measured,
-    typename: Measured,
+    pages: WrkResult,
+    typename: WrkResult,
     floor: LoadResult,
     cache: CacheReads,
     state: Mapping[str, Any],
 ) -> list[Figure]:
-    pages = feed.result
     metric = f"homeFeed(first: {PAGE}), full post shape, wrk"
     same = "same page as the floor" if state["same_page"] else "PAGE DIFFERS FROM THE FLOOR"
     return [
-        feed.rate_figure(
+        pages.rate_figure(
             NAME,
             f"{metric} (pages/s)",
             notes=f"{reader.page} posts of {len(reader.followees)} followees; {same}; "
@@ -338,17 +324,19 @@ def _figures(
             NAME,
             metric,
             pages.percentiles,
-            floor.percentiles((50, 99)),
+            floor.percentiles,
             concurrency=pages.connections,
             suffix=" vs floor",
         ),
         Figure(
             scenario=NAME,
             metric=f"{metric} CQL requests per page",
-            value=feed.cql_per_request(),
+            value=pages.cql_per_request(),
             unit="CQL/page",
             concurrency=pages.connections,
-            notes=", ".join(f"{kind} {n}" for kind, n in feed.cql.counts.items()),
+            notes=", ".join(
+                f"{kind} {n}" for kind, n in (pages.cql.counts if pages.cql else {}).items()
+            ),
         ),
         Figure(
             scenario=NAME,
@@ -366,7 +354,7 @@ def _figures(
             NAME,
             "floor: ZRANGE + post/user cache reads (Python generator)",
             floor,
-            notes=f"{cache.note()}{cpu_ms(_cpu_ms_of_load(floor))}; ",
+            notes=f"{cache.note()}{cpu_ms(floor.cpu_ms_per_operation())}; ",
             details={"cache_hits": cache.hits, "cache_misses": cache.misses},
         ),
     ]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import statistics
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,15 +25,14 @@ import redis.asyncio as redis
 from bench.accounts import signed_in
 from bench.backend import (
     PUSH_EVERYONE,
-    activate,
-    create_post,
-    ensure_followed,
+    audience,
+    create_posts,
     following_of,
     import_follows,
     import_users,
     landed,
-    make_ready,
     part_pid,
+    publish,
     publish_missing,
     pushed_authors,
     pushed_note,
@@ -47,11 +45,10 @@ from bench.home_feed import (
 )
 from bench.report import Figure, percentile_figures
 from bench.run import BenchRun
-from bench.stats import run_load
-from bench.wrk import Measured
-from feed_svc.entries import Entry
+from bench.wrk import WrkResult
 from harness.events import settle_feed_worker
 from harness.graphql import GraphQLClient
+from harness.waiting import bounded
 from pictor.clients import ServiceClients
 from pictor.cql import CqlSession
 
@@ -105,7 +102,7 @@ def _sizes(smoke: bool) -> Sizes:
 class ReadRow:
     following: int
     page: int
-    load: Measured
+    load: WrkResult
 
 
 async def _feed_reads(
@@ -145,9 +142,7 @@ async def _feed_reads(
                     raise AssertionError(f"a page of {len(found)} posts, not {page}")
 
             await read(0)  # rebuilds the timeline, and checks the page
-            warm = await run_load(read, concurrency=CONCURRENCY, count=4 * CONCURRENCY)
-            if warm.errors:
-                raise RuntimeError(f"warm-up failed: {warm.first_error}")
+            await bounded(CONCURRENCY, read, range(4 * CONCURRENCY))
             bench.say(f"{NAME}: homeFeed following {following}")
             load = await read_with_wrk(bench, cql, viewer, sizes.wrk_seconds)
             await read(0)  # still the same page size after the load
@@ -181,41 +176,25 @@ async def _fanouts(
     most = max(sizes.followers)
     bench.say(f"{NAME}: {most} followers, authors followed by {sizes.followers}")
     names = [f"{sizes.prefix}.f{number:06d}" for number in range(1, most + 1)]
-    followers = await import_users(clients, names)
-    author_names = [f"{sizes.prefix}.fan{size}" for size in sizes.followers]
-    authors = await import_users(clients, author_names)
-
-    missing: dict[int, list[int]] = {}
-    for author, size in zip(authors, sizes.followers, strict=True):
-        for follower, followees in (
-            await ensure_followed(clients, [author], followers[:size])
-        ).items():
-            missing.setdefault(follower, []).extend(followees)
-    if missing:
-        bench.say(f"{NAME}: importing {sum(map(len, missing.values()))} follows")
-        await import_follows(clients, missing)
-    await settle_feed_worker(client, within=600)
-    active = await activate(
-        clients, client, followers, inactive_days, lambda line: bench.say(f"{NAME}: {line}")
-    )
-
+    authors = {f"{sizes.prefix}.fan{size}": size for size in sizes.followers}
+    followers, ids, active = await audience(bench, clients, client, names, authors, inactive_days)
     rows = []
-    for author, size in zip(authors, sizes.followers, strict=True):
+    for name, size in authors.items():
         reached = [follower for follower in followers[:size] if follower in active]
         bench.say(f"{NAME}: {sizes.posts_per_author} posts fanned out to {size} followers")
-        published, fanned_out, members = [], [], []
+        timed, posts = [], []
         for number in range(sizes.posts_per_author):
-            post_id = await create_post(clients, author, f"bench growth fan-out {number}")
-            members.append(Entry(post_id, author).member)
-            await settle_feed_worker(client)
-            began = time.perf_counter()
-            await make_ready(clients, post_id)
-            published.append(time.perf_counter() - began)
-            await settle_feed_worker(client, within=1800, interval=0.002)
-            fanned_out.append(time.perf_counter() - began)
-        found = await landed(client, reached, members)
+            posts += await create_posts(clients, client, [ids[name]], f"bench growth {number}")
+            timed.append(await publish(clients, client, posts[-1:]))
         rows.append(
-            FanoutRow(size, len(reached), published, fanned_out, found, len(reached) * len(members))
+            FanoutRow(
+                size,
+                len(reached),
+                [published for published, _ in timed],
+                [fanned_out for _, fanned_out in timed],
+                await landed(client, reached, posts),
+                len(reached) * len(posts),
+            )
         )
     return rows
 
@@ -246,9 +225,9 @@ def _figures(
     reads: list[ReadRow], fanouts: list[FanoutRow], threshold: int, restarted: bool
 ) -> list[Figure]:
     figures = []
-    smallest = reads[0].load.result
+    smallest = reads[0].load
     for row in reads:
-        result = row.load.result
+        result = row.load
         is_baseline = row is reads[0]
         metric = f"homeFeed(first: 12) following {row.following}, wrk"
         spread = result.p99_seconds / smallest.p99_seconds if smallest.p99_seconds else 0.0

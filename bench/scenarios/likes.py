@@ -17,11 +17,10 @@ from __future__ import annotations
 import time
 
 from bench.backend import import_users
-from bench.home_feed import FULL, HOME_FEED, PAGE, PROCESSES, SMOKE, Feed, reading
+from bench.home_feed import FULL, HOME_FEED, PAGE, PROCESSES, SMOKE, Feed, read_with_wrk, reading
 from bench.report import Figure, latency_figures
 from bench.run import BenchRun
-from bench.stats import LoadResult, Operation, run_load
-from bench.wrk import CONNECTIONS, Measured, measured
+from bench.wrk import CONNECTIONS, WrkResult, graphql, run_wrk
 from gateway.auth import issue_token
 from harness.graphql import GraphQLClient
 from harness.waiting import wait_until
@@ -81,22 +80,11 @@ async def _like_count(client: GraphQLClient, post: str) -> int:
 
 async def _everyone(
     bench: BenchRun, fans: list[GraphQLClient], mutation: str, post: str, settled_at: int
-) -> tuple[LoadResult, float]:
-    """Every fan sends ``mutation`` once, ``CONCURRENCY`` at a time; the load and the
-    seconds from its end until the like count reads ``settled_at``."""
-
-    def sent_by_each() -> Operation:
-        async def send(index: int) -> object:
-            return await fans[index].data(mutation, {"id": post})
-
-        return send
-
-    load = await run_load(
-        sent_by_each(),
-        concurrency=CONCURRENCY,
-        count=len(fans),
-        processes=bench.target.pids(*PROCESSES),
-    )
+) -> tuple[WrkResult, float]:
+    """Every fan sends ``mutation`` once by wrk, ``CONCURRENCY`` at a time; the load and
+    the seconds from its end until the like count reads ``settled_at``."""
+    sent = [graphql(mutation, {"id": post}, fan) for fan in fans]
+    load = await run_wrk(bench, sent, once=True, processes=PROCESSES, connections=CONCURRENCY)
     ended = time.perf_counter()
 
     async def exact() -> bool:
@@ -106,20 +94,19 @@ async def _everyone(
     return load, time.perf_counter() - ended
 
 
-async def _feed(bench: BenchRun, feed: Feed, query: str, seconds: float) -> Measured:
-    body = {"query": query, "variables": {"first": PAGE}}
+async def _feed(bench: BenchRun, feed: Feed, query: str, seconds: float) -> WrkResult:
     await feed.reader.client.data(query, {"first": PAGE})  # caches warm
-    return await measured(bench, feed.cql, body, seconds, PROCESSES, feed.reader.client)
+    return await read_with_wrk(bench, feed.cql, feed.reader.client, seconds, query)
 
 
 def _mutation_figures(
-    metric: str, load: LoadResult, settle_seconds: float, fans: int
+    metric: str, load: WrkResult, settle_seconds: float, fans: int
 ) -> list[Figure]:
     return [
         Figure(
             scenario=NAME,
             metric=f"{metric} (per s)",
-            value=load.throughput,
+            value=load.per_second,
             unit="/s",
             concurrency=load.concurrency,
             notes=f"{fans} different people; {load.summary()}",
@@ -135,17 +122,17 @@ def _mutation_figures(
     ]
 
 
-def _feed_figures(shape: str, run: Measured, plain: Measured | None) -> list[Figure]:
+def _feed_figures(shape: str, run: WrkResult, plain: WrkResult | None) -> list[Figure]:
     metric = f"homeFeed(first: {PAGE}) {shape}, wrk"
-    baseline = plain.result.per_second if plain is not None else None
+    baseline = plain.per_second if plain is not None else None
     return [
         run.rate_figure(NAME, f"{metric} (pages/s)", baseline=baseline),
         Figure(
             scenario=NAME,
             metric=f"{metric} p99",
-            value=run.result.p99_seconds * 1000,
+            value=run.p99_seconds * 1000,
             unit="ms",
-            baseline=plain.result.p99_seconds * 1000 if plain is not None else None,
+            baseline=plain.p99_seconds * 1000 if plain is not None else None,
             concurrency=CONNECTIONS,
         ),
         Figure(

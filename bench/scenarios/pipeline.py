@@ -37,7 +37,15 @@ import pyvips
 
 from bench import machine
 from bench.accounts import sign_up_many
-from bench.peers import PeerUnavailable, Server
+from bench.peers import (
+    JPEG_QUALITY,
+    THUMB,
+    WEBP_EFFORT,
+    WEBP_QUALITY,
+    WIDTHS,
+    PeerUnavailable,
+    Server,
+)
 from bench.peers import thumbor as thumbor_peer
 from bench.report import Figure
 from bench.run import BenchRun
@@ -52,7 +60,10 @@ from bench.stats import (
 from bench.uploads import UploadWatch
 from harness import photos
 from harness.accounts import Person
-from media_svc import renditions
+from infra.local import stack
+
+# The function the media worker runs on each photo, timed here without the worker.
+from media_svc.renditions import process
 
 NAME = "pipeline"
 RENDITIONS_PER_PHOTO = 8
@@ -61,7 +72,7 @@ mutation { createPost(caption: "bench pipeline", contentType: "image/jpeg") {
   post { id } uploadUrl uploadHeaders { name value } } }
 """
 CONFIRM = "mutation($id: ID!) { confirmUpload(postId: $id) { id } }"
-RENDITIONS = "query($id: ID!) { post(id: $id) { media { status renditions { name } } } }"
+RENDITIONS = "query($id: ID!) { post(id: $id) { media { renditions { name width } } } }"
 PUT_CONCURRENCY = 4
 CLI_PROCESSES = 2
 PROCESSES = ("media_worker", "media_svc", "post_svc", "gateway", "minio", "cassandra")
@@ -282,6 +293,9 @@ async def _confirm_and_wait(
     for post_id in post_ids:
         media = (await author.client.data(RENDITIONS, {"id": post_id}))["post"]["media"]
         made += len(media["renditions"])
+        sizes = {rendition["name"]: rendition["width"] for rendition in media["renditions"]}
+        if sizes != {"thumb": THUMB, **WIDTHS}:
+            raise RuntimeError(f"the worker made {sizes}, not what the peers are asked for")
     photo_seconds = [
         round((watch.finished_at or 0.0) - confirmed_at[post_id], 4)
         for watch, post_id in zip(watches, post_ids, strict=True)
@@ -321,7 +335,7 @@ def _in_process(originals: list[bytes], threads: int, max_pixels: int) -> Rate:
                 # stores and drops them.
                 made = sum(
                     pool.map(
-                        lambda data: len(renditions.process(data, max_pixels).renditions),
+                        lambda data: len(process(data, max_pixels).renditions),
                         originals,
                     )
                 )
@@ -346,23 +360,12 @@ def _cli_outputs(libvips: str) -> list[tuple[str, str]]:
     major, minor = (int(part) for part in libvips.split(".")[:2])
     # libvips 8.15 replaced `strip` with `keep`.
     no_metadata = "keep=none" if (major, minor) >= (8, 15) else "strip"
-    jpeg = f"jpg[Q={renditions.JPEG_QUALITY},optimize_coding,{no_metadata}]"
-    webp = f"webp[Q={renditions.WEBP_QUALITY},effort={renditions.WEBP_EFFORT},{no_metadata}]"
-    side = renditions.THUMB_SIZE
-    sizes = [("thumb", f"{side}x{side}")] + [
-        (name, f"{width}x>") for name, width in renditions.WIDTHS.items()
+    jpeg = f"jpg[Q={JPEG_QUALITY},optimize_coding,{no_metadata}]"
+    webp = f"webp[Q={WEBP_QUALITY},effort={WEBP_EFFORT},{no_metadata}]"
+    sizes = [("thumb", f"{THUMB}x{THUMB}")] + [
+        (name, f"{width}x>") for name, width in WIDTHS.items()
     ]
     return [(size, f"%s_{name}.{encoding}") for name, size in sizes for encoding in (jpeg, webp)]
-
-
-def install_vipsthumbnail() -> None:
-    """Debian's libvips-tools, as root or through sudo; `apt-get update` only if needed."""
-    sudo = [] if os.geteuid() == 0 else ["sudo"]
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = [*sudo, "apt-get", "install", "-y", "-q", "--no-install-recommends", "libvips-tools"]
-    if subprocess.run(install, env=env, check=False, capture_output=True).returncode != 0:
-        subprocess.run([*sudo, "apt-get", "update", "-q"], env=env, check=True, capture_output=True)
-        subprocess.run(install, env=env, check=True, capture_output=True)
 
 
 async def _vipsthumbnail(bench: BenchRun, files: list[Path]) -> tuple[CliRates | None, str]:
@@ -371,7 +374,7 @@ async def _vipsthumbnail(bench: BenchRun, files: list[Path]) -> tuple[CliRates |
         if bench.smoke:
             return None, "vipsthumbnail not installed (smoke runs never install it)"
         bench.say(f"{NAME}: installing vipsthumbnail (apt-get install libvips-tools)")
-        await asyncio.to_thread(install_vipsthumbnail)
+        await asyncio.to_thread(stack.install_debian_package, "vipsthumbnail", "libvips-tools")
     libvips = await asyncio.to_thread(machine.vipsthumbnail_libvips)
     if libvips is None:
         raise RuntimeError("vipsthumbnail is on PATH but does not report its libvips version")
@@ -435,7 +438,7 @@ def _thumbnail_lane(files: list[Path], outputs: list[tuple[str, str]], decoded: 
     renditions are then made from. Returns the largest peak memory of its runs (KiB)."""
     peak = 0
     if decoded is not None:
-        large = f"{renditions.WIDTHS['large']}x>"
+        large = f"{WIDTHS['large']}x>"
         peak = _vipsthumbnail_run(large, f"{decoded}/%s.v", files)
         files = [decoded / f"{path.stem}.v" for path in files]
     for size, output in outputs:
@@ -475,9 +478,8 @@ class ThumborRun:
 def _thumbor_paths(files: list[Path]) -> list[tuple[str, str, int, int | None]]:
     """(URL path, content type, width, height or None) of every rendition: thumbor's
     default crop is centred (no /smart/), a 0 height keeps the aspect ratio."""
-    side = renditions.THUMB_SIZE
-    sizes = [(f"{side}x{side}", side, side)] + [
-        (f"{width}x0", width, None) for width in renditions.WIDTHS.values()
+    sizes = [(f"{THUMB}x{THUMB}", THUMB, THUMB)] + [
+        (f"{width}x0", width, None) for width in WIDTHS.values()
     ]
     formats = [("", "image/jpeg"), ("filters:format(webp)/", "image/webp")]
     return [

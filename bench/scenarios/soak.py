@@ -23,8 +23,9 @@ from bench.backend import create_post, make_ready
 from bench.home_feed import FULL, HOME_FEED, PAGE, SMOKE, Reader, home_feed, reading
 from bench.report import Figure
 from bench.run import BenchRun
-from bench.stats import resident_kib, run_load
-from bench.wrk import CONNECTIONS, WrkResult, run_wrk
+from bench.stats import resident_kib
+from bench.wrk import CONNECTIONS, WrkResult, graphql, run_wrk
+from harness.waiting import bounded
 from pictor.clients import ServiceClients
 from pictor.graph.v1 import graph_pb2
 
@@ -64,13 +65,9 @@ async def run(bench: BenchRun) -> list[Figure]:
     async with reading(bench, sizes) as feed:
         reader = feed.reader
         request = functools.partial(
-            run_wrk,
-            f"{bench.target.gateway_url}/graphql",
-            {"query": HOME_FEED, "variables": {"first": PAGE}},
-            headers=reader.client.headers,
-            connections=CONNECTIONS,
+            run_wrk, bench, [graphql(HOME_FEED, {"first": PAGE}, reader.client)]
         )
-        await run_load(home_feed(reader), concurrency=CONNECTIONS, count=4 * CONNECTIONS)
+        await bounded(CONNECTIONS, home_feed(reader), range(4 * CONNECTIONS))
         bench.say(f"{NAME}: capacity, unpaced, {durations.capacity:g} s")
         capacity = await request(seconds=durations.capacity)
         rate = SHARE_OF_CAPACITY * capacity.per_second
@@ -87,7 +84,9 @@ async def run(bench: BenchRun) -> list[Figure]:
                     f"{NAME}: slice {number + 1} of {durations.slices}, "
                     f"{durations.slice:g} s at {rate:.0f} pages/s"
                 )
-                paced = await request(seconds=durations.slice, pause_ms=pause_ms, processes=pids)
+                paced = await request(
+                    seconds=durations.slice, pause_ms=pause_ms, processes=PROCESSES
+                )
                 slices.append(paced)
                 pause_ms = _repaced(pause_ms, paced, rate)
         finally:
