@@ -40,7 +40,7 @@ from pictor.common.v1 import common_pb2
 from pictor.feed.v1 import feed_pb2
 from pictor.graph.v1 import graph_pb2
 from pictor.post.v1 import post_pb2
-from pictor.redis_client import RedisClient
+from pictor.redis_client import RedisClient, open_redis
 
 PUBLISH_CONCURRENCY = 8
 # Followers made active (GetHomeFeed builds their timeline) at once.
@@ -65,6 +65,18 @@ THRESHOLD_ENV = "PICTOR_CELEBRITY_THRESHOLD"
 # While an author above the stack's threshold is timed, every author is pushed.
 PUSH_EVERYONE = "10000000"
 T = TypeVar("T")
+
+
+@asynccontextmanager
+async def connected(target: Target) -> AsyncIterator[tuple[ServiceClients, RedisClient]]:
+    """The stack's services and its Redis, closed on the way out."""
+    clients, client = ServiceClients.connect(target.settings), open_redis(target.settings)
+    try:
+        yield clients, client
+    finally:
+        await clients.close()
+        await client.aclose()
+
 
 # ---------------------------------------------------------------- accounts and follows
 
@@ -240,6 +252,13 @@ def worker_setting(pid: int, name: str) -> Any:
     default = FeedSettings.model_fields[name].default
     value = environ(pid).get(f"PICTOR_{name.upper()}")
     return default if value is None else type(default)(value)
+
+
+def feed_worker_settings(target: Target) -> tuple[int, float]:
+    """The running feed worker's celebrity threshold and inactive days."""
+    pid = part_pid(target, "feed_worker")
+    threshold = worker_setting(pid, "celebrity_threshold")
+    return int(threshold), float(worker_setting(pid, "inactive_days"))
 
 
 def part_pid(target: Target, name: str) -> int:

@@ -10,7 +10,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from bench.accounts import signed_in
-from bench.backend import following_of, import_follows, import_users, publish_missing, users
+from bench.backend import (
+    connected,
+    following_of,
+    import_follows,
+    import_users,
+    publish_missing,
+    users,
+)
 from bench.run import BenchRun
 from bench.stats import Operation
 from bench.wrk import CONNECTIONS, WrkResult, graphql, run_wrk
@@ -21,7 +28,7 @@ from harness.events import settle_feed_worker
 from harness.graphql import GraphQLClient
 from pictor.clients import ServiceClients
 from pictor.cql import CqlSession
-from pictor.redis_client import RedisClient, open_redis
+from pictor.redis_client import RedisClient
 
 PAGE = 12
 HOME_FEED = """
@@ -122,18 +129,13 @@ class Feed:
 
 @asynccontextmanager
 async def reading(bench: BenchRun, sizes: Sizes) -> AsyncIterator[Feed]:
-    settings = bench.target.settings
-    clients = ServiceClients.connect(settings)
-    client = open_redis(settings)
-    cql = await CqlSession.connect(settings)
+    cql = await CqlSession.connect(bench.target.settings)
     try:
-        async with bench.graphql() as anonymous:
+        async with connected(bench.target) as (clients, client), bench.graphql() as anonymous:
             reader = await population(bench, clients, client, anonymous, sizes)
             yield Feed(clients, client, cql, reader)
     finally:
         await cql.close()
-        await clients.close()
-        await client.aclose()
 
 
 def checked(reader: Reader, post_ids: list[int]) -> list[int]:

@@ -75,21 +75,19 @@ class CpuMeter:
     _wall: float = 0.0
     _start: dict[str, float] = field(default_factory=dict)
 
-    def start(self) -> None:
-        self._wall = time.perf_counter()
-        self._start = {GENERATOR: own_cpu_seconds(), MACHINE: machine_cpu_seconds()}
+    def _now(self) -> dict[str, float]:
+        found = {GENERATOR: own_cpu_seconds(), MACHINE: machine_cpu_seconds()}
         for name, pid in self.processes.items():
             seconds = process_cpu_seconds(pid)
             if seconds is not None:
-                self._start[name] = seconds
+                found[name] = seconds
+        return found
+
+    def start(self) -> None:
+        self._wall, self._start = time.perf_counter(), self._now()
 
     def stop(self) -> dict[str, float]:
-        wall = time.perf_counter() - self._wall
-        now = {GENERATOR: own_cpu_seconds(), MACHINE: machine_cpu_seconds()}
-        for name, pid in self.processes.items():
-            seconds = process_cpu_seconds(pid)
-            if seconds is not None:
-                now[name] = seconds
+        wall, now = time.perf_counter() - self._wall, self._now()
         return {
             name: (now[name] - began) / wall
             for name, began in self._start.items()

@@ -254,6 +254,9 @@ async def run_wrk(
     ``seconds``, or each ``once``; each connection pauses ``pause_ms`` between its
     requests. The named processes' CPU is metered, and with ``cql`` the CQL requests
     Cassandra coordinated for the stack's keyspace."""
+    if once:
+        # No connection with nothing to send: the server would close it idle (a read error).
+        connections = min(connections, len(requests))
     keyspace = bench.target.settings.cql_keyspace
     cql_before = await cassandra.requests(cql, keyspace) if cql else None
     # Debian's package, installed first if it is missing (any run, smoke ones too).

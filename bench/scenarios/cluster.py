@@ -1,18 +1,9 @@
-"""The single-node stack and the cluster topology (``make up TOPOLOGY=cluster``: a Redis
-Cluster of three primaries with a replica each, a three-node Cassandra ring) side by
-side in one run:
-
-- homeFeed pages/s, driven by wrk as in feed_throughput, on each;
-- fan-out writes/s on each: a burst of posts by authors with the same active
-  followers, from the first post made READY until the feed worker has settled; every
-  write is checked to be in its timeline;
-- on the cluster only, the failover window of each kind of node loss: one Cassandra
-  node, then the Redis primary that serves ``follow.changed``, killed (-9) while a
-  viewer follows, unfollows and reads their feed through the gateway every 50 ms;
-  the window runs from the kill to the last failed request, and each node is
-  brought back before the next (the Redis one rejoins as a replica).
-
-The cluster's nodes are killed: run it on a stack nobody else is using.
+"""The single-node stack and the cluster topology (``make up TOPOLOGY=cluster``) side by
+side in one run: homeFeed pages/s by wrk and fan-out writes/s on each; on the cluster,
+the failover window of a Cassandra node and of the Redis primary serving
+``follow.changed`` killed (-9) under a probe that follows, unfollows and reads every
+50 ms, from the kill to the last failed request. The cluster's nodes are killed: run
+it on a stack nobody else is using.
 """
 
 from __future__ import annotations
@@ -25,7 +16,7 @@ from dataclasses import dataclass
 import redis
 
 from bench.accounts import signed_in
-from bench.backend import audience, create_posts, import_users, landed, publish
+from bench.backend import audience, connected, create_posts, import_users, landed, publish
 from bench.home_feed import FULL, HOME_FEED, PAGE, SMOKE, Sizes, read_with_wrk, reading
 from bench.report import Figure
 from bench.run import BenchRun
@@ -36,8 +27,7 @@ from harness.waiting import wait_until
 from infra.local import cluster, stack
 from media_svc.config import MediaSettings
 from pictor import events
-from pictor.clients import ServiceClients
-from pictor.redis_client import PooledCluster, open_redis
+from pictor.redis_client import PooledCluster
 
 NAME = "cluster"
 # Fan-out bursts: followers per author (below the celebrity threshold: pushed, not
@@ -125,10 +115,7 @@ async def _fan_out(bench: BenchRun, topology: str) -> Figure:
         else (FOLLOWERS, AUTHORS, POSTS)
     )
     bench.say(f"{NAME}: fan-out burst of {posts} posts to {followers_each} followers, {topology}")
-    settings = bench.target.settings
-    clients = ServiceClients.connect(settings)
-    client = open_redis(settings)
-    try:
+    async with connected(bench.target) as (clients, client):
         names = [f"bench.cluster.f{number:04d}" for number in range(followers_each)]
         authors = {f"bench.cluster.a{number}": followers_each for number in range(authors_count)}
         _, ids, active = await audience(bench, clients, client, names, authors, 1.0)
@@ -136,9 +123,6 @@ async def _fan_out(bench: BenchRun, topology: str) -> Figure:
         made = await create_posts(clients, client, posted_by, "bench cluster")
         _, seconds = await publish(clients, client, made)
         found = await landed(client, sorted(active), made)
-    finally:
-        await clients.close()
-        await client.aclose()
     return Burst(posts * len(active), found, seconds).figure(topology)
 
 
@@ -172,28 +156,22 @@ class Probe:
 
 
 async def _failover_windows(bench: BenchRun) -> list[Figure]:
-    settings = bench.target.settings
-    clients = ServiceClients.connect(settings)
-    client = open_redis(settings)
-    assert isinstance(client, PooledCluster)
-    try:
-        async with bench.graphql() as anonymous:
-            viewer = await signed_in(clients, bench.allowance, anonymous, "bench.cluster.viewer")
-            await import_users(clients, [AUTHOR])
-            author = (await viewer.data(USER_ID, {"username": AUTHOR}))["user"]["id"]
-            probe = Probe(viewer, author, [])
-            stopping = asyncio.Event()
-            probing = asyncio.create_task(probe.run(stopping))
-            try:
-                figures = [await _lose_cassandra_node(bench, probe)]
-                figures.append(await _lose_redis_primary(bench, client, probe))
-            finally:
-                stopping.set()
-                await probing
-    finally:
-        await clients.close()
-        await client.aclose()
-    return figures
+    async with connected(bench.target) as (clients, client), bench.graphql() as anonymous:
+        assert isinstance(client, PooledCluster)
+        viewer = await signed_in(clients, bench.allowance, anonymous, "bench.cluster.viewer")
+        await import_users(clients, [AUTHOR])
+        author = (await viewer.data(USER_ID, {"username": AUTHOR}))["user"]["id"]
+        probe = Probe(viewer, author, [])
+        stopping = asyncio.Event()
+        probing = asyncio.create_task(probe.run(stopping))
+        try:
+            return [
+                await _lose_cassandra_node(bench, probe),
+                await _lose_redis_primary(bench, client, probe),
+            ]
+        finally:
+            stopping.set()
+            await probing
 
 
 async def _lose_cassandra_node(bench: BenchRun, probe: Probe) -> Figure:

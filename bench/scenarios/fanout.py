@@ -1,23 +1,12 @@
-"""Feed-cache writes per second while a burst of posts fans out to authors' followers,
-for authors with 1,000 and with 10,000 followers, beside pipelined ZADDs from
-``redis-benchmark`` against the same Redis (the ceiling on this machine).
+"""Feed-cache writes per second while a burst of posts fans out to authors with 1,000 and
+10,000 followers, beside pipelined ZADDs from ``redis-benchmark`` against the same Redis
+(the ceiling on this machine); then one post at a time, the same way.
 
-The population is made once and reused by later runs (deterministic usernames, made
-through graph_svc ImportUsers and ImportFollows, both idempotent): 10,000 followers;
-for each burst size, a few authors followed by the first 1,000 or all 10,000 of them.
-Every follower reads their home feed once through feed_svc, which marks them active
-and builds their timeline, so every push lands.
-
-A burst: every author's posts are created PENDING beforehand; the clock starts at the
-first UpdateMedia READY (which publishes ``post.published``) and stops when the feed
-worker has read and acknowledged everything on its streams. Writes are posts x active
-followers, and each is then checked to be in its timeline. One post at a time is
-timed the same way afterwards: how long one post takes to reach every follower.
-
-Authors above the running feed worker's ``PICTOR_CELEBRITY_THRESHOLD`` (1,000 on the
-dev stack) would be pulled at read time, not pushed: a full run then restarts the dev
-stack's feed_svc and feed_worker with a threshold nobody passes, and restores them
-after. Smoke runs restart nothing and stay at or below the threshold.
+The population is made once and reused (``backend.audience``). The clock runs from the
+first UpdateMedia READY until the feed worker has settled; writes are posts x active
+followers, each then checked in its timeline. Authors above the feed worker's
+``PICTOR_CELEBRITY_THRESHOLD`` would be pulled, not pushed: a full run restarts feed_svc
+and feed_worker with a threshold nobody passes (``backend.pushed_authors``).
 """
 
 from __future__ import annotations
@@ -38,18 +27,19 @@ import redis.asyncio as redis
 from bench.backend import (
     PUBLISH_CONCURRENCY,
     audience,
+    connected,
     create_posts,
+    feed_worker_settings,
     landed,
-    part_pid,
     publish,
     pushed_authors,
     pushed_note,
-    worker_setting,
 )
 from bench.report import Figure
 from bench.run import BenchRun
 from bench.stats import CpuMeter, children_cpu_seconds, describe_cpu, percentile
 from pictor.clients import ServiceClients
+from pictor.redis_client import RedisClient
 
 NAME = "fanout"
 PROCESSES = ("feed_worker", "redis", "graph_svc", "post_svc", "cassandra")
@@ -184,24 +174,18 @@ class Baseline:
 
 async def run(bench: BenchRun) -> list[Figure]:
     sizes = SMOKE if bench.smoke else FULL
-    pid = part_pid(bench.target, "feed_worker")
-    threshold = int(worker_setting(pid, "celebrity_threshold"))
-    inactive_days = float(worker_setting(pid, "inactive_days"))
+    threshold, inactive_days = feed_worker_settings(bench.target)
     largest = max(size.followers for size in sizes.bursts)
-    settings = bench.target.settings
-    clients = ServiceClients.connect(settings)
-    client = redis.from_url(settings.redis_url)
     results: list[tuple[Burst, list[Single]]] = []
-    try:
-        async with pushed_authors(bench, threshold, largest) as restart:
-            population = await _population(bench, clients, client, sizes, inactive_days)
-            for size in sizes.bursts:
-                burst = await _burst(bench, clients, client, size, population)
-                singles = await _single_posts(bench, clients, client, sizes, size, population)
-                results.append((burst, singles))
-    finally:
-        await clients.close()
-        await client.aclose()
+    async with (
+        connected(bench.target) as (clients, client),
+        pushed_authors(bench, threshold, largest) as restart,
+    ):
+        population = await _population(bench, clients, client, sizes, inactive_days)
+        for size in sizes.bursts:
+            burst = await _burst(bench, clients, client, size, population)
+            singles = await _single_posts(bench, clients, client, sizes, size, population)
+            results.append((burst, singles))
     baseline = None if bench.smoke else await _redis_benchmark(bench)
     return _figures(results, baseline, threshold, restart)
 
@@ -209,7 +193,7 @@ async def run(bench: BenchRun) -> list[Figure]:
 async def _population(
     bench: BenchRun,
     clients: ServiceClients,
-    client: redis.Redis,
+    client: RedisClient,
     sizes: Sizes,
     inactive_days: float,
 ) -> Population:
@@ -234,7 +218,7 @@ async def _population(
 async def _burst(
     bench: BenchRun,
     clients: ServiceClients,
-    client: redis.Redis,
+    client: RedisClient,
     size: BurstSize,
     population: Population,
 ) -> Burst:
@@ -288,7 +272,7 @@ def _command_delta(
 async def _single_posts(
     bench: BenchRun,
     clients: ServiceClients,
-    client: redis.Redis,
+    client: RedisClient,
     sizes: Sizes,
     size: BurstSize,
     population: Population,

@@ -1,27 +1,12 @@
-"""Home feed throughput with a compiled load generator: ``wrk`` (one thread, 8
-connections) POSTs ``homeFeed(first: 12)`` with the whole post shape for feed_read's
-reader, then ``{ __typename }`` anonymously, through the gateway; on a 2-core machine
-a Python generator would take a core from the stack it measures.
+"""Home feed throughput by wrk: ``homeFeed(first: 12)`` with the whole post shape for
+feed_read's reader, then ``{ __typename }``: served/s, p50/p99, CPU ms and CQL requests
+per request. The floor is the same page read in this process from the raw data path: a
+ZRANGE of the reader's timeline, then the posts' and authors' cache entries (a miss read
+through post_svc / graph_svc); homeFeed's latency over it is our overhead.
 
-For each: served requests per second, p50/p99, CPU milliseconds per request of every
-process (``/proc``), and CQL requests per request as Cassandra counts them (its
-virtual tables, summed over the keyspace). The floor is the same page from the raw
-data path in this process: one ZRANGE of the reader's timeline, then the posts'
-(``post:{id}``) and authors' (``user:{id}``) cache entries; an entry missing is read
-through post_svc BatchGetPosts / graph_svc BatchGetUsers. It is timed by the Python
-generator (latency only), and homeFeed's p50 against it is our overhead.
-
-Last, cold caches, three times: the caches and the reader's timeline are wiped, then
-the first page is timed (one request, which must be the page read before the wipe),
-with the CQL requests it cost, and then a second read, warm again. Not FLUSHDB: the
-stack survives one (consumers remake their groups, tests/pictor/test_redis_restart.py),
-but it would also drop every other user's timeline and last-seen mark, and the next
-``growth`` run would read 100,000 followers' home feeds again to make them active.
-Instead SCAN + UNLINK deletes every entry of the read-through caches (``post:{id}``
-posts, ``user:{id}`` profiles, ``author-posts:{id}`` recent posts per author, with
-their ``:loaded`` marks) and the reader's own feed_svc keys (timeline and its built
-mark, followees and theirs, pulled authors, last-seen, live): all a FLUSHALL would
-take from this reader's page.
+Last, three cold first pages, each after the read-through caches and the reader's feed
+keys are wiped by SCAN + UNLINK (not FLUSHDB: that would drop every other user's timeline
+and last-seen mark, and the next ``growth`` run would reactivate 100,000 followers).
 """
 
 from __future__ import annotations

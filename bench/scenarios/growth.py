@@ -1,16 +1,7 @@
-"""How cost grows with the graph: home feed throughput and latency for readers
-following 10, 100 and 1,000 accounts (``wrk``, 8 connections, as ``feed_throughput``),
-and how long one post takes to fan out to 100, 1k, 10k and 100k followers.
-
-Every account is made in bulk through graph_svc ``ImportUsers`` (one argon2id hash,
-made once here, shared by all) and every edge through ``ImportFollows``; both are
-idempotent and the usernames deterministic, so later runs reuse the population.
-
-Fan-out is timed only for pushed authors: when the running feed worker's
-``PICTOR_CELEBRITY_THRESHOLD`` is below the largest size, a full run restarts the dev
-stack's feed_svc and feed_worker with ``PICTOR_CELEBRITY_THRESHOLD=10000000`` and
-restores them with their own environment afterwards. Smoke runs never restart
-anything and keep every author at or below the threshold.
+"""How cost grows with the graph: homeFeed by wrk for readers following 10, 100 and 1,000
+accounts, and how long one post takes to fan out to 100, 1k, 10k and 100k followers.
+Populations are imported once and reused; authors above the feed worker's celebrity
+threshold are pushed by restarting it for the run (``backend.pushed_authors``).
 """
 
 from __future__ import annotations
@@ -20,23 +11,21 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
-import redis.asyncio as redis
-
 from bench.accounts import signed_in
 from bench.backend import (
     PUSH_EVERYONE,
     audience,
+    connected,
     create_posts,
+    feed_worker_settings,
     following_of,
     import_follows,
     import_users,
     landed,
-    part_pid,
     publish,
     publish_missing,
     pushed_authors,
     pushed_note,
-    worker_setting,
 )
 from bench.home_feed import (
     HOME_FEED,
@@ -51,6 +40,7 @@ from harness.graphql import GraphQLClient
 from harness.waiting import bounded
 from pictor.clients import ServiceClients
 from pictor.cql import CqlSession
+from pictor.redis_client import RedisClient
 
 NAME = "growth"
 CONCURRENCY = 8
@@ -108,7 +98,7 @@ class ReadRow:
 async def _feed_reads(
     bench: BenchRun,
     clients: ServiceClients,
-    client: redis.Redis,
+    client: RedisClient,
     anonymous: GraphQLClient,
     sizes: Sizes,
 ) -> list[ReadRow]:
@@ -169,7 +159,7 @@ class FanoutRow:
 async def _fanouts(
     bench: BenchRun,
     clients: ServiceClients,
-    client: redis.Redis,
+    client: RedisClient,
     sizes: Sizes,
     inactive_days: float,
 ) -> list[FanoutRow]:
@@ -204,20 +194,12 @@ async def _fanouts(
 
 async def run(bench: BenchRun) -> list[Figure]:
     sizes = _sizes(bench.smoke)
-    pid = part_pid(bench.target, "feed_worker")
-    threshold = int(worker_setting(pid, "celebrity_threshold"))
-    inactive_days = float(worker_setting(pid, "inactive_days"))
-    settings = bench.target.settings
-    clients = ServiceClients.connect(settings)
-    client = redis.from_url(settings.redis_url)
-    try:
+    threshold, inactive_days = feed_worker_settings(bench.target)
+    async with connected(bench.target) as (clients, client):
         async with bench.graphql() as anonymous:
             reads = await _feed_reads(bench, clients, client, anonymous, sizes)
         async with pushed_authors(bench, threshold, max(sizes.followers)) as restart:
             fanouts = await _fanouts(bench, clients, client, sizes, inactive_days)
-    finally:
-        await clients.close()
-        await client.aclose()
     return _figures(reads, fanouts, threshold, restart)
 
 

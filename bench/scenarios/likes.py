@@ -1,15 +1,11 @@
 """Likes on one hot post, and what the engagement fields cost a feed page.
 
-Hot post: ``fans`` different people (made in bulk through graph_svc ImportUsers, each
-signed in with a token the gateway's key signs) like the newest post of the
-feed_throughput reader's page through GraphQL at once (Python generator), then all
-unlike it: likes/s and unlikes/s with p50/p99, and how long after the last answer the
-count was exact (``likeCount`` read back until it is, i.e. the events settled). The
-post ends back at its starting count, so runs repeat.
+Hot post: 1,000 people (imported, signed in with tokens the gateway's key signs: a
+log-in each would cost an argon2 hash) each like the newest post of the reader's page
+once (wrk), then unlike it: per second, p50/p99, and how long after the last answer
+``likeCount`` was exact. The post ends at its starting count, so runs repeat.
 
-Feed page: ``homeFeed(first: 12)`` with wrk as feed_throughput reads it, plain and
-with ``likeCount commentCount viewerHasLiked`` on every post, in the same run; pages/s,
-p99 and CQL requests per page of each (warm: 0 for both).
+Feed page: homeFeed by wrk plain and with ``likeCount commentCount viewerHasLiked``.
 """
 
 from __future__ import annotations

@@ -1,23 +1,15 @@
-"""Renditions per second for 12 MP JPEGs, three ways, on the same files:
+"""Renditions per second for 12 MP JPEGs (8 each: four sizes, JPEG and WebP), four ways
+on the same files:
 
-(a) the media worker end to end: createPost, PUT, confirmUpload for every photo, then
-    the time from the first confirm until the last READY arrives over uploadStatus;
+(a) the media worker end to end: upload, confirm, until the last READY over uploadStatus;
 (b) ``renditions.process`` in this process, on as many threads as the worker takes
-    photos at once: libvips through pyvips, with no I/O, queue or database;
-(c) native libvips with no Python at all: the ``vipsthumbnail`` CLI making the same
-    four sizes in JPEG and WebP, two processes at once, in two ways: one decode per
-    photo (shrunk once to 1080 wide into a .v file, every rendition made from that, as
-    ``renditions.process`` does in memory), which is the ceiling (a) and (b) are
-    judged against; and a decode per rendition, as plain vipsthumbnail use would be;
-(d) thumbor, the Python image server (Pillow), as a peer: the same eight renditions of
-    the same files over HTTP, one request each, from two clients at once.
+    photos at once: libvips through pyvips with no I/O, queue or database;
+(c) the ``vipsthumbnail`` CLI (no Python), two processes at once: one decode per photo
+    (shrunk once to 1080 wide, every rendition from that, as (b) does), the ceiling (a)
+    and (b) are judged against; and a decode per rendition, as plain use would be;
+(d) thumbor (peer, Pillow): the same renditions over HTTP, two clients at once.
 
-Each photo makes 8 renditions (thumb, small, medium, large; JPEG and WebP).
-
-Peak resident memory of each, against vipsthumbnail's: (a) the media_worker process,
-sampled every 10 ms; (b) this process, likewise; (c) each vipsthumbnail run's own
-peak (getrusage through wait4), summed over the processes that run at once; (d)
-thumbor's processes, sampled together.
+And the peak resident memory of each, against vipsthumbnail's.
 """
 
 from __future__ import annotations

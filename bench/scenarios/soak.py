@@ -1,14 +1,7 @@
-"""Soak: the home feed read at 80% of its measured capacity for ten minutes, with a
-trickle of writes (a post published and a follow or unfollow every second), to see
-what only time shows: errors, latency drifting up, memory growing.
-
-Capacity is measured first in the same run (wrk, unpaced, like ``feed_throughput``).
-The soak then paces wrk: each of its connections waits between a response and its
-next request so that together they ask for 80% of that rate. It runs in one-minute
-slices, so the p99 of the first minute can be set against the last. Resident memory
-(VmRSS) of each process is read before and after. Writes go straight to the services
-(post_svc CreatePost + UpdateMedia READY, as the media worker would leave a post;
-graph_svc Follow/Unfollow) from this process, a few calls a second.
+"""Soak: the home feed read at 80% of its capacity (measured first, same run) for ten
+minutes, in one-minute slices of wrk paced by Lua ``delay()``, with a post published
+and a follow or unfollow every second: served against asked, p99 of the first slice
+against the last, failures, resident memory growth per process.
 """
 
 from __future__ import annotations
