@@ -70,7 +70,7 @@ async def run_h2load(
             raise RuntimeError(f"h2load exited with {process.returncode}:\n{output}")
         # start (us since the epoch), status, microseconds to the end of the response
         rows = [line.split("\t") for line in log.read_text().splitlines() if line]
-    samples = tuple(int(us) / 1e6 for _, status, us in rows if status.startswith("2"))
+    samples = tuple(int(row[2]) / 1e6 for row in rows if row[1].startswith("2"))
     seconds = float(finished.group(1)) / (1000 if finished.group(2) == "ms" else 1)
     failed = f"{count - len(samples)} responses not a 2xx" if len(samples) < count else None
     return LoadResult(

@@ -47,14 +47,14 @@ class PeerUnavailable(Exception):
     error itself), and the scenario reports the figure as n/a with it."""
 
 
-def log_tail(path: Path, lines: int = _LOG_TAIL_LINES) -> str:
+def log_tail(path: Path) -> str:
     try:
         text = path.read_text(errors="replace")
     except FileNotFoundError:
         return ""
     # The commands' own lines ("$ ...") are left out: the message names the command.
     said = [line.strip() for line in text.splitlines() if line.strip() and line[:2] != "$ "]
-    return " | ".join(said[-lines:])
+    return " | ".join(said[-_LOG_TAIL_LINES:])
 
 
 @contextlib.contextmanager
@@ -89,7 +89,6 @@ def run_logged(
     log: Path,
     *,
     cwd: Path | None = None,
-    env: Mapping[str, str] | None = None,
     timeout: float = INSTALL_TIMEOUT_SECONDS,
 ) -> str:
     """Runs a step of an install or setup with its output appended to ``log``; returns
@@ -103,7 +102,6 @@ def run_logged(
             done = subprocess.run(
                 [str(part) for part in command],
                 cwd=cwd,
-                env={**os.environ, **(env or {})},
                 stdout=subprocess.PIPE,
                 stderr=out,
                 text=True,
