@@ -32,7 +32,7 @@ from infra.local.stack import Part, StackError, say
 from pictor.config import ServiceName
 
 CLUSTER_STATE = stack.STATE / "cluster"
-RUN_DIR = CLUSTER_STATE / "run"
+RUN_DIR = stack.CLUSTER_RUN_DIR
 LOG_DIR = CLUSTER_STATE / "logs"
 
 # Production's cluster-node-timeout is usually 15 s; a short one makes a replica take

@@ -38,6 +38,9 @@ from pictor.config import ServiceName, Settings
 ROOT = Path(__file__).resolve().parents[2]
 STATE = ROOT / ".pictor"
 RUN_DIR = STATE / "run"
+# Where the cluster topology (infra/local/cluster.py) keeps its pid files; it shares
+# the single stack's MinIO.
+CLUSTER_RUN_DIR = STATE / "cluster" / "run"
 LOG_DIR = STATE / "logs"
 BIN_DIR = STATE / "bin"
 CASSANDRA_DIR = Path(__file__).with_name("cassandra")
@@ -155,14 +158,19 @@ class Part:
 
     def pid(self) -> int | None:
         """The pid from the pid file, if that process is still alive."""
-        try:
-            pid = int(self.pid_file.read_text())
-            os.kill(pid, 0)
-        except (FileNotFoundError, ValueError, ProcessLookupError):
-            return None
-        if not Path(f"/proc/{pid}").exists():
-            return None
-        return pid
+        return _alive(self.pid_file)
+
+
+def _alive(pid_file: Path) -> int | None:
+    """The pid in the file, if that process is still alive."""
+    try:
+        pid = int(pid_file.read_text())
+        os.kill(pid, 0)
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        return None
+    if not Path(f"/proc/{pid}").exists():
+        return None
+    return pid
 
 
 def spawn(
@@ -489,9 +497,17 @@ def up(settings: GatewaySettings) -> None:
 
 
 def down(settings: GatewaySettings) -> None:
-    parts = backends(settings) + applications(settings)
-    stopped = [part.name for part in reversed(parts) if stop(part)]
+    stopped = [part.name for part in reversed(stopped_by_down(settings)) if stop(part)]
     say(f"stopped {', '.join(stopped)}" if stopped else "nothing was running")
+
+
+def stopped_by_down(settings: GatewaySettings) -> list[Part]:
+    """The single stack's parts, in start order; MinIO only if the cluster topology,
+    which shares it, is not running."""
+    parts = backends(settings) + applications(settings)
+    if any(_alive(pid_file) for pid_file in CLUSTER_RUN_DIR.glob("*.pid")):
+        return [part for part in parts if part.name != "minio"]
+    return parts
 
 
 def status(settings: GatewaySettings) -> None:
