@@ -6,9 +6,11 @@ from __future__ import annotations
 import shutil
 import sys
 import time
+from itertools import permutations
 
 import pytest
 
+from bench.accounts import sign_up_many
 from bench.peers import PeerUnavailable, Server, process_tree
 from bench.peers import mesh as mesh_peer
 from bench.peers import thumbor as thumbor_peer
@@ -16,6 +18,7 @@ from bench.report import RESULTS_DIR, table
 from bench.run import BenchRun
 from bench.scenarios import SCENARIOS, run_scenarios
 from bench.target import Target
+from bench.wrk import ONCE_SECONDS, graphql, run_wrk
 from harness.net import free_port
 from tests.harness import SERVICE_ENV
 
@@ -128,3 +131,25 @@ async def test_feed_throughput_serves_every_home_feed_page_wrk_asks_for(target: 
     assert not any(pages["socket_errors"].values())
     assert pages["stack"]["same_page"]
     assert pages["cql_requests_per_request"] >= 0
+
+
+async def test_wrk_sends_each_request_of_a_list_once_and_ends_when_all_are_answered(
+    target: Target,
+) -> None:
+    bench = BenchRun(target, smoke=True, say=lambda _: None)
+    follow = "mutation($id: ID!) { follow(userId: $id) { id } }"
+    async with bench.graphql() as anonymous:
+        people = await sign_up_many(anonymous, bench.allowance, "bench.wrk", 3)
+        # Every follow between the three, each as its follower: six different requests.
+        follows = [graphql(follow, {"id": b.id}, a.client) for a, b in permutations(people, 2)]
+
+        result = await run_wrk(bench, follows, once=True)
+
+        following = [
+            (await person.client.data("{ viewer { followingCount } }"))["viewer"]
+            for person in people
+        ]
+    assert result.served == len(follows) == 6
+    assert result.failed == 0
+    assert result.wall_seconds < ONCE_SECONDS / 10
+    assert [viewer["followingCount"] for viewer in following] == [2, 2, 2]
