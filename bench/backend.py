@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import statistics
 import time
 from collections.abc import (
     AsyncIterator,
@@ -26,6 +27,7 @@ import grpc
 from argon2 import PasswordHasher
 
 from bench.accounts import PASSWORD
+from bench.report import Figure
 from bench.run import BenchRun
 from bench.target import Target
 from feed_svc.config import FeedSettings
@@ -361,6 +363,51 @@ async def publish(
     published = time.perf_counter() - began
     await settle_feed_worker(client, within=1800, interval=0.01 if len(posts) > 1 else 0.002)
     return published, time.perf_counter() - began
+
+
+async def one_at_a_time(
+    clients: ServiceClients, client: RedisClient, authors: Sequence[int], count: int, caption: str
+) -> tuple[list[tuple[float, float]], list[Entry]]:
+    """``count`` posts by the authors in turn, each published alone and timed as
+    ``publish`` times it; the timings and the posts."""
+    timed: list[tuple[float, float]] = []
+    posts: list[Entry] = []
+    for number in range(count):
+        author = authors[number % len(authors)]
+        posts += await create_posts(clients, client, [author], f"{caption} {number}")
+        timed.append(await publish(clients, client, posts[-1:]))
+    return timed, posts
+
+
+def one_post_figure(
+    scenario: str,
+    followers: int,
+    timed: Sequence[tuple[float, float]],
+    *,
+    baseline: float | None = None,
+    notes: str = "",
+    details: Mapping[str, Any] | None = None,
+) -> Figure:
+    """The median of how long one post took to reach ``followers`` followers: from its
+    UpdateMedia call until the feed worker had settled."""
+    published = [seconds * 1000 for seconds, _ in timed]
+    fanned_out = [seconds * 1000 for _, seconds in timed]
+    return Figure(
+        scenario,
+        f"fan-out of one post to {followers} followers",
+        statistics.median(fanned_out),
+        "ms",
+        baseline=baseline,
+        concurrency=1,
+        notes=f"UpdateMedia call to feed worker drained, median of {len(timed)} (max "
+        f"{max(fanned_out):.0f} ms), of which the UpdateMedia call (LWTs, profile, post count, "
+        f"event) p50 {statistics.median(published):.0f} ms" + (f"; {notes}" if notes else ""),
+        details={
+            "fanned_out_ms": [round(ms, 2) for ms in fanned_out],
+            "published_ms": [round(ms, 2) for ms in published],
+            **(details or {}),
+        },
+    )
 
 
 async def landed(client: RedisClient, followers: Sequence[int], posts: Sequence[Entry]) -> int:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
-import statistics
 import subprocess
 import time
 from collections.abc import Mapping
@@ -31,13 +30,15 @@ from bench.backend import (
     create_posts,
     feed_worker_settings,
     landed,
+    one_at_a_time,
+    one_post_figure,
     publish,
     pushed_authors,
     pushed_note,
 )
 from bench.report import Figure
 from bench.run import BenchRun
-from bench.stats import CpuMeter, children_cpu_seconds, describe_cpu, percentile
+from bench.stats import CpuMeter, children_cpu_seconds, describe_cpu
 from pictor.clients import ServiceClients
 from pictor.redis_client import RedisClient
 
@@ -158,13 +159,6 @@ class Burst:
 
 
 @dataclass(frozen=True)
-class Single:
-    # From the UpdateMedia call: until it returned, and until the worker drained.
-    published: float
-    fanned_out: float
-
-
-@dataclass(frozen=True)
 class Baseline:
     ops_per_second: float | None
     command: list[str]
@@ -176,7 +170,7 @@ async def run(bench: BenchRun) -> list[Figure]:
     sizes = SMOKE if bench.smoke else FULL
     threshold, inactive_days = feed_worker_settings(bench.target)
     largest = max(size.followers for size in sizes.bursts)
-    results: list[tuple[Burst, list[Single]]] = []
+    results: list[tuple[Burst, list[tuple[float, float]]]] = []
     async with (
         connected(bench.target) as (clients, client),
         pushed_authors(bench, threshold, largest) as restart,
@@ -184,8 +178,12 @@ async def run(bench: BenchRun) -> list[Figure]:
         population = await _population(bench, clients, client, sizes, inactive_days)
         for size in sizes.bursts:
             burst = await _burst(bench, clients, client, size, population)
-            singles = await _single_posts(bench, clients, client, sizes, size, population)
-            results.append((burst, singles))
+            bench.say(f"{NAME}: {sizes.single_posts} posts fanned out one at a time")
+            authors = population.authors[size.followers]
+            timed, _ = await one_at_a_time(
+                clients, client, authors, sizes.single_posts, "bench single"
+            )
+            results.append((burst, timed))
     baseline = None if bench.smoke else await _redis_benchmark(bench)
     return _figures(results, baseline, threshold, restart)
 
@@ -269,24 +267,6 @@ def _command_delta(
     return dict(sorted(calls.items(), key=lambda item: -item[1])), usec
 
 
-async def _single_posts(
-    bench: BenchRun,
-    clients: ServiceClients,
-    client: RedisClient,
-    sizes: Sizes,
-    size: BurstSize,
-    population: Population,
-) -> list[Single]:
-    bench.say(f"{NAME}: {sizes.single_posts} posts fanned out one at a time to {size.followers}")
-    authors = population.authors[size.followers]
-    timed = []
-    for number in range(sizes.single_posts):
-        author = authors[number % len(authors)]
-        posts = await create_posts(clients, client, [author], f"single {number}")
-        timed.append(Single(*await publish(clients, client, posts)))
-    return timed
-
-
 async def _redis_benchmark(bench: BenchRun) -> Baseline:
     """Pipelined ZADDs to random keys by redis-benchmark, in database 13 (flushed after;
     left alone if it holds anything)."""
@@ -329,15 +309,18 @@ async def _redis_benchmark(bench: BenchRun) -> Baseline:
 
 
 def _figures(
-    results: list[tuple[Burst, list[Single]]],
+    results: list[tuple[Burst, list[tuple[float, float]]]],
     baseline: Baseline | None,
     threshold: int,
     restarted: bool,
 ) -> list[Figure]:
     pushed = pushed_note(threshold, restarted)
     figures = []
-    for burst, singles in results:
-        figures += _burst_figures(burst, singles, baseline, threshold, pushed)
+    for burst, timed in results:
+        figures += [
+            _burst_figure(burst, baseline, threshold, pushed),
+            one_post_figure(NAME, burst.active, timed),
+        ]
     if baseline is not None:
         figures.append(
             Figure(
@@ -357,36 +340,14 @@ def _figures(
     return figures
 
 
-def _burst_figures(
-    burst: Burst, singles: list[Single], baseline: Baseline | None, threshold: int, pushed: str
-) -> list[Figure]:
-    fanned_out = [one.fanned_out for one in singles]
-    published = [one.published for one in singles]
-    return [
-        Figure(
-            scenario=NAME,
-            metric=f"feed-cache writes/s, burst to authors with {burst.size.followers} followers",
-            value=burst.per_second,
-            unit="/s",
-            baseline=baseline.ops_per_second if baseline else None,
-            concurrency=PUBLISH_CONCURRENCY,
-            notes=f"{burst.notes()}; {pushed}",
-            details=burst.details(threshold),
-        ),
-        Figure(
-            scenario=NAME,
-            metric=f"fan-out of one post to {burst.active} followers",
-            value=statistics.median(fanned_out) * 1000,
-            unit="ms",
-            concurrency=1,
-            notes=(
-                f"UpdateMedia call to worker drained, median of {len(singles)} "
-                f"(max {max(fanned_out) * 1000:.0f} ms); of which publishing (UpdateMedia: "
-                f"LWTs, profile, post count, event) p50 {percentile(published, 0.5) * 1000:.0f} ms"
-            ),
-            details={
-                "fanned_out_ms": [round(s * 1000, 2) for s in fanned_out],
-                "published_ms": [round(s * 1000, 2) for s in published],
-            },
-        ),
-    ]
+def _burst_figure(burst: Burst, baseline: Baseline | None, threshold: int, pushed: str) -> Figure:
+    return Figure(
+        scenario=NAME,
+        metric=f"feed-cache writes/s, burst to authors with {burst.size.followers} followers",
+        value=burst.per_second,
+        unit="/s",
+        baseline=baseline.ops_per_second if baseline else None,
+        concurrency=PUBLISH_CONCURRENCY,
+        notes=f"{burst.notes()}; {pushed}",
+        details=burst.details(threshold),
+    )

@@ -9,20 +9,19 @@ from __future__ import annotations
 import os
 import statistics
 from dataclasses import dataclass
-from typing import Any
 
 from bench.accounts import signed_in
 from bench.backend import (
     PUSH_EVERYONE,
     audience,
     connected,
-    create_posts,
     feed_worker_settings,
     following_of,
     import_follows,
     import_users,
     landed,
-    publish,
+    one_at_a_time,
+    one_post_figure,
     publish_missing,
     pushed_authors,
     pushed_note,
@@ -150,8 +149,7 @@ class FanoutRow:
     followers: int
     active: int
     # Seconds from the UpdateMedia call: until it returned, and until drained.
-    published: list[float]
-    fanned_out: list[float]
+    timed: list[tuple[float, float]]
     landed: int
     writes: int
 
@@ -172,20 +170,11 @@ async def _fanouts(
     for name, size in authors.items():
         reached = [follower for follower in followers[:size] if follower in active]
         bench.say(f"{NAME}: {sizes.posts_per_author} posts fanned out to {size} followers")
-        timed, posts = [], []
-        for number in range(sizes.posts_per_author):
-            posts += await create_posts(clients, client, [ids[name]], f"bench growth {number}")
-            timed.append(await publish(clients, client, posts[-1:]))
-        rows.append(
-            FanoutRow(
-                size,
-                len(reached),
-                [published for published, _ in timed],
-                [fanned_out for _, fanned_out in timed],
-                await landed(client, reached, posts),
-                len(reached) * len(posts),
-            )
+        timed, posts = await one_at_a_time(
+            clients, client, [ids[name]], sizes.posts_per_author, "bench growth"
         )
+        found = await landed(client, reached, posts)
+        rows.append(FanoutRow(size, len(reached), timed, found, len(reached) * len(posts)))
     return rows
 
 
@@ -230,43 +219,30 @@ def _figures(
                 concurrency=result.connections,
             ),
         ]
-    first = statistics.median(fanouts[0].fanned_out) * 1000
+    first = fanouts[0]
+    pushed = pushed_note(threshold, restarted)
     for fan in fanouts:
+        outcome = "all landed" if fan.landed == fan.writes else f"ONLY {fan.landed} of {fan.writes}"
+        median_us = statistics.median(seconds for _, seconds in fan.timed) * 1e6
         figures.append(
-            Figure(
-                scenario=NAME,
-                metric=f"fan-out of one post to {fan.followers} followers",
-                value=statistics.median(fan.fanned_out) * 1000,
-                unit="ms",
-                baseline=None if fan is fanouts[0] else first,
-                concurrency=1,
-                notes=_fanout_notes(fan, fanouts[0].followers, pushed_note(threshold, restarted)),
-                details=_fanout_details(fan, threshold, restarted),
+            one_post_figure(
+                NAME,
+                fan.followers,
+                fan.timed,
+                baseline=None
+                if fan is first
+                else statistics.median(f for _, f in first.timed) * 1000,
+                notes=f"{fan.active} active; {outcome}; "
+                f"{median_us / max(fan.active, 1):.1f} us/follower; "
+                f"baseline: {first.followers} followers; {pushed}",
+                details={
+                    "followers": fan.followers,
+                    "active_followers": fan.active,
+                    "writes": fan.writes,
+                    "landed": fan.landed,
+                    "celebrity_threshold": threshold,
+                    "restarted_with_threshold": PUSH_EVERYONE if restarted else None,
+                },
             )
         )
     return figures
-
-
-def _fanout_notes(fan: FanoutRow, baseline_followers: int, pushed: str) -> str:
-    median = statistics.median(fan.fanned_out) * 1000
-    outcome = "all landed" if fan.landed == fan.writes else f"ONLY {fan.landed} of {fan.writes}"
-    return (
-        f"UpdateMedia call to feed worker drained, median of {len(fan.fanned_out)} "
-        f"(max {max(fan.fanned_out) * 1000:.0f} ms), {fan.active} active; "
-        f"{outcome}; UpdateMedia p50 {statistics.median(fan.published) * 1000:.0f} ms; "
-        f"{median * 1000 / max(fan.active, 1):.1f} us/follower; "
-        f"baseline: {baseline_followers} followers; {pushed}"
-    )
-
-
-def _fanout_details(row: FanoutRow, threshold: int, restarted: bool) -> dict[str, Any]:
-    return {
-        "followers": row.followers,
-        "active_followers": row.active,
-        "writes": row.writes,
-        "landed": row.landed,
-        "fanned_out_ms": [round(s * 1000, 2) for s in row.fanned_out],
-        "published_ms": [round(s * 1000, 2) for s in row.published],
-        "celebrity_threshold": threshold,
-        "restarted_with_threshold": PUSH_EVERYONE if restarted else None,
-    }
