@@ -18,14 +18,19 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
 from infra.local import stack
+
+if TYPE_CHECKING:
+    from bench.run import BenchRun
+
+T = TypeVar("T")
 
 # What the peers are asked to make: media_svc's renditions as the design states them
 # (thumb 150x150 crop; small, medium, large by width; each JPEG and WebP) with its
@@ -45,6 +50,20 @@ _LOG_TAIL_LINES = 15
 class PeerUnavailable(Exception):
     """The peer could not be installed or started here; the message says why (the
     error itself), and the scenario reports the figure as n/a with it."""
+
+
+async def ready(
+    name: str, installed: Callable[[], T | None], install: Callable[[], T], bench: BenchRun
+) -> T:
+    """A peer's install: the one found, else made now by a full run (never by a smoke
+    run); PeerUnavailable says why not."""
+    done = installed()
+    if done is not None:
+        return done
+    if bench.smoke:
+        raise PeerUnavailable(f"{name} is not installed (smoke runs never install peers)")
+    bench.say(f"installing {name} into {PEERS_DIR}")
+    return await asyncio.to_thread(install)
 
 
 def log_tail(path: Path) -> str:

@@ -11,7 +11,6 @@ user, each after a warm-up and checked before and after. Mesh is installed on de
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import grpc
 import httpx
 
+from bench import peers
 from bench.accounts import sign_up_many
 from bench.h2load import grpc_message, run_h2load
 from bench.peers import PeerUnavailable
@@ -83,7 +83,7 @@ async def run(bench: BenchRun) -> list[Figure]:
     mesh: LoadResult | None = None
     versions: Mapping[str, str] = {}
     try:
-        versions = await _mesh_installed(bench)
+        versions = await peers.ready("GraphQL Mesh", mesh_peer.installed, mesh_peer.install, bench)
         async with (
             mesh_peer.serving(graph_addr) as server,
             httpx.AsyncClient(base_url=server.url, timeout=HTTP_TIMEOUT_SECONDS) as http,
@@ -168,18 +168,6 @@ async def _user(
     user = found.get("user", found) if found else None
     if not user or user["username"] != username:
         raise RuntimeError(f"{field} returned {found!r}")
-
-
-async def _mesh_installed(bench: BenchRun) -> Mapping[str, str]:
-    versions = mesh_peer.installed()
-    if versions is not None:
-        return versions
-    if bench.smoke:
-        raise PeerUnavailable(
-            f"GraphQL Mesh is not installed in {mesh_peer.PREFIX} (smoke runs never install peers)"
-        )
-    bench.say(f"{NAME}: installing GraphQL Mesh into {mesh_peer.PREFIX} (npm install --prefix)")
-    return await asyncio.to_thread(mesh_peer.install)
 
 
 async def _mesh_query(client: GraphQLClient) -> tuple[str, str]:

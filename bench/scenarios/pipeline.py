@@ -27,7 +27,7 @@ from pathlib import Path
 import httpx
 import pyvips
 
-from bench import machine
+from bench import machine, peers
 from bench.accounts import sign_up_many
 from bench.peers import (
     JPEG_QUALITY,
@@ -484,19 +484,10 @@ def _thumbor_paths(files: list[Path]) -> list[tuple[str, str, int, int | None]]:
 
 async def _thumbor(bench: BenchRun, files: list[Path]) -> ThumborRun:
     """thumbor's rate on the same files, installing it first on a full run."""
-    done = thumbor_peer.installed()
-    if done is None:
-        if bench.smoke:
-            return ThumborRun(
-                None,
-                f"thumbor not installed in {thumbor_peer.VENV} (smoke runs never install peers)",
-                {},
-            )
-        bench.say(f"{NAME}: installing thumbor {thumbor_peer.VERSION} into {thumbor_peer.VENV}")
-        try:
-            done = await asyncio.to_thread(thumbor_peer.install)
-        except PeerUnavailable as error:
-            return ThumborRun(None, f"thumbor could not be installed: {error}", {})
+    try:
+        done = await peers.ready("thumbor", thumbor_peer.installed, thumbor_peer.install, bench)
+    except PeerUnavailable as error:
+        return ThumborRun(None, str(error), {})
     versions = {"thumbor": done.thumbor, "Pillow": done.pillow}
     try:
         async with thumbor_peer.serving(files[0].parent, THUMBOR_PROCESSES) as server:
