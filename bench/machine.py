@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import pyvips
 
-from bench.target import Target, datastore_pid
+from bench.target import Target
 from harness.processes import environ
 from infra.local import stack
 
@@ -77,10 +77,10 @@ def _cassandra(target: Target) -> str:
         cluster.shutdown()
 
 
-def _version(datastore: str) -> str:
+def _version(target: Target, datastore: str) -> str:
     """What the datastore's binary says of its version (redis-server's binary is
     redis-check-rdb, so the number alone)."""
-    pid = datastore_pid(datastore)
+    pid = target.pid(datastore)
     if pid is None:
         raise LookupError(datastore)
     said = _output(os.readlink(f"/proc/{pid}/exe"), "--version").splitlines()[0]
@@ -161,8 +161,8 @@ def facts(target: Target) -> dict[str, Any]:
         "libvips_pyvips": pyvips_libvips(),
         "libvips_vipsthumbnail": _best_effort(vipsthumbnail_libvips),
         "cassandra": _best_effort(lambda: _cassandra(target)),
-        "redis": _best_effort(lambda: _version("redis")),
-        "minio": _best_effort(lambda: _version("minio")),
+        "redis": _best_effort(lambda: _version(target, "redis")),
+        "minio": _best_effort(lambda: _version(target, "minio")),
         "minio_module_pinned": stack.MINIO_MODULE,
         "git": _best_effort(_git),
         "gateway_url": target.gateway_url,

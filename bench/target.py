@@ -7,23 +7,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from gateway.config import GatewaySettings
 from infra.local import stack
 from media_svc.config import MediaSettings
 
-# The datastores may belong to another checkout's stack or to a test session, so they
-# are found by command line rather than by pid file.
-_DATASTORE_COMMANDS = {
-    "cassandra": "org.apache.cassandra.service.CassandraDaemon",
-    "redis": "redis-server",
-    "minio": "minio server",
-}
 
-
-def datastore_pid(name: str) -> int | None:
-    """The pid of the first process whose command line names the datastore."""
-    marker = _DATASTORE_COMMANDS[name]
+def datastore_pid(marker: str) -> int | None:
+    """The pid of the first process whose command line holds ``marker``."""
     for entry in sorted(Path("/proc").iterdir(), key=lambda path: path.name):
         if not entry.name.isdigit():
             continue
@@ -56,10 +48,21 @@ class Target:
 
         return cls(gateway_url or stack.gateway_url(settings), settings, MediaSettings(), part_pid)
 
+    def datastores(self) -> dict[str, str]:
+        """What names each datastore of this stack in its command line. They may be
+        another stack's or a test session's too, so they are found by command line,
+        not by pid file: the single node's Cassandra by its data folder (the cluster's
+        nodes have others), Redis by the address it serves."""
+        redis = urlsplit(self.settings.redis_url)
+        return {
+            "cassandra": f"cassandra.storagedir={stack.STATE / 'cassandra'} ",
+            "redis": f"redis-server {redis.hostname or '127.0.0.1'}:{redis.port or 6379}",
+            "minio": "minio server",
+        }
+
     def pid(self, name: str) -> int | None:
-        if name in _DATASTORE_COMMANDS:
-            return datastore_pid(name)
-        return self.part_pid(name)
+        marker = self.datastores().get(name)
+        return self.part_pid(name) if marker is None else datastore_pid(marker)
 
     def pids(self, *names: str) -> dict[str, int]:
         """The running ones among the named parts, for a CPU meter."""
