@@ -116,7 +116,12 @@ class Rate:
             baseline=baseline,
             concurrency=concurrency,
             notes=f"{notes}; {describe_cpu(self.cpu)}",
-            details=_details(self, details),
+            details={
+                "renditions": self.renditions,
+                "seconds": round(self.seconds, 4),
+                "cpu_cores": {name: round(share, 3) for name, share in self.cpu.items()},
+                **(details or {}),
+            },
         )
 
 
@@ -214,15 +219,6 @@ def _memory_figures(
     ]
 
 
-def _details(rate: Rate, extra: dict[str, object] | None = None) -> dict[str, object]:
-    return {
-        "renditions": rate.renditions,
-        "seconds": round(rate.seconds, 4),
-        "cpu_cores": {name: round(share, 3) for name, share in rate.cpu.items()},
-        **(extra or {}),
-    }
-
-
 # ---------------------------------------------------------------- (a) the worker
 
 
@@ -255,6 +251,7 @@ async def _through_worker(bench: BenchRun, originals: list[bytes]) -> tuple[Rate
 async def _confirm_and_wait(
     bench: BenchRun, author: Person, post_ids: list[str], watches: list[UploadWatch]
 ) -> tuple[Rate, list[float]]:
+    """Every photo confirmed at once, timed until the last READY arrives."""
     meter = CpuMeter(bench.target.pids(*PROCESSES))
     confirmed_at: dict[str, float] = {}
 
