@@ -215,7 +215,7 @@ class ResidentMemorySampler:
     """Samples the resident memory of some processes every ``interval`` seconds on a
     thread of its own, so an event loop busy with an upload does not skew the timing.
 
-    Use as a context manager; ``marks`` name moments (perf_counter) to slice by.
+    Use as a context manager; ``between`` slices the samples by moments (perf_counter).
     """
 
     def __init__(self, processes: Mapping[str, int], interval: float = 0.01) -> None:
