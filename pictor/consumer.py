@@ -5,7 +5,9 @@ returns, so a consumer that dies mid-message leaves it pending, and after
 ``claim_idle_ms`` any consumer of the group claims it (XAUTOCLAIM) and runs it again.
 A message whose handler keeps failing is moved, with its last error, to the
 dead-letter stream ``{<stream>}.dead`` after ``max_deliveries`` tries: nothing is lost
-silently and nothing blocks the messages behind it forever.
+silently and nothing blocks the messages behind it forever. A failure because a part
+the handler needs is down (:mod:`pictor.outages`) is not the message's: such a
+message is tried again for as long as the outage lasts and never dead-lettered.
 
 Losing Redis, or on a Redis Cluster the stream's primary, does not stop a consumer:
 it waits for the stream to be served again (by the promoted replica: the client
@@ -31,6 +33,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT, FieldT
 
 from pictor.config import Settings
+from pictor.outages import is_outage
 from pictor.redis_client import RedisClient
 
 log = logging.getLogger(__name__)
@@ -243,6 +246,16 @@ class StreamConsumer:
         try:
             await self._handle(message_id, fields)
         except Exception as error:
+            if is_outage(error):
+                # Not the message's fault: kept pending for as long as the part is down
+                # (claimed again once idle), whatever its count of deliveries says.
+                log.warning(
+                    "%s %s: a part it needs is down (%s); it will be retried",
+                    self._stream,
+                    message_id,
+                    error,
+                )
+                return
             deliveries = await self._deliveries(message_id)
             if deliveries < self._settings.max_deliveries:
                 log.warning(

@@ -16,17 +16,11 @@ from typing import Any, TypeAlias, TypeVar
 
 import grpc
 import uvloop
-from cassandra import OperationTimedOut as CassandraOperationTimedOut
-from cassandra import Timeout as CassandraTimeout
-from cassandra import Unavailable as CassandraUnavailable
-from cassandra.cluster import NoHostAvailable as CassandraNoHostAvailable
 from google.protobuf.descriptor import FileDescriptor
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from pictor.clients import ServiceClients
 from pictor.config import ServiceName, Settings
@@ -34,6 +28,7 @@ from pictor.cql import CqlSession
 from pictor.errors import DomainError
 from pictor.logs import configure_logging
 from pictor.metrics import MethodCalls, serve_metrics
+from pictor.outages import DATASTORE_DOWN, SERVICE_UNREACHED
 from pictor.redis_client import RedisClient, open_redis
 from pictor.telemetry import configure_tracing, traced_rpcs
 
@@ -64,28 +59,15 @@ class Servicer:
     full_name: str
 
 
-# A datastore that is down, overloaded or timing out: the caller may retry.
-TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
-    RedisConnectionError,
-    RedisTimeoutError,
-    CassandraUnavailable,
-    CassandraTimeout,
-    CassandraOperationTimedOut,
-    CassandraNoHostAvailable,
-)
-
-
-# A service this one called that did not answer in time: its caller may retry.
-_UNREACHED = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 # What a handler may raise that becomes a status (anything else is a bug: UNKNOWN).
-_REFUSED: tuple[type[Exception], ...] = (DomainError, grpc.aio.AioRpcError, *TRANSIENT_ERRORS)
+_REFUSED: tuple[type[Exception], ...] = (DomainError, grpc.aio.AioRpcError, *DATASTORE_DOWN)
 
 
 def _refusal(error: Exception) -> tuple[grpc.StatusCode, str, tuple[tuple[str, str], ...]]:
     """The status, details and trailing metadata a failed call answers with."""
     if isinstance(error, DomainError):
         return error.status, str(error), error.trailing_metadata()
-    if isinstance(error, grpc.aio.AioRpcError) and error.code() not in _UNREACHED:
+    if isinstance(error, grpc.aio.AioRpcError) and error.code() not in SERVICE_UNREACHED:
         return error.code(), error.details() or "", tuple(error.trailing_metadata() or ())
     if isinstance(error, grpc.aio.AioRpcError):
         log.warning("a service this call needs is unavailable: %s", error.code().name)

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from harness.graphql import GraphQLError
 from tests import images
 from tests.gateway.test_posts import upload_one_shot
 from tests.harness import GraphQLClient, Person, sign_up, wait_until
@@ -94,7 +95,9 @@ async def run_load(http: httpx.AsyncClient, ledger: Ledger, stopping: asyncio.Ev
             try:
                 ledger.people.append(await asyncio.wait_for(sign_up(http, "chaos"), 30))
                 code = None
-            except Exception as error:  # a failed sign-up is an outcome
+            except GraphQLError as error:  # a refused sign-up is an outcome
+                code = error.codes[0] if error.codes else "NO CODE"
+            except Exception as error:  # so is one that never got an answer
                 code = type(error).__name__
             ledger.outcomes.append(Outcome("sign-up", started, time.monotonic(), code))
             await pause(stopping, 0.5)
