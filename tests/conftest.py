@@ -152,22 +152,11 @@ def target(test_stack: IsolatedStack, settings: GatewaySettings) -> Target:
     return Target(test_stack.gateway_url, settings, MediaSettings(), part_pid)
 
 
-class ClusterStack(IsolatedStack):
-    """The test stack on the cluster topology. Its workers retry a failed message for
-    longer than a Redis failover lasts (the node timeout, then the replica's election:
-    about 6 s here), or an upload whose processing met one would be dead-lettered,
-    three tries 1.5 s apart used up before the slot is served again."""
-
-    @property
-    def env(self) -> dict[str, str]:
-        return {**super().env, "PICTOR_WORKER_MAX_DELIVERIES": "8"}
-
-
 @pytest.fixture(scope="session")
 def test_stack(settings: GatewaySettings) -> Iterator[IsolatedStack]:
     # Pid files of their own: a session starts by stopping the leftovers in its run dir.
     running = (
-        ClusterStack(settings, run_dir=CLUSTER_TEST_DIR / "run", log_dir=CLUSTER_TEST_DIR / "logs")
+        IsolatedStack(settings, run_dir=CLUSTER_TEST_DIR / "run", log_dir=CLUSTER_TEST_DIR / "logs")
         if ON_CLUSTER
         else IsolatedStack(settings)
     )
