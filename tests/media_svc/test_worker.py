@@ -13,6 +13,7 @@ import httpx
 from gateway import ids
 from gateway.config import GatewaySettings
 from infra.local import stack
+from media_svc.worker import PROCESSING_GROUP
 from pictor import events
 from pictor.consumer import dead_letter_stream
 from pictor.live import LiveChannels, LiveListener
@@ -65,7 +66,7 @@ async def test_a_worker_killed_mid_job_loses_nothing(
         async with open_s3(settings) as s3:
             assert len(await keys_under(s3, settings, f"media/{post_id}/")) == 8
             assert await keys_under(s3, settings, f"uploads/{post_id}") == []
-        pending = await client.xpending(events.MEDIA_UPLOADED, "media-workers")
+        pending = await client.xpending(events.MEDIA_UPLOADED, PROCESSING_GROUP)
         buried = await dead_lettered(client)
     assert pending["pending"] == 0
     assert not any(fields.get(b"post_id") == str(post_id).encode() for fields in buried)
