@@ -109,6 +109,8 @@ class LiveChannels:
         upload followed to READY) keep hearing until they end."""
         stopping = asyncio.Event()
         reader = asyncio.create_task(self.run(stopping))
+        # New watchers are refused from then on (add raises), but say why at once.
+        reader.add_done_callback(_report_failure)
         try:
             yield self
         finally:
@@ -203,6 +205,11 @@ class LiveListener:
 
     async def aclose(self) -> None:
         await self.stop_listening(list(self.channels))
+
+
+def _report_failure(reader: asyncio.Task[None]) -> None:
+    if not reader.cancelled() and (error := reader.exception()) is not None:
+        log.error("live updates stopped: %r", error)
 
 
 def _text(value: bytes | str) -> str:
