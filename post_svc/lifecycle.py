@@ -1,12 +1,12 @@
 """A post's life: created PENDING, moved forward by media_svc, published once READY,
 deleted by its author. Every step is safe to repeat.
 
-Becoming READY shows the post on the author's profile just before the status changes
-(whoever reads it READY finds it there), then, after the change, reports the author's
-post count to graph_svc and publishes ``post.published``. Those two are not atomic
-with the change, so asking again for READY on a READY post repeats them: the media
-worker retries until this call succeeds, which is how a crash between the status
-change and the event still ends with the event sent.
+Becoming READY shows the post on the author's profile and reports their post count
+to graph_svc just before the status changes (whoever reads it READY finds both), and
+publishes ``post.published`` after. The event is not atomic with the change, so
+asking again for READY on a READY post sends it again: the media worker retries until
+this call succeeds, which is how a crash between the status change and the event
+still ends with the event sent.
 """
 
 from __future__ import annotations
@@ -106,16 +106,18 @@ class PostLifecycle:
         if current is None:
             raise NotFound("no such post")
         updated = replace(current, media=updated_media(current.media, media))
-        # On the grid before the status turns, so whoever reads the post READY finds it
-        # there too (on a ring, the conditional write and the re-read take a while).
+        # On the grid and counted before the status turns, so whoever reads the post
+        # READY finds both (on a ring, the conditional write and re-read take a while).
         becoming_ready = updated.status == READY and current.status != READY
         if becoming_ready:
             await self._store.show_on_profile(updated)
+            await self._report_post_count(updated.author_id)
         moved = await self._store.move(post_id, updated.media, allowed_from)
         post = await self._store.get(post_id, serial=True)
         if becoming_ready and (post is None or post.status != READY):
             # The status did not turn (deleted meanwhile, or refused below).
             await self._store.remove_from_profile(updated)
+            await self._report_post_count(updated.author_id)
         if post is None:
             raise NotFound("no such post")
         if moved:
@@ -186,7 +188,6 @@ class PostLifecycle:
         return gone
 
     async def _publish(self, post: Post) -> None:
-        await self._report_post_count(post.author_id)
         await events.publish(
             self._events,
             events.POST_PUBLISHED,

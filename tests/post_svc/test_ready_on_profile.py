@@ -1,7 +1,8 @@
-"""Whoever reads a post as READY finds it on its author's profile grid: the grid entry
-is written before the status turns, so there is no moment, however slow the ring's
-conditional writes, at which the post reads READY and the grid lacks it. A status
-change that does not happen (the post deleted meanwhile) leaves no entry behind.
+"""Whoever reads a post as READY finds it on its author's profile grid and in their post
+count: both are written before the status turns, so there is no moment, however slow
+the ring's conditional writes, at which the post reads READY and the grid or the
+count lacks it. A status change that does not happen (the post deleted meanwhile)
+leaves no entry behind.
 
 The lifecycle runs here in the test, on the test stack's keyspace, Redis and
 graph_svc, with its store noting what the grid holds the moment each status change
@@ -19,6 +20,7 @@ from gateway.config import GatewaySettings
 from pictor.clients import ServiceClients
 from pictor.cql import CqlSession
 from pictor.errors import NotFound
+from pictor.graph.v1 import graph_pb2
 from pictor.post.v1 import post_pb2
 from pictor.redis_client import open_redis
 from pictor.snowflake import SnowflakeGenerator
@@ -33,12 +35,14 @@ WORKER_ID = 11
 
 
 class GridWatchingStore(PostStore):
-    """The real store; after each status change it writes, it notes whether the post
-    was then on its author's grid."""
+    """The real store; after each status change to READY it writes, it notes whether
+    the post was then on its author's grid, and the author's post count."""
 
-    def __init__(self, cql: CqlSession) -> None:
+    def __init__(self, cql: CqlSession, clients: ServiceClients) -> None:
         super().__init__(cql)
+        self._clients = clients
         self.on_grid_when_moved: list[bool] = []
+        self.post_count_when_moved: list[int] = []
         # Run once, just before the next grid entry is written: another call racing.
         self.meanwhile: Callable[[], Awaitable[None]] | None = None
 
@@ -56,12 +60,16 @@ class GridWatchingStore(PostStore):
         if moved and post is not None and post.status == READY:
             grid = await self.profile_page(post.author_id, None, 50)
             self.on_grid_when_moved.append(post_id in {listed.id for listed in grid})
+            found = await self._clients.graph.BatchGetUsers(
+                graph_pb2.BatchGetUsersRequest(user_ids=[post.author_id])
+            )
+            self.post_count_when_moved.append(found.users[0].post_count)
         return moved
 
 
 @pytest.fixture
-async def store(cql: CqlSession) -> GridWatchingStore:
-    return GridWatchingStore(cql)
+async def store(cql: CqlSession, clients: ServiceClients) -> GridWatchingStore:
+    return GridWatchingStore(cql, clients)
 
 
 @pytest.fixture
@@ -103,6 +111,7 @@ async def test_a_post_is_on_the_grid_by_the_time_it_reads_ready(
     await lifecycle.update_media(post.id, ready_media())
 
     assert store.on_grid_when_moved == [True]
+    assert store.post_count_when_moved == [1]
 
 
 async def test_a_post_deleted_as_it_turns_ready_leaves_no_grid_entry(
