@@ -4,8 +4,8 @@ size, how many photos the media worker takes at once)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -35,6 +35,9 @@ class Target:
     media: MediaSettings
     # A part's pid by its stack name (``gateway``, ``media_svc``...), None if not running.
     part_pid: Callable[[str], int | None]
+    # A datastore run as several nodes (the cluster topology's Redis and Cassandra) by
+    # its name: each node is metered as a process of its own, found by its pid file.
+    nodes: Mapping[str, Sequence[stack.Part]] = field(default_factory=dict)
 
     @classmethod
     def local(cls, gateway_url: str | None = None) -> Target:
@@ -52,7 +55,8 @@ class Target:
         """What names each datastore of this stack in its command line. They may be
         another stack's or a test session's too, so they are found by command line,
         not by pid file: the single node's Cassandra by its data folder (the cluster's
-        nodes have others), Redis by the address it serves."""
+        nodes have others), Redis by the address it serves. The cluster's nodes are
+        found by their pid files (``nodes``)."""
         redis = urlsplit(self.settings.redis_url)
         return {
             "cassandra": f"cassandra.storagedir={stack.STATE / 'cassandra'} ",
@@ -61,13 +65,25 @@ class Target:
         }
 
     def pid(self, name: str) -> int | None:
+        """A part's pid; a datastore run as several nodes, the first running node's."""
+        if name in self.nodes:
+            return next(iter(self.pids(name).values()), None)
         marker = self.datastores().get(name)
         return self.part_pid(name) if marker is None else datastore_pid(marker)
 
     def pids(self, *names: str) -> dict[str, int]:
-        """The running ones among the named parts, for a CPU meter."""
-        found = {name: self.pid(name) for name in names}
+        """The running ones among the named parts, for a CPU meter; a datastore run as
+        several nodes by each node's name (``redis-6381``, ``cassandra-2``...)."""
+        found: dict[str, int | None] = {}
+        for name in names:
+            nodes = self.nodes.get(name)
+            found |= {node.name: node.pid() for node in nodes} if nodes else {name: self.pid(name)}
         return {name: pid for name, pid in found.items() if pid is not None}
+
+    def members(self, name: str) -> list[str]:
+        """The processes a part runs as, named as ``pids`` names them."""
+        nodes = self.nodes.get(name)
+        return [node.name for node in nodes] if nodes else [name]
 
     def ready(self) -> bool:
         return stack.http_ok(f"{self.gateway_url}/readyz")

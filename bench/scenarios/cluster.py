@@ -4,6 +4,10 @@ the failover window of a Cassandra node and of the Redis primary serving
 ``follow.changed`` killed (-9) under a probe that follows, unfollows and reads every
 50 ms, from the kill to the last failed request. The cluster's nodes are killed: run
 it on a stack nobody else is using.
+
+The datastores' CPU per page and per write is metered node by node (each Redis and
+Cassandra node of the cluster by its pid file) and summed per datastore, beside the
+single node's one process of each.
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 
@@ -20,6 +26,7 @@ from bench.backend import audience, connected, create_posts, import_users, lande
 from bench.home_feed import FULL, HOME_FEED, PAGE, SMOKE, Sizes, read_with_wrk, reading
 from bench.report import Figure
 from bench.run import BenchRun
+from bench.stats import CpuMeter
 from bench.target import Target
 from harness.graphql import GraphQLClient
 from harness.processes import kill
@@ -34,6 +41,10 @@ NAME = "cluster"
 # pulled), authors, posts.
 FOLLOWERS, AUTHORS, POSTS = 500, 4, 40
 SMOKE_FOLLOWERS, SMOKE_AUTHORS, SMOKE_POSTS = 12, 2, 4
+# What a fan-out burst's CPU is metered on, and the datastores whose cost per operation
+# is reported node by node.
+FAN_OUT_PROCESSES = ("post_svc", "feed_worker", "graph_svc", "redis", "cassandra")
+DATASTORES = ("redis", "cassandra")
 # The failover probe: one request every PROBE_SECONDS, and how long after a node is
 # back it keeps probing.
 PROBE_SECONDS = 0.05
@@ -79,7 +90,31 @@ def _cluster_target() -> Target:
         part = parts.get(name)
         return part.pid() if part is not None else None
 
-    return Target(stack.gateway_url(settings), settings, MediaSettings(), part_pid)
+    nodes = {"redis": cluster.REDIS.nodes(), "cassandra": cluster.ring()}
+    return Target(stack.gateway_url(settings), settings, MediaSettings(), part_pid, nodes)
+
+
+def _datastore_cost(
+    target: Target, per_process: Mapping[str, float], unit: str
+) -> tuple[str, dict[str, Any]]:
+    """The datastores' CPU per operation (``unit``, e.g. ``ms/page``) summed over each
+    one's nodes, with each node's share, for a figure's notes and details:
+    ``datastore CPU ms/page: redis 1.21 (redis-6381 0.40, ...); cassandra ...``."""
+    spent = {
+        name: {node: per_process[node] for node in target.members(name) if node in per_process}
+        for name in DATASTORES
+    }
+    words, details = [], {}
+    for name, nodes in spent.items():
+        if not nodes:
+            continue  # not running, or not metered
+        total = sum(nodes.values())
+        shares = ", ".join(f"{node} {value:.2f}" for node, value in nodes.items())
+        words.append(f"{name} {total:.2f}" + ("" if list(nodes) == [name] else f" ({shares})"))
+        rounded = {node: round(value, 4) for node, value in nodes.items()}
+        details[name] = {"total": round(total, 4), "nodes": rounded}
+    key = "datastore_cpu_" + unit.replace("/", "_per_")
+    return f"datastore CPU {unit}: {'; '.join(words) or 'not metered'}; ", {key: details}
 
 
 async def _feed_pages(bench: BenchRun, topology: str, sizes: Sizes) -> Figure:
@@ -88,7 +123,9 @@ async def _feed_pages(bench: BenchRun, topology: str, sizes: Sizes) -> Figure:
         for _ in range(8):  # warm the caches and connections
             await feed.reader.client.data(HOME_FEED, {"first": PAGE})
         pages = await read_with_wrk(bench, feed.cql, feed.reader.client, sizes.wrk_seconds)
-    return pages.rate_figure(NAME, f"homeFeed(first: 12) pages/s, {topology}")
+    cost, details = _datastore_cost(bench.target, pages.cpu_ms_per_request(), "ms/page")
+    metric = f"homeFeed(first: 12) pages/s, {topology}"
+    return pages.rate_figure(NAME, metric, notes=cost, details=details)
 
 
 @dataclass(frozen=True)
@@ -96,15 +133,30 @@ class Burst:
     writes: int
     landed: int
     seconds: float
+    # Cores each metered process used over the burst.
+    cpu: dict[str, float]
 
-    def figure(self, topology: str) -> Figure:
+    def figure(self, target: Target, topology: str) -> Figure:
+        per_write = {
+            name: cores * self.seconds / self.writes * 1e6 for name, cores in self.cpu.items()
+        }
+        cost, details = _datastore_cost(target, per_write, "us/write")
         return Figure(
             NAME,
             f"fan-out writes/s, {topology}",
             self.writes / self.seconds,
             "/s",
-            notes=f"{self.writes} timeline writes in {self.seconds:.2f} s; {self.landed} landed",
-            details={"writes": self.writes, "landed": self.landed, "seconds": self.seconds},
+            notes=(
+                f"{self.writes} timeline writes in {self.seconds:.2f} s; {self.landed} landed; "
+                + cost.removesuffix("; ")
+            ),
+            details={
+                "writes": self.writes,
+                "landed": self.landed,
+                "seconds": self.seconds,
+                "cpu_us_per_write": {name: round(us, 2) for name, us in per_write.items()},
+                **details,
+            },
         )
 
 
@@ -121,9 +173,12 @@ async def _fan_out(bench: BenchRun, topology: str) -> Figure:
         _, ids, active = await audience(bench, clients, client, names, authors, 1.0)
         posted_by = [list(ids.values())[n % authors_count] for n in range(posts)]
         made = await create_posts(clients, client, posted_by, "bench cluster")
+        meter = CpuMeter(bench.target.pids(*FAN_OUT_PROCESSES))
+        meter.start()
         _, seconds = await publish(clients, client, made)
+        cpu = meter.stop()
         found = await landed(client, sorted(active), made)
-    return Burst(posts * len(active), found, seconds).figure(topology)
+    return Burst(posts * len(active), found, seconds, cpu).figure(bench.target, topology)
 
 
 @dataclass
