@@ -102,8 +102,7 @@ def one_session_at_a_time() -> Iterator[None]:
     """Test sessions share the test keyspace, Redis database and bucket, and reset them
     when they start: a second session waits for the first instead of wiping its data.
     Sessions on the two topologies keep their data apart and run side by side."""
-    lock_name = "cluster-session.lock" if ON_CLUSTER else "session.lock"
-    lock_path = stack.STATE / "test" / lock_name
+    lock_path = _session_lock(ON_CLUSTER)
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with lock_path.open("w") as lock:
         try:
@@ -114,9 +113,27 @@ def one_session_at_a_time() -> Iterator[None]:
         yield
 
 
+def _session_lock(on_cluster: bool) -> Path:
+    return stack.STATE / "test" / ("cluster-session.lock" if on_cluster else "session.lock")
+
+
+def _session_running(on_cluster: bool) -> bool:
+    """Whether a test session on that topology holds its lock now."""
+    lock_path = _session_lock(on_cluster)
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        return False
+
+
 @pytest.fixture(scope="session")
 def datastores(one_session_at_a_time: None) -> Iterator[None]:
-    """Cassandra, Redis and MinIO, running; stopped at the end only if started here."""
+    """Cassandra, Redis and MinIO, running; stopped at the end only if started here, and
+    MinIO, which both topologies use, not while a session on the other one runs."""
     shared = GatewaySettings()
     if ON_CLUSTER:
         started = cluster.up_backends(shared, cluster.TEST_REDIS)
@@ -126,6 +143,8 @@ def datastores(one_session_at_a_time: None) -> Iterator[None]:
         yield
     finally:
         for part in reversed(started):
+            if part.name == "minio" and _session_running(not ON_CLUSTER):
+                continue
             stack.stop(part)
 
 
