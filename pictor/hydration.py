@@ -19,15 +19,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 
 from pictor.redis_client import PooledCluster, RedisClient
+from pictor.scripts import Script
 
 # What a deleted record's key holds; no serialized record is this short.
 TOMBSTONE = b"\x00"
 # KEYS[1] a record's key; ARGV: the record, TOMBSTONE, ttl. A buried record stays buried.
-_REPLACE = """
+_REPLACE = Script("""
 if redis.call('GET', KEYS[1]) == ARGV[2] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
 return 1
-"""
+""")
 
 
 class HydrationCache:
@@ -62,7 +63,7 @@ class HydrationCache:
 
     async def replace(self, record_id: int, value: bytes) -> None:
         """Caches the record as it is now, over what is cached, unless it is buried."""
-        await self._redis.eval(_REPLACE, 1, self._key(record_id), value, TOMBSTONE, self._ttl)
+        await _REPLACE.run(self._redis, [self._key(record_id)], [value, TOMBSTONE, self._ttl])
 
     async def bury(self, record_id: int) -> None:
         """Marks the record deleted, so no fill in flight can bring it back."""
