@@ -74,4 +74,4 @@ class AvatarRecords:
     async def _announce(self, media_id: int, media: post_pb2.Media) -> None:
         status = post_pb2.MediaStatus.Name(media.status).removeprefix("MEDIA_STATUS_")
         update = events.UploadStatusMessage(status=status, message=media.error)
-        await events.announce_upload_status(self._events, media_id, update)
+        await events.announce_upload_status(self._events, events.AVATAR_UPLOAD, media_id, update)

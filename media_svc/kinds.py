@@ -10,12 +10,12 @@ from typing import Protocol
 from media_svc.avatar_records import AvatarRecords
 from media_svc.objects import AVATAR_OBJECTS, POST_OBJECTS, Layout, ObjectStore
 from media_svc.post_status import PostStatus
+from pictor import events
 from pictor.clients import ServiceClients
 from pictor.post.v1 import post_pb2
 from pictor.redis_client import RedisClient
 
-# media.uploaded's ``kind`` field (an event without one is a post's).
-POST, AVATAR = "post", "avatar"
+POST, AVATAR = events.POST_UPLOAD, events.AVATAR_UPLOAD
 
 
 class MediaRecords(Protocol):

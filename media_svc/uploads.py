@@ -144,7 +144,7 @@ class Uploads:
         FAILED (or the processing timeout)."""
         listener = LiveListener(self.live)
         try:
-            await listener.listen([events.upload_status_channel(post_id)])
+            await listener.listen([events.upload_status_channel(self.kind.name, post_id)])
             # Subscribed before reading the current status, so no change falls between.
             current = await self._current(post_id)
             yield current

@@ -54,7 +54,7 @@ class MediaWorker:
             return
         if post.media.status in TERMINAL:
             return
-        await self._progress(post_id, 0.1)
+        await self._progress(kind, post_id, 0.1)
         original = await self.objects.head(upload)
         if original is None:
             await records.fail(post_id, "the uploaded photo is gone; upload it again")
@@ -69,10 +69,10 @@ class MediaWorker:
             await self.objects.delete([upload])
             return
         del data
-        await self._progress(post_id, 0.6)
+        await self._progress(kind, post_id, 0.6)
         stored = await self._store(kind, post_id, photo)
         RENDITIONS.inc(len(stored))
-        await self._progress(post_id, 0.9)
+        await self._progress(kind, post_id, 0.9)
         if not await records.ready(post_id, _media(photo, stored)):
             # Deleted, given up on or superseded while we worked: keep nothing of it.
             await self._forget(kind, post_id)
@@ -114,9 +114,12 @@ class MediaWorker:
         await self.objects.delete_prefix(kind.layout.renditions_prefix(post_id))
         await self.objects.delete([kind.layout.upload_key(post_id)])
 
-    async def _progress(self, post_id: int, progress: float) -> None:
+    async def _progress(self, kind: MediaKind, media_id: int, progress: float) -> None:
         await events.announce_upload_status(
-            self.events_redis, post_id, events.UploadStatusMessage("PROCESSING", progress)
+            self.events_redis,
+            kind.name,
+            media_id,
+            events.UploadStatusMessage("PROCESSING", progress),
         )
 
 

@@ -39,6 +39,9 @@ from pictor.redis_client import PooledCluster, RedisClient
 FOLLOW_CHANGED = "events:follow.changed"
 FOLLOWS_IMPORTED = "events:follows.imported"
 MEDIA_UPLOADED = "events:media.uploaded"
+# media.uploaded's ``kind`` field (an event without one is a post's). A post and an
+# avatar are numbered by different services, so their ids may coincide.
+POST_UPLOAD, AVATAR_UPLOAD = "post", "avatar"
 POST_PUBLISHED = "events:post.published"
 # {post_id, author_id, published (1/0)}: published is 0 for a post that never became
 # READY (so it never reached a feed); an event without it counts as published.
@@ -61,15 +64,15 @@ class EventNotReplicated(ConnectionError):
     may or may not be delivered, so the caller retries (UNAVAILABLE)."""
 
 
-def upload_status_channel(post_id: int) -> str:
-    """Sharded pub/sub channel of one post's processing (SPUBLISH, SSUBSCRIBE: on a
-    cluster it lives on the post's slot, not broadcast to every node): status changes
-    and progress, as JSON.
+def upload_status_channel(kind: str, media_id: int) -> str:
+    """Sharded pub/sub channel of one upload's processing (a post's photo or an avatar,
+    by ``kind``; SPUBLISH, SSUBSCRIBE: on a cluster it lives on the id's slot, not
+    broadcast to every node): status changes and progress, as JSON.
 
     Fire and forget: a watcher subscribes first, then reads the current status, so
     it never misses the end.
     """
-    return f"upload-status:{{{post_id}}}"
+    return f"upload-status:{kind}:{{{media_id}}}"
 
 
 @dataclass(frozen=True)
@@ -82,12 +85,12 @@ class UploadStatusMessage:
 
 
 async def announce_upload_status(
-    client: RedisClient, post_id: int, update: UploadStatusMessage
+    client: RedisClient, kind: str, media_id: int, update: UploadStatusMessage
 ) -> None:
     fields: dict[str, str | float] = {"status": update.status, "message": update.message}
     if update.progress is not None:
         fields["progress"] = update.progress
-    await client.spublish(upload_status_channel(post_id), json.dumps(fields))
+    await client.spublish(upload_status_channel(kind, media_id), json.dumps(fields))
 
 
 def read_upload_status(data: bytes | str) -> UploadStatusMessage:

@@ -205,6 +205,7 @@ class PostLifecycle:
     async def _announce_status(self, post: Post) -> None:
         await events.announce_upload_status(
             self._events,
+            events.POST_UPLOAD,
             post.id,
             events.UploadStatusMessage(status=status_name(post.status), message=post.media.error),
         )

@@ -35,7 +35,7 @@ async def test_a_worker_killed_mid_job_loses_nothing(
     async with redis_of(settings) as client:
         async with LiveChannels(client).reading() as channels:
             listener = LiveListener(channels)
-            await listener.listen([events.upload_status_channel(post_id)])
+            await listener.listen([events.upload_status_channel(events.POST_UPLOAD, post_id)])
             try:
                 data(await author.client.execute(CONFIRM, {"id": created["post"]["id"]}))
 
