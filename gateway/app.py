@@ -4,6 +4,7 @@ subscriptions), /healthz for liveness and /readyz for readiness."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,7 +16,7 @@ import strawberry
 from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
@@ -39,6 +40,8 @@ from pictor.redis_client import RedisClient, open_redis
 from pictor.service import settle_heap
 
 SERVICES: tuple[ServiceName, ...] = ("graph", "post", "feed", "media")
+
+log = logging.getLogger(__name__)
 
 
 class State(TypedDict):
@@ -90,6 +93,14 @@ class GraphQLEndpoint:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self._serve(scope, receive, send)
+        except ClientDisconnect:
+            # Gone before its request was read: there is nobody to answer, and nothing
+            # went wrong here (uvicorn would log it as an exception in the app).
+            log.info("a client went away before its request was read")
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         if self._for_graphiql(request):
             await graphiql.page(request)(scope, receive, send)
