@@ -8,8 +8,10 @@
 - ``follow.changed``: ``merge`` or ``unmerge``, from the follow graph re-read, so a
   repeated or late event applies the current truth.
 - ``follows.imported`` (bulk follows): ``clear``; the next read populates.
-- A crossing of the celebrity threshold, noticed on either event: ``pull`` or
-  ``unpull`` for every follower.
+- A crossing of the celebrity threshold, noticed on either event: ``restate`` (pull
+  or unpull, by the author's standing when the job runs) for every follower; the
+  author's flag is set only once every job is sent, so a crossing whose jobs were cut
+  short by an outage is noticed again when the event is retried.
 
 Work over an author's followers is never done inline: it is cut into one job per page
 of followers on ``events:feed.fanout``, so a post to 100k followers becomes 100 small
@@ -32,7 +34,9 @@ from pictor.redis_client import RedisClient
 
 log = logging.getLogger(__name__)
 
-PUSH, REMOVE, PULL, UNPULL = "push", "remove", "pull", "unpull"
+PUSH, REMOVE, RESTATE = "push", "remove", "restate"
+# Crossing jobs as sent before RESTATE: run as RESTATE, whichever way they said.
+PULL, UNPULL = "pull", "unpull"
 
 
 class FanOut:
@@ -91,10 +95,8 @@ class FanOut:
             await self._timelines.push(Entry(int(fields["post_id"]), author), followers)
         elif operation == REMOVE:
             await self._timelines.unpush(Entry(int(fields["post_id"]), author), followers)
-        elif operation == PULL:
-            await self._timelines.pull(author, followers)
-        elif operation == UNPULL:
-            await self._timelines.unpull(author, followers)
+        elif operation in (RESTATE, PULL, UNPULL):
+            await self._timelines.restate(author, followers)
         else:
             raise ValueError(f"unknown fan-out operation {operation!r}")
 
@@ -120,5 +122,6 @@ class FanOut:
         if standing.crossed:
             direction = "now pulled" if standing.celebrity else "now pushed"
             log.info("author %s crossed the celebrity threshold: %s", author, direction)
-            await self._jobs_for_followers(PULL if standing.celebrity else UNPULL, author, None)
+            await self._jobs_for_followers(RESTATE, author, None)
+            await self._timelines.flag(author, standing.celebrity)
         return standing.celebrity

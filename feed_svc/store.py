@@ -299,12 +299,12 @@ class FeedStore:
         found = await self._pipelined(queue)
         return {author: entries(members) for author, members in zip(authors, found, strict=True)}
 
-    async def mark_celebrity(self, author: int, celebrity: bool) -> bool:
-        """Sets or clears the author's celebrity flag; True if this call changed it (so
-        exactly one caller acts on a crossing of the threshold)."""
+    async def mark_celebrity(self, author: int, celebrity: bool) -> None:
+        """Sets or clears the author's celebrity flag."""
         if celebrity:
-            return bool(await self._redis.set(celebrity_key(author), 1, nx=True))
-        return bool(await self._redis.delete(celebrity_key(author)))
+            await self._redis.set(celebrity_key(author), 1)
+        else:
+            await self._redis.delete(celebrity_key(author))
 
     async def celebrities_among(self, authors: Sequence[int]) -> set[int]:
         def queue(pipe: Pipe) -> None:

@@ -62,8 +62,9 @@ def now_ms() -> int:
 
 @dataclass(frozen=True)
 class Standing:
-    """Whether an author is pulled (a celebrity) rather than pushed, and whether this
-    look noticed a crossing of the threshold (only one look notices each)."""
+    """Whether an author is pulled (a celebrity) rather than pushed, by their follower
+    count now, and whether that differs from their flag (a crossing of the threshold
+    not yet acted on: the flag is set only once every follower's job is sent)."""
 
     celebrity: bool
     crossed: bool
@@ -91,7 +92,12 @@ class HomeTimelines:
         )
         followers = response.users[0].follower_count if response.users else 0
         celebrity = followers > self._settings.celebrity_threshold
-        return Standing(celebrity, await self._store.mark_celebrity(author, celebrity))
+        flagged = author in await self._store.celebrities_among([author])
+        return Standing(celebrity, crossed=flagged != celebrity)
+
+    async def flag(self, author: int, celebrity: bool) -> None:
+        """Records the author's standing once every follower's crossing job is sent."""
+        await self._store.mark_celebrity(author, celebrity)
 
     async def publish(self, entry: Entry, celebrity: bool) -> None:
         await self._authors.add(entry, announce=celebrity)
@@ -120,6 +126,16 @@ class HomeTimelines:
         await self._store.drop_author(viewer, author, [entry.member for entry in recent])
 
     # ------------------------------------------------------------ a crossing
+
+    async def restate(self, author: int, followers: Sequence[int]) -> None:
+        """Pulls or unpulls the author for the followers by their standing now, not by
+        the crossing that sent this job: jobs of crossings back and forth may run in
+        any order (a retry after an outage runs late), and the last to run must leave
+        the truth."""
+        if (await self.standing(author)).celebrity:
+            await self.pull(author, followers)
+        else:
+            await self.unpull(author, followers)
 
     async def pull(self, author: int, followers: Sequence[int]) -> None:
         await self._store.set_pulled(author, followers, merged=True)
