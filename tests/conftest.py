@@ -12,7 +12,7 @@ import fcntl
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import pytest
@@ -102,32 +102,31 @@ def one_session_at_a_time() -> Iterator[None]:
     """Test sessions share the test keyspace, Redis database and bucket, and reset them
     when they start: a second session waits for the first instead of wiping its data.
     Sessions on the two topologies keep their data apart and run side by side."""
-    lock_path = _session_lock(ON_CLUSTER)
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+    with _session_lock(ON_CLUSTER).open("w") as lock:
+        if not _locked_at_once(lock):
             print("another test session is running; waiting for it to finish")
             fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
 
 def _session_lock(on_cluster: bool) -> Path:
-    return stack.STATE / "test" / ("cluster-session.lock" if on_cluster else "session.lock")
+    path = stack.STATE / "test" / ("cluster-session.lock" if on_cluster else "session.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _locked_at_once(lock: IO[str]) -> bool:
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 def _session_running(on_cluster: bool) -> bool:
     """Whether a test session on that topology holds its lock now."""
-    lock_path = _session_lock(on_cluster)
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("a") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(lock, fcntl.LOCK_UN)
-        return False
+    with _session_lock(on_cluster).open("a") as lock:
+        return not _locked_at_once(lock)  # released as the file closes
 
 
 @pytest.fixture(scope="session")
