@@ -104,13 +104,15 @@ test: lint buf-lint buf-breaking protos-check $(GRAPHQL_HTTP)
 
 # The suite on the cluster topology (the three-node Cassandra ring, a Redis Cluster of the
 # session's own; started here if not running): tests/cluster/ and the black-box tests of
-# the main flows. Not yet in .ci/run: the node-loss test still fails in most runs.
+# the main flows. .ci/run runs it after `make test`.
 CLUSTER_TESTS := tests/cluster tests/gateway/test_accounts.py tests/gateway/test_posts.py \
                  tests/gateway/test_follows.py tests/feed_svc/test_home_feed.py \
                  tests/gateway/test_likes.py tests/gateway/test_comments.py \
                  tests/gateway/test_notifications.py tests/feed_svc/test_push.py \
                  tests/feed_svc/test_live_updates.py tests/pictor/test_live.py \
-                 tests/media_svc/test_uploads.py tests/media_svc/test_worker.py
+                 tests/media_svc/test_uploads.py tests/media_svc/test_worker.py \
+                 tests/pictor/test_scripts.py tests/post_svc/test_ready_on_profile.py \
+                 tests/feed_svc/test_crossing.py
 # The log-in limit: its gateway counts attempts in a Redis database of its own (14), which
 # a cluster lacks. The warm page: it counts CQL reads in a node's own virtual table; on the
 # ring its before and after may ask different nodes, and reads others coordinate go unseen.
