@@ -60,6 +60,13 @@ class RateLimited(DomainError):
         return (*super().trailing_metadata(), hint)
 
 
+class TryAgain(DomainError):
+    """A write that did not take though nothing forbids it (a conditional write lost
+    to a datastore failing under it): the caller retries, as after an outage."""
+
+    status = grpc.StatusCode.UNAVAILABLE
+
+
 class PayloadTooLarge(DomainError):
     status = grpc.StatusCode.RESOURCE_EXHAUSTED
     reason = "PAYLOAD_TOO_LARGE"

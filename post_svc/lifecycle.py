@@ -17,7 +17,7 @@ from dataclasses import replace
 
 from pictor import events
 from pictor.clients import ServiceClients
-from pictor.errors import Forbidden, NotFound
+from pictor.errors import Forbidden, NotFound, TryAgain
 from pictor.graph.v1 import graph_pb2
 from pictor.hydration import HydrationCache, read_through
 from pictor.post.v1 import post_pb2
@@ -122,8 +122,9 @@ class PostLifecycle:
             raise NotFound("no such post")
         if moved:
             await self._store.unfile_pending(post_id)
-        else:
-            moves(post.status, media.status)  # refused unless it repeats what was done
+        elif moves(post.status, media.status):  # refused unless it repeats what was done
+            # Nothing forbade it, yet it did not take: never answer as if it had.
+            raise TryAgain(f"the post did not move to {status_name(media.status)}; retry")
         if post.status == READY:
             await self._publish(post)
         # Announced last, so whoever sees READY also sees the post on the profile.

@@ -19,7 +19,7 @@ from gateway import ids
 from gateway.config import GatewaySettings
 from pictor.clients import ServiceClients
 from pictor.cql import CqlSession
-from pictor.errors import NotFound
+from pictor.errors import NotFound, TryAgain
 from pictor.graph.v1 import graph_pb2
 from pictor.post.v1 import post_pb2
 from pictor.redis_client import open_redis
@@ -45,6 +45,8 @@ class GridWatchingStore(PostStore):
         self.post_count_when_moved: list[int] = []
         # Run once, just before the next grid entry is written: another call racing.
         self.meanwhile: Callable[[], Awaitable[None]] | None = None
+        # Status changes that come back not applied, though nothing refused them.
+        self.moves_lost = 0
 
     async def show_on_profile(self, post: Post) -> bool:
         if self.meanwhile is not None:
@@ -55,6 +57,9 @@ class GridWatchingStore(PostStore):
     async def move(
         self, post_id: int, media: post_pb2.Media, allowed_from: Sequence[Status]
     ) -> bool:
+        if self.moves_lost:
+            self.moves_lost -= 1
+            return False  # as a conditional write the datastore lost under it
         moved = await super().move(post_id, media, allowed_from)
         post = await self.get(post_id, serial=True)
         if moved and post is not None and post.status == READY:
@@ -129,3 +134,19 @@ async def test_a_post_deleted_as_it_turns_ready_leaves_no_grid_entry(
 
     assert await store.profile_page(author, None, 50) == []
     assert store.on_grid_when_moved == []
+
+
+async def test_a_status_change_that_did_not_take_is_retried_not_answered_as_done(
+    lifecycle: PostLifecycle, store: GridWatchingStore, http: httpx.AsyncClient
+) -> None:
+    author = await author_id(http)
+    post = await lifecycle.create(author, "again", "image/jpeg")
+    store.moves_lost = 1
+
+    with pytest.raises(TryAgain):
+        await lifecycle.update_media(post.id, ready_media())
+    assert await store.profile_page(author, None, 50) == []
+
+    ready, moved = await lifecycle.update_media(post.id, ready_media())  # the retry
+    assert (ready.status, moved) == (READY, True)
+    assert [listed.id for listed in await store.profile_page(author, None, 50)] == [post.id]
