@@ -306,6 +306,9 @@ class FeedStore:
         else:
             await self._redis.delete(celebrity_key(author))
 
+    async def is_celebrity(self, author: int) -> bool:
+        return bool(await self._redis.exists(celebrity_key(author)))
+
     async def celebrities_among(self, authors: Sequence[int]) -> set[int]:
         def queue(pipe: Pipe) -> None:
             for author in authors:

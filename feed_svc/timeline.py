@@ -87,13 +87,8 @@ class HomeTimelines:
 
     async def standing(self, author: int) -> Standing:
         """The author's standing from their follower count now."""
-        response = await self._graph.BatchGetUsers(
-            graph_pb2.BatchGetUsersRequest(user_ids=[author])
-        )
-        followers = response.users[0].follower_count if response.users else 0
-        celebrity = followers > self._settings.celebrity_threshold
-        flagged = author in await self._store.celebrities_among([author])
-        return Standing(celebrity, crossed=flagged != celebrity)
+        celebrity = await self._celebrity_now(author)
+        return Standing(celebrity, crossed=await self._store.is_celebrity(author) != celebrity)
 
     async def flag(self, author: int, celebrity: bool) -> None:
         """Records the author's standing once every follower's crossing job is sent."""
@@ -132,7 +127,7 @@ class HomeTimelines:
         the crossing that sent this job: jobs of crossings back and forth may run in
         any order (a retry after an outage runs late), and the last to run must leave
         the truth."""
-        if (await self.standing(author)).celebrity:
+        if await self._celebrity_now(author):
             await self.pull(author, followers)
         else:
             await self.unpull(author, followers)
@@ -144,6 +139,14 @@ class HomeTimelines:
         await self._store.set_pulled(author, followers, merged=False)
         for follower in followers:
             await self._backfill(follower, author)
+
+    async def _celebrity_now(self, author: int) -> bool:
+        """Whether the author has more followers than the threshold, by graph_svc."""
+        response = await self._graph.BatchGetUsers(
+            graph_pb2.BatchGetUsersRequest(user_ids=[author])
+        )
+        followers = response.users[0].follower_count if response.users else 0
+        return followers > self._settings.celebrity_threshold
 
     async def _backfill(self, viewer: int, author: int) -> None:
         """The author's recent posts into a built timeline; into a full one only those

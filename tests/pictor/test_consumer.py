@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
-import pytest
 import redis.asyncio as redis
 
-from gateway.config import GatewaySettings
 from pictor.consumer import (
     ConsumerSettings,
     Fields,
@@ -20,13 +18,6 @@ from pictor.consumer import (
 from tests.harness import unique_name, wait_until
 
 FAST = ConsumerSettings(batch=8, block_ms=50, claim_idle_ms=100, max_deliveries=3)
-
-
-@pytest.fixture
-async def client(settings: GatewaySettings) -> AsyncIterator[redis.Redis]:
-    connection = redis.from_url(settings.redis_url)
-    yield connection
-    await connection.aclose()
 
 
 async def entries(

@@ -7,7 +7,6 @@ message failing for any other reason still is dead-lettered (test_consumer.py)."
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator
 
 import grpc
 import pytest
@@ -16,7 +15,6 @@ from botocore.exceptions import EndpointConnectionError
 from cassandra.cluster import NoHostAvailable
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from gateway.config import GatewaySettings
 from pictor.consumer import Fields, StreamConsumer, dead_letter_stream
 from tests.harness import unique_name
 from tests.pictor.test_consumer import FAST, drain
@@ -38,12 +36,6 @@ OUTAGES = {
         grpc.StatusCode.DEADLINE_EXCEEDED, grpc.aio.Metadata(), grpc.aio.Metadata()
     ),
 }
-
-
-@pytest.fixture
-async def client(settings: GatewaySettings) -> AsyncIterator[redis.Redis]:
-    async with redis.from_url(settings.redis_url) as connection:
-        yield connection
 
 
 @pytest.mark.parametrize("outage", OUTAGES.values(), ids=OUTAGES.keys())
