@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -24,7 +25,10 @@ class Side(Enum):
 
 
 # Claims of a username made before a timed-out one is given up (see AccountStore._claim).
-_CLAIM_ATTEMPTS = 3
+_CLAIM_ATTEMPTS = 5
+# After a claim no round completed, wait up to this (random, times the attempt) before
+# the next: rounds of contended claims that collide on a ring spread apart.
+_CLAIM_BACKOFF_SECONDS = 0.1
 # A lightweight transaction's outcome is unknown after these (server- or client-side).
 _LWT_TIMEOUTS = (WriteTimeout, OperationTimedOut)
 
@@ -66,15 +70,17 @@ class AccountStore:
         A lightweight transaction that times out (contended sign-ups of one name on a
         loaded ring) may have been applied or not: the claim is then re-read
         linearizably, which settles any round still in flight, and the id it holds
-        tells whether it is this attempt's. A claim no round completed is made again.
+        tells whether it is this attempt's. A claim no round completed is made again,
+        after a random pause (eight sign-ups of one name at once kept colliding).
         """
-        for _ in range(_CLAIM_ATTEMPTS - 1):
+        for attempt in range(1, _CLAIM_ATTEMPTS):
             try:
                 return await self._claim_once(username, user_id)
             except _LWT_TIMEOUTS:
                 holder = await self._claim_holder(username)
                 if holder is not None:
                     return holder == user_id
+            await asyncio.sleep(random.uniform(0, _CLAIM_BACKOFF_SECONDS * attempt))
         return await self._claim_once(username, user_id)
 
     async def _claim_once(self, username: str, user_id: int) -> bool:
