@@ -18,7 +18,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
@@ -76,14 +76,23 @@ def log_tail(path: Path) -> str:
     return " | ".join(said[-_LOG_TAIL_LINES:])
 
 
-@contextlib.contextmanager
-def install_lock(name: str) -> Iterator[None]:
-    """Held while a peer is checked and installed: two runs never install at once."""
+def installed_once(
+    name: str, installed: Callable[[], T | None], marker: Path, install: Callable[[Path], T]
+) -> T:
+    """``install(log)`` under the peer's lock (two runs never install at once), unless
+    the run that held it before installed the peer; a partial install's marker and log
+    are cleared first, and ``install`` writes the marker once it is whole."""
     PEERS_DIR.mkdir(parents=True, exist_ok=True)
     with (PEERS_DIR / f".{name}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            yield
+            done = installed()
+            if done is not None:
+                return done
+            log = LOG_DIR / f"{name}-install.log"
+            log.unlink(missing_ok=True)
+            marker.unlink(missing_ok=True)
+            return install(log)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 

@@ -13,6 +13,7 @@ an unpinned install fails with ETARGET.
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import tempfile
@@ -25,7 +26,7 @@ from bench.peers import (
     PEERS_DIR,
     PeerUnavailable,
     Server,
-    install_lock,
+    installed_once,
     read_marker,
     run_logged,
     write_marker,
@@ -72,30 +73,27 @@ def install() -> dict[str, str]:
     npm, node = shutil.which("npm"), shutil.which("node")
     if npm is None or node is None:
         raise PeerUnavailable("GraphQL Mesh needs node and npm, and they are not on PATH")
-    with install_lock("mesh"):
-        done = installed()
-        if done is not None:
-            return done
-        log = LOG_DIR / "mesh-install.log"
-        log.unlink(missing_ok=True)
-        _MARKER.unlink(missing_ok=True)
-        PREFIX.mkdir(parents=True, exist_ok=True)
-        manifest = {
-            "name": "pictor-bench-mesh",
-            "private": True,
-            "dependencies": PACKAGES,
-            "overrides": OVERRIDES,
-        }
-        (PREFIX / "package.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        run_logged(
-            [npm, "install", "--prefix", PREFIX, "--no-audit", "--no-fund", "--loglevel=error"],
-            log,
-        )
-        versions = {"node": run_logged([node, "--version"], log).strip().lstrip("v")}
-        for package in (*_REPORTED, *OVERRIDES):
-            meta = PREFIX / "node_modules" / package / "package.json"
-            versions[package] = json.loads(meta.read_text())["version"]
-        write_marker(_MARKER, {"wanted": _wanted(), "versions": versions})
+    return installed_once("mesh", installed, _MARKER, functools.partial(_install, npm, node))
+
+
+def _install(npm: str, node: str, log: Path) -> dict[str, str]:
+    PREFIX.mkdir(parents=True, exist_ok=True)
+    manifest = {
+        "name": "pictor-bench-mesh",
+        "private": True,
+        "dependencies": PACKAGES,
+        "overrides": OVERRIDES,
+    }
+    (PREFIX / "package.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    run_logged(
+        [npm, "install", "--prefix", PREFIX, "--no-audit", "--no-fund", "--loglevel=error"],
+        log,
+    )
+    versions = {"node": run_logged([node, "--version"], log).strip().lstrip("v")}
+    for package in (*_REPORTED, *OVERRIDES):
+        meta = PREFIX / "node_modules" / package / "package.json"
+        versions[package] = json.loads(meta.read_text())["version"]
+    write_marker(_MARKER, {"wanted": _wanted(), "versions": versions})
     return versions
 
 

@@ -22,12 +22,11 @@ from pathlib import Path
 
 from bench.peers import (
     JPEG_QUALITY,
-    LOG_DIR,
     PEERS_DIR,
     WEBP_QUALITY,
     PeerUnavailable,
     Server,
-    install_lock,
+    installed_once,
     read_marker,
     run_logged,
     write_marker,
@@ -57,24 +56,19 @@ def installed() -> Installed | None:
 def install() -> Installed:
     """``python -m venv`` + ``pip install thumbor==VERSION``; raises PeerUnavailable with
     the error when that fails here."""
-    with install_lock("thumbor"):
-        done = installed()
-        if done is not None:
-            return done
-        log = LOG_DIR / "thumbor-install.log"
-        log.unlink(missing_ok=True)
-        # A venv is not relocatable, so it is made in place; the marker says it is whole.
-        _MARKER.unlink(missing_ok=True)
-        run_logged([sys.executable, "-m", "venv", "--clear", VENV], log)
-        pip = [str(_BIN / "python"), "-m", "pip", "--disable-pip-version-check", "--no-input"]
-        run_logged([*pip, "install", "-q", f"thumbor=={VERSION}"], log)
-        version = run_logged([_BIN / "thumbor", "--version"], log).strip()
-        if VERSION not in version:
-            raise PeerUnavailable(f"installed thumbor says {version!r}, not {VERSION}")
-        pillow = run_logged(
-            [_BIN / "python", "-c", "import PIL; print(PIL.__version__)"], log
-        ).strip()
-        write_marker(_MARKER, {"thumbor": VERSION, "pillow": pillow})
+    return installed_once("thumbor", installed, _MARKER, _install)
+
+
+def _install(log: Path) -> Installed:
+    # A venv is not relocatable, so it is made in place; the marker says it is whole.
+    run_logged([sys.executable, "-m", "venv", "--clear", VENV], log)
+    pip = [str(_BIN / "python"), "-m", "pip", "--disable-pip-version-check", "--no-input"]
+    run_logged([*pip, "install", "-q", f"thumbor=={VERSION}"], log)
+    version = run_logged([_BIN / "thumbor", "--version"], log).strip()
+    if VERSION not in version:
+        raise PeerUnavailable(f"installed thumbor says {version!r}, not {VERSION}")
+    pillow = run_logged([_BIN / "python", "-c", "import PIL; print(PIL.__version__)"], log).strip()
+    write_marker(_MARKER, {"thumbor": VERSION, "pillow": pillow})
     return Installed(VERSION, pillow)
 
 

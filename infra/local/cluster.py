@@ -275,28 +275,9 @@ def wait_for_ring(within: float = 120) -> None:
 
 
 def _sees_ring(host: str) -> bool:
-    from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable
-    from cassandra.policies import WhiteListRoundRobinPolicy
-
-    cluster = Cluster(
-        [host],
-        protocol_version=4,
-        connect_timeout=2,
-        execution_profiles={
-            EXEC_PROFILE_DEFAULT: ExecutionProfile(
-                load_balancing_policy=WhiteListRoundRobinPolicy([host])
-            )
-        },
-    )
-    try:
-        session = cluster.connect()
-        rows = session.execute("SELECT address, status_with_port FROM system_views.gossip_info")
-        normal = {row.address for row in rows if str(row.status_with_port).startswith("NORMAL")}
-        return normal >= set(CASSANDRA_HOSTS)
-    except (NoHostAvailable, OSError):
-        return False
-    finally:
-        cluster.shutdown()
+    rows = stack.node_query(host, "SELECT address, status_with_port FROM system_views.gossip_info")
+    normal = {row.address for row in rows or () if str(row.status_with_port).startswith("NORMAL")}
+    return normal >= set(CASSANDRA_HOSTS)
 
 
 def ring() -> list[Part]:

@@ -26,6 +26,7 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import grpc
@@ -296,6 +297,12 @@ def cql_ready(port: int, host: str = "127.0.0.1") -> bool:
     """The node at ``host`` answers CQL (itself, not another node of its ring)."""
     if not _port_open(port, host):
         return False
+    return node_query(host, "SELECT release_version FROM system.local", port) is not None
+
+
+def node_query(host: str, query: str, port: int = 9042) -> list[Any] | None:
+    """The rows one Cassandra node answers ``query`` with, asked of that node alone
+    (no other member of its ring); None when it does not answer."""
     from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable
     from cassandra.policies import WhiteListRoundRobinPolicy
 
@@ -311,11 +318,9 @@ def cql_ready(port: int, host: str = "127.0.0.1") -> bool:
         },
     )
     try:
-        session = cluster.connect()
-        session.execute("SELECT release_version FROM system.local")
-        return True
+        return list(cluster.connect().execute(query))
     except (NoHostAvailable, OSError):
-        return False
+        return None
     finally:
         cluster.shutdown()
 
