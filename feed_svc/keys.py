@@ -10,12 +10,20 @@ own slot (see ``celebrity_key``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 # Fan-out jobs: one message per page of an author's followers (feed_svc.fanout).
 FANOUT_JOBS = "events:feed.fanout"
 # The consumer group of every stream the feed worker reads.
 WORKER_GROUP = "feed-fanout"
 # The consumer group that turns engagement events into notifications.
 NOTIFICATIONS_GROUP = "notifications"
+
+
+def of_everyone(key: Callable[[int], str]) -> str:
+    """A SCAN pattern (Redis glob) of ``key`` for every user or author, with the keys
+    that share its name and hash tag: ``feed:{*`` also matches ``feed:{42}:built``."""
+    return key(0).replace("{0}", "{*")
 
 
 # ------------------------------------------------------------ a reader's keys

@@ -42,13 +42,13 @@ from bench.stats import GENERATOR, MACHINE, CpuMeter, LoadResult, Operation, run
 from bench.wrk import CONNECTIONS, WrkResult, cpu_ms, graphql, run_wrk
 from feed_svc.keys import (
     author_posts_key,
-    author_posts_loaded_key,
     feed_built_key,
     feed_key,
     following_built_key,
     following_key,
     last_seen_key,
     live_key,
+    of_everyone,
     pulled_key,
 )
 from graph_svc.profiles import USER_KEYS, user_key
@@ -66,14 +66,9 @@ TYPENAME_TARGET = 700
 # a part of ours busier than this then is serving someone else.
 IDLE_SECONDS = 1.0
 BUSY_IDLE_CORES = 0.05
-# Read-through caches, wiped whole for a cold page (every entry; Redis globs).
-# Every key of each read-through cache; the author caches' (with any id in the owner's
-# key) leave the celebrity flags alone.
-CACHE_PATTERNS = (
-    POST_KEYS,
-    USER_KEYS,
-    *(key(0).replace("{0}", "{*}") for key in (author_posts_key, author_posts_loaded_key)),
-)
+# Every key of each read-through cache (Redis globs), wiped whole for a cold page: the
+# author caches' (and their loaded marks) leave the celebrity flags alone.
+CACHE_PATTERNS = (POST_KEYS, USER_KEYS, of_everyone(author_posts_key))
 READER_KEYS = (
     feed_key,
     feed_built_key,

@@ -20,12 +20,15 @@ import httpx
 import pytest
 import redis.asyncio as redis
 
+from feed_svc.keys import author_posts_key, feed_key, following_key, of_everyone, pulled_key
 from gateway.config import GatewaySettings
+from graph_svc.profiles import USER_KEYS
 from harness.processes import kill
 from infra.local import stack
 from pictor.clients import ServiceClients
 from pictor.post.v1 import post_pb2
 from pictor.s3 import open_s3
+from post_svc.cache import POST_KEYS
 from tests.chaos.mixed_load import (
     Fault,
     Ledger,
@@ -43,7 +46,11 @@ pytestmark = pytest.mark.chaos
 SERVICES = ("graph_svc", "post_svc", "feed_svc", "media_svc", "media_worker", "feed_worker")
 DATASTORES = ("redis", "minio", "cassandra")
 # What a Redis that lost its data would lack: every timeline and its marks, every cache.
-WIPED = ("feed:{*", "following:{*", "pulled:{*", "post:{*", "user:{*", "author-posts:{*")
+WIPED = (
+    *map(of_everyone, (feed_key, following_key, pulled_key, author_posts_key)),
+    POST_KEYS,
+    USER_KEYS,
+)
 # Load before each kill, and after a part is back, in seconds.
 STEADY_SECONDS = 4.0
 RECOVERY_SECONDS = 8.0
