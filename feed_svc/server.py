@@ -21,11 +21,12 @@ async def _wire(settings: FeedSettings, connections: Connections) -> Wiring:
     client = connections.redis()
     clients = connections.services()
     store = FeedStore(client)
+    # Closed with the connections, after the drain (pictor.live.LiveChannels.reading).
+    await connections.enter(store.live.reading())
     authors = AuthorPosts(store, clients.post, settings.recent_per_author)
     timelines = HomeTimelines(store, clients.graph, authors, settings)
     return Wiring(
         FeedServicer(timelines, Notifications(NotificationStore(client), store.live)),
         feed_pb2_grpc.add_FeedServiceServicer_to_server,
         feed_pb2.DESCRIPTOR,
-        workers=[store.live.run],
     )

@@ -109,7 +109,8 @@ def _add_entries(pipe: Pipe, key: str, items: Sequence[Entry], keep: int) -> Non
 class FeedStore:
     def __init__(self, client: RedisClient) -> None:
         self._redis = client
-        # Run beside the server (its run method), which hands out what arrives.
+        # Read under its reading(), which feed_svc.server enters with the service's
+        # connections: the watches still open keep hearing through the drain.
         self.live = LiveChannels(client)
 
     async def _pipelined(self, queue: Callable[[Pipe], None]) -> list[Any]:
