@@ -10,6 +10,7 @@ newest first, the newest ``NOTIFICATIONS_MAX`` kept. The verbs, in pairs:
   actor left is gone. Nobody is notified of their own doing.
 - ``forget``: a deleted post takes its notifications with it.
 - ``page`` / ``mark_read``: newest first, with how many are unread; every one read.
+- ``one``: a notification by its id (a client refetching it), only to its recipient.
 - ``watch``: notifications as they are added or gain an actor, while the user watches.
 
 Idempotent under redelivery and reordering without asking anyone: every event carries
@@ -22,7 +23,7 @@ graph_svc on the worker's path. The price: two changes of one pair within the sa
 millisecond are ordered withdrawal-first.
 
 Actors stay user ids, resolved when read, so a later privacy filter has one place to
-go: ``page`` (and ``watch``, which reads through the same ``_shown``).
+go: ``page`` (and ``watch`` and ``one``, which read through the same ``_shown``).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from feed_svc.keys import notifications_live_channel
 from feed_svc.notification_store import NotificationStore, Stored
 from feed_svc.timeline import now_ms
 from pictor.consumer import Fields
-from pictor.errors import InvalidInput
+from pictor.errors import InvalidInput, NotFound
 from pictor.feed.v1 import feed_pb2
 from pictor.live import LiveChannels, LiveListener
 
@@ -105,10 +106,36 @@ class Cursor:
         return at_ms < self.at_ms or (at_ms == self.at_ms and name < self.name)
 
 
+@dataclass(frozen=True)
+class NotificationId:
+    """A notification's id: its recipient, then its subject's name (``42:like:7``).
+    Two people notified of one subject have two ids, and a reader is shown only the
+    ones naming them."""
+
+    recipient: int
+    subject: Subject
+
+    def __str__(self) -> str:
+        return f"{self.recipient}:{self.subject.name}"
+
+    @classmethod
+    def parse(cls, text: str) -> NotificationId:
+        recipient, _, name = text.partition(":")
+        try:
+            parsed = cls(int(recipient), Subject.parse(name))
+        except ValueError:
+            raise InvalidInput("malformed notification id") from None
+        # One spelling per notification ("042:like:7" is not 42's), so an id read back
+        # is the id asked for.
+        if str(parsed) != text:
+            raise InvalidInput("malformed notification id")
+        return parsed
+
+
 def notification_proto(recipient: int, stored: Stored) -> feed_pb2.Notification:
     subject = Subject.parse(stored.name)
     return feed_pb2.Notification(
-        id=f"{recipient}:{stored.name}",
+        id=str(NotificationId(recipient, subject)),
         kind=_KINDS[subject.kind],
         actor_id=stored.actor_id,
         actor_count=stored.actor_count,
@@ -158,6 +185,17 @@ class Notifications:
 
     async def mark_read(self, viewer: int) -> int:
         return await self._store.mark_read(viewer)
+
+    async def one(self, viewer: int, wanted: NotificationId) -> feed_pb2.Notification:
+        """The notification as it stands now, if it is the viewer's. NotFound alike when
+        it is someone else's and when it is gone (withdrawn, trimmed, its post deleted:
+        each takes its actors, and a notification without one is not shown), so an id
+        tells a stranger nothing."""
+        mine = wanted.recipient == viewer
+        found = await self._shown(viewer, [wanted.subject.name]) if mine else []
+        if not found:
+            raise NotFound("no such notification")
+        return found[0]
 
     async def watch(self, viewer: int) -> AsyncIterator[feed_pb2.Notification]:
         """Notifications as they are added or gain an actor, until the caller stops."""

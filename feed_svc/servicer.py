@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from feed_svc.entries import Entry
-from feed_svc.notifications import Cursor, Notifications
+from feed_svc.notifications import Cursor, NotificationId, Notifications
 from feed_svc.timeline import HomeTimelines
 from pictor.errors import InvalidInput
 from pictor.feed.v1 import feed_pb2, feed_pb2_grpc
@@ -62,6 +62,12 @@ class FeedServicer(feed_pb2_grpc.FeedServiceServicer):
             next_cursor=shown[-1].cursor if more and shown else "",
             unread_count=unread,
         )
+
+    async def GetNotification(
+        self, request: feed_pb2.GetNotificationRequest, context: Context
+    ) -> feed_pb2.GetNotificationResponse:
+        found = await self._notifications.one(request.viewer_id, NotificationId.parse(request.id))
+        return feed_pb2.GetNotificationResponse(notification=found)
 
     async def MarkNotificationsRead(
         self, request: feed_pb2.MarkNotificationsReadRequest, context: Context

@@ -8,6 +8,7 @@ from gateway.context import Info
 from gateway.selection import names_below
 from gateway.types.comment import load_comment
 from gateway.types.node import Node
+from gateway.types.notification import load_notification
 from gateway.types.page import PageInfo
 from gateway.types.post import Post, PostConnection, posts_for
 from gateway.types.user import User, asks_for_counts
@@ -60,12 +61,14 @@ class Query:
 
     @strawberry.field
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
-        kind, number = ids.decode_any(id)
+        kind, value = ids.decode_any(id)
+        if isinstance(value, str):
+            return await load_notification(info, value)
         if kind == "User":
-            return await load_user(info, number)
+            return await load_user(info, value)
         if kind == "Comment":
-            return await load_comment(info, number)
-        return await load_post(info, number)
+            return await load_comment(info, value)
+        return await load_post(info, value)
 
     @described.field("Reverse-chronological posts of everyone the viewer follows. Requires auth.")
     async def home_feed(

@@ -4,13 +4,14 @@ the ids feed_svc keeps (never names copied when it was made)."""
 from __future__ import annotations
 
 import asyncio
-import base64
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import Enum
 
+import grpc
 import strawberry
 
+from gateway import ids
 from gateway.context import Info
 from gateway.selection import names_below
 from gateway.types.comment import Comment, comments_for
@@ -67,11 +68,23 @@ class NotificationConnection:
     unread_count: int
 
 
-def _global_id(notification_id: str) -> strawberry.ID:
-    """Opaque like every id (gateway.ids), but not a number: it names the recipient's
-    notification about one subject."""
-    raw = f"Notification:{notification_id}".encode()
-    return strawberry.ID(base64.urlsafe_b64encode(raw).decode().rstrip("="))
+async def load_notification(info: Info, notification_id: str) -> Notification | None:
+    """The viewer's notification by its id, as it stands now; None when it is not the
+    viewer's (nobody's, when anonymous) or is gone. Shown through the same filter as a
+    page of them."""
+    context = info.context
+    if context.viewer_id is None:
+        return None
+    try:
+        response = await context.clients.feed.GetNotification(
+            feed_pb2.GetNotificationRequest(viewer_id=context.viewer_id, id=notification_id)
+        )
+    except grpc.aio.AioRpcError as error:
+        if error.code() == grpc.StatusCode.NOT_FOUND:
+            return None
+        raise
+    shown = await notifications_for(info, [response.notification])
+    return shown[0][1] if shown else None
 
 
 async def notifications_for(
@@ -96,7 +109,7 @@ async def notifications_for(
         if proto.comment_id and comment is None:
             continue
         notification = Notification(
-            id=_global_id(proto.id),
+            id=strawberry.ID(ids.encode(ids.NOTIFICATION, proto.id)),
             kind=_KINDS[proto.kind],
             actor=User.from_proto(actor, with_counts=with_counts),
             actor_count=proto.actor_count,

@@ -10,6 +10,7 @@ replay the events those published (``like.changed``, ``comment.changed``,
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, cast
 
@@ -22,13 +23,14 @@ from gateway import ids
 from gateway.config import GatewaySettings
 from harness.accounts import Person, sign_up
 from harness.events import channel_subscribers, settle
+from harness.graphql import GraphQLClient
 from harness.subscriptions import Subscription
 from harness.waiting import wait_until
 from pictor import events
 from pictor.redis_client import RedisClient
 from tests import images
 from tests.feed_svc.conftest import redis_of
-from tests.harness import IsolatedStack, data
+from tests.harness import IsolatedStack, data, error_codes
 
 NOTIFIED_STREAMS = (
     events.LIKE_CHANGED,
@@ -57,6 +59,14 @@ LIKE = "mutation($id: ID!) { likePost(postId: $id) { id } }"
 UNLIKE = "mutation($id: ID!) { unlikePost(postId: $id) { id } }"
 COMMENT = "mutation($id: ID!, $text: String!) { addComment(postId: $id, text: $text) { id } }"
 DELETE_COMMENT = "mutation($id: ID!) { deleteComment(id: $id) }"
+NODE = """
+query($id: ID!) {
+  node(id: $id) {
+    id
+    ... on Notification { kind actor { username } actorCount post { id } comment { id text } read }
+  }
+}
+"""
 ADDED = "subscription { notificationAdded { kind actor { username } actorCount post { id } } }"
 
 
@@ -67,7 +77,19 @@ async def redis(settings: GatewaySettings) -> AsyncIterator[RedisClient]:
 
 
 def number(global_id: str) -> int:
-    return ids.decode_any(global_id)[1]
+    return ids.decode("User", global_id)
+
+
+async def node(client: GraphQLClient, global_id: str) -> Any:
+    """``node(id)`` as the client sees it: the object, or null (never an error)."""
+    return data(await client.execute(NODE, {"id": global_id}))["node"]
+
+
+def notification_id(recipient: Person, subject: str) -> str:
+    """A notification's global id as anyone could write it: the recipient's user id and
+    the subject (``follow:<follower>``, ``like:<post>``)."""
+    raw = f"Notification:{number(recipient.id)}:{subject}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 async def notifications(person: Person, first: int = 20, after: str | None = None) -> Any:
@@ -330,3 +352,79 @@ async def test_notification_added_arrives_live(
             "actorCount": 1,
             "post": {"id": post},
         }
+
+
+async def test_a_notification_refetched_by_id_is_its_recipients_alone_and_current(
+    http: httpx.AsyncClient, engagement: Engagement
+) -> None:
+    ada, bob, cy = [await sign_up(http, name) for name in ("ada", "bob", "cy")]
+    post = await post_by(ada)
+    for liker in (bob, cy):
+        await engagement.like(liker, post)
+        await engagement.settled()  # so that cy is the newest liker
+    (edge,) = (await notifications(ada))["edges"]
+    liked = edge["node"]
+    assert await node(ada.client, liked["id"]) == liked
+    assert (liked["actor"]["username"], liked["actorCount"]) == (cy.username, 2)
+
+    # Anyone else, signed in or not, finds nothing there.
+    for other in (bob.client, cy.client, GraphQLClient(http)):
+        assert await node(other, liked["id"]) is None
+
+    # Refetched, it shows the notification as it is now.
+    await ada.client.data(MARK_READ)
+    await engagement.unlike(cy, post)
+    await engagement.settled()
+    now = await node(ada.client, liked["id"])
+    assert (now["actor"]["username"], now["actorCount"], now["read"]) == (bob.username, 1, True)
+    assert now == (await notifications(ada))["edges"][0]["node"]
+
+    # Withdrawn, it is gone.
+    await engagement.unlike(bob, post)
+    await engagement.settled()
+    assert await node(ada.client, liked["id"]) is None
+
+
+async def test_an_id_naming_another_recipient_leaks_nothing(
+    http: httpx.AsyncClient, engagement: Engagement
+) -> None:
+    ada, bob, cy = [await sign_up(http, name) for name in ("ada", "bob", "cy")]
+    for followed in (ada, cy):
+        await bob.client.data(FOLLOW, {"id": followed.id})
+    await engagement.settled()
+    subject = f"follow:{number(bob.id)}"
+    ours = await node(ada.client, notification_id(ada, subject))
+    assert (ours["kind"], ours["actor"]["username"]) == ("FOLLOW", bob.username)
+
+    # cy has a notification about the same subject; ada writing cy's id for it (or ada's
+    # id for cy) is refused, not answered with either one's notification.
+    assert await node(ada.client, notification_id(cy, subject)) is None
+    assert await node(cy.client, notification_id(ada, subject)) is None
+    assert await node(cy.client, notification_id(cy, subject)) is not None
+
+
+async def test_a_deleted_posts_notification_is_gone_by_id_too(
+    http: httpx.AsyncClient, engagement: Engagement
+) -> None:
+    ada, bob = await sign_up(http, "ada"), await sign_up(http, "bob")
+    post = await post_by(ada)
+    await engagement.comment(bob, post)
+    await engagement.settled()
+    (edge,) = (await notifications(ada))["edges"]
+    assert (await node(ada.client, edge["node"]["id"]))["kind"] == "COMMENT"
+
+    await ada.client.data("mutation($id: ID!) { deletePost(id: $id) }", {"id": post})
+    await engagement.settled()
+    assert await node(ada.client, edge["node"]["id"]) is None
+
+
+async def test_a_malformed_notification_id_is_bad_user_input(http: httpx.AsyncClient) -> None:
+    ada = await sign_up(http, "ada")
+    follow = notification_id(ada, "follow:12")
+    for bad in ("garbage", "12", f"{number(ada.id)}", f"{number(ada.id)}:like:x", "x:like:1"):
+        raw = base64.urlsafe_b64encode(f"Notification:{bad}".encode()).decode()
+        result = await ada.client.execute(NODE, {"id": raw})
+        assert error_codes(result) == ["BAD_USER_INPUT"], bad
+    # Only node() takes a notification's id.
+    result = await ada.client.execute("query($id: ID!) { post(id: $id) { id } }", {"id": follow})
+    assert error_codes(result) == ["BAD_USER_INPUT"]

@@ -24,15 +24,15 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19pictor/feed/v1/feed.proto\x12\x0epictor.feed.v1\"J\n\x12GetHomeFeedRequest\x12\x11\n\tviewer_id\x18\x01 \x01(\x03\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x0e\n\x06\x63ursor\x18\x03 \x01(\t\"+\n\x08\x46\x65\x65\x64Item\x12\x0f\n\x07post_id\x18\x01 \x01(\x03\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t\"S\n\x13GetHomeFeedResponse\x12\'\n\x05items\x18\x01 \x03(\x0b\x32\x18.pictor.feed.v1.FeedItem\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\t\")\n\x14WatchHomeFeedRequest\x12\x11\n\tviewer_id\x18\x01 \x01(\x03\"(\n\x15WatchHomeFeedResponse\x12\x0f\n\x07post_id\x18\x01 \x01(\x03\"\xc3\x01\n\x0cNotification\x12\n\n\x02id\x18\x01 \x01(\t\x12.\n\x04kind\x18\x02 \x01(\x0e\x32 .pictor.feed.v1.NotificationKind\x12\x10\n\x08\x61\x63tor_id\x18\x03 \x01(\x03\x12\x13\n\x0b\x61\x63tor_count\x18\x04 \x01(\x05\x12\x0f\n\x07post_id\x18\x05 \x01(\x03\x12\x12\n\ncomment_id\x18\x06 \x01(\x03\x12\r\n\x05\x61t_ms\x18\x07 \x01(\x03\x12\x0c\n\x04read\x18\x08 \x01(\x08\x12\x0e\n\x06\x63ursor\x18\t \x01(\t\"P\n\x18ListNotificationsRequest\x12\x11\n\tviewer_id\x18\x01 \x01(\x03\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x0e\n\x06\x63ursor\x18\x03 \x01(\t\"{\n\x19ListNotificationsResponse\x12\x33\n\rnotifications\x18\x01 \x03(\x0b\x32\x1c.pictor.feed.v1.Notification\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\t\x12\x14\n\x0cunread_count\x18\x03 \x01(\x05\"1\n\x1cMarkNotificationsReadRequest\x12\x11\n\tviewer_id\x18\x01 \x01(\x03\"0\n\x1dMarkNotificationsReadResponse\x12\x0f\n\x07\x63hanged\x18\x01 \x01(\x05\"/\n\x1aStreamNotificationsRequest\x12\x11\n\tviewer_id\x18\x01 \x01(\x03\"Q\n\x1bStreamNotificationsResponse\x12\x32\n\x0cnotification\x18\x01 \x01(\x0b\x32\x1c.pictor.feed.v1.Notification*\x8e\x01\n\x10NotificationKind\x12!\n\x1dNOTIFICATION_KIND_UNSPECIFIED\x10\x00\x12\x1a\n\x16NOTIFICATION_KIND_LIKE\x10\x01\x12\x1d\n\x19NOTIFICATION_KIND_COMMENT\x10\x02\x12\x1c\n\x18NOTIFICATION_KIND_FOLLOW\x10\x03\x32\x97\x04\n\x0b\x46\x65\x65\x64Service\x12V\n\x0bGetHomeFeed\x12\".pictor.feed.v1.GetHomeFeedRequest\x1a#.pictor.feed.v1.GetHomeFeedResponse\x12^\n\rWatchHomeFeed\x12$.pictor.feed.v1.WatchHomeFeedRequest\x1a%.pictor.feed.v1.WatchHomeFeedResponse0\x01\x12h\n\x11ListNotifications\x12(.pictor.feed.v1.ListNotificationsRequest\x1a).pictor.feed.v1.ListNotificationsResponse\x12t\n\x15MarkNotificationsRead\x12,.pictor.feed.v1.MarkNotificationsReadRequest\x1a-.pictor.feed.v1.MarkNotificationsReadResponse\x12p\n\x13StreamNotifications\x12*.pictor.feed.v1.StreamNotificationsRequest\x1a+.pictor.feed.v1.StreamNotificationsResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19pictor/feed/v1/feed.proto\x12\x0epictor.feed.v1\"J\n\x12GetHomeFeedRequest\x12\x11\n\tviewer_id\x18\x01 \x01(\x03\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x0e\n\x06\x63ursor\x18\x03 \x01(\t\"+\n\x08\x46\x65\x65\x64Item\x12\x0f\n\x07post_id\x18\x01 \x01(\x03\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t\"S\n\x13GetHomeFeedResponse\x12\'\n\x05items\x18\x01 \x03(\x0b\x32\x18.pictor.feed.v1.FeedItem\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\t\")\n\x14WatchHomeFeedRequest\x12\x11\n\tviewer_id\x18\x01 \x01(\x03\"(\n\x15WatchHomeFeedResponse\x12\x0f\n\x07post_id\x18\x01 \x01(\x03\"\xc3\x01\n\x0cNotification\x12\n\n\x02id\x18\x01 \x01(\t\x12.\n\x04kind\x18\x02 \x01(\x0e\x32 .pictor.feed.v1.NotificationKind\x12\x10\n\x08\x61\x63tor_id\x18\x03 \x01(\x03\x12\x13\n\x0b\x61\x63tor_count\x18\x04 \x01(\x05\x12\x0f\n\x07post_id\x18\x05 \x01(\x03\x12\x12\n\ncomment_id\x18\x06 \x01(\x03\x12\r\n\x05\x61t_ms\x18\x07 \x01(\x03\x12\x0c\n\x04read\x18\x08 \x01(\x08\x12\x0e\n\x06\x63ursor\x18\t \x01(\t\"P\n\x18ListNotificationsRequest\x12\x11\n\tviewer_id\x18\x01 \x01(\x03\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x0e\n\x06\x63ursor\x18\x03 \x01(\t\"{\n\x19ListNotificationsResponse\x12\x33\n\rnotifications\x18\x01 \x03(\x0b\x32\x1c.pictor.feed.v1.Notification\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\t\x12\x14\n\x0cunread_count\x18\x03 \x01(\x05\"7\n\x16GetNotificationRequest\x12\x11\n\tviewer_id\x18\x01 \x01(\x03\x12\n\n\x02id\x18\x02 \x01(\t\"M\n\x17GetNotificationResponse\x12\x32\n\x0cnotification\x18\x01 \x01(\x0b\x32\x1c.pictor.feed.v1.Notification\"1\n\x1cMarkNotificationsReadRequest\x12\x11\n\tviewer_id\x18\x01 \x01(\x03\"0\n\x1dMarkNotificationsReadResponse\x12\x0f\n\x07\x63hanged\x18\x01 \x01(\x05\"/\n\x1aStreamNotificationsRequest\x12\x11\n\tviewer_id\x18\x01 \x01(\x03\"Q\n\x1bStreamNotificationsResponse\x12\x32\n\x0cnotification\x18\x01 \x01(\x0b\x32\x1c.pictor.feed.v1.Notification*\x8e\x01\n\x10NotificationKind\x12!\n\x1dNOTIFICATION_KIND_UNSPECIFIED\x10\x00\x12\x1a\n\x16NOTIFICATION_KIND_LIKE\x10\x01\x12\x1d\n\x19NOTIFICATION_KIND_COMMENT\x10\x02\x12\x1c\n\x18NOTIFICATION_KIND_FOLLOW\x10\x03\x32\xfb\x04\n\x0b\x46\x65\x65\x64Service\x12V\n\x0bGetHomeFeed\x12\".pictor.feed.v1.GetHomeFeedRequest\x1a#.pictor.feed.v1.GetHomeFeedResponse\x12^\n\rWatchHomeFeed\x12$.pictor.feed.v1.WatchHomeFeedRequest\x1a%.pictor.feed.v1.WatchHomeFeedResponse0\x01\x12h\n\x11ListNotifications\x12(.pictor.feed.v1.ListNotificationsRequest\x1a).pictor.feed.v1.ListNotificationsResponse\x12\x62\n\x0fGetNotification\x12&.pictor.feed.v1.GetNotificationRequest\x1a\'.pictor.feed.v1.GetNotificationResponse\x12t\n\x15MarkNotificationsRead\x12,.pictor.feed.v1.MarkNotificationsReadRequest\x1a-.pictor.feed.v1.MarkNotificationsReadResponse\x12p\n\x13StreamNotifications\x12*.pictor.feed.v1.StreamNotificationsRequest\x1a+.pictor.feed.v1.StreamNotificationsResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'pictor.feed.v1.feed_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_NOTIFICATIONKIND']._serialized_start=975
-  _globals['_NOTIFICATIONKIND']._serialized_end=1117
+  _globals['_NOTIFICATIONKIND']._serialized_start=1111
+  _globals['_NOTIFICATIONKIND']._serialized_end=1253
   _globals['_GETHOMEFEEDREQUEST']._serialized_start=45
   _globals['_GETHOMEFEEDREQUEST']._serialized_end=119
   _globals['_FEEDITEM']._serialized_start=121
@@ -49,14 +49,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTNOTIFICATIONSREQUEST']._serialized_end=614
   _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_start=616
   _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_end=739
-  _globals['_MARKNOTIFICATIONSREADREQUEST']._serialized_start=741
-  _globals['_MARKNOTIFICATIONSREADREQUEST']._serialized_end=790
-  _globals['_MARKNOTIFICATIONSREADRESPONSE']._serialized_start=792
-  _globals['_MARKNOTIFICATIONSREADRESPONSE']._serialized_end=840
-  _globals['_STREAMNOTIFICATIONSREQUEST']._serialized_start=842
-  _globals['_STREAMNOTIFICATIONSREQUEST']._serialized_end=889
-  _globals['_STREAMNOTIFICATIONSRESPONSE']._serialized_start=891
-  _globals['_STREAMNOTIFICATIONSRESPONSE']._serialized_end=972
-  _globals['_FEEDSERVICE']._serialized_start=1120
-  _globals['_FEEDSERVICE']._serialized_end=1655
+  _globals['_GETNOTIFICATIONREQUEST']._serialized_start=741
+  _globals['_GETNOTIFICATIONREQUEST']._serialized_end=796
+  _globals['_GETNOTIFICATIONRESPONSE']._serialized_start=798
+  _globals['_GETNOTIFICATIONRESPONSE']._serialized_end=875
+  _globals['_MARKNOTIFICATIONSREADREQUEST']._serialized_start=877
+  _globals['_MARKNOTIFICATIONSREADREQUEST']._serialized_end=926
+  _globals['_MARKNOTIFICATIONSREADRESPONSE']._serialized_start=928
+  _globals['_MARKNOTIFICATIONSREADRESPONSE']._serialized_end=976
+  _globals['_STREAMNOTIFICATIONSREQUEST']._serialized_start=978
+  _globals['_STREAMNOTIFICATIONSREQUEST']._serialized_end=1025
+  _globals['_STREAMNOTIFICATIONSRESPONSE']._serialized_start=1027
+  _globals['_STREAMNOTIFICATIONSRESPONSE']._serialized_end=1108
+  _globals['_FEEDSERVICE']._serialized_start=1256
+  _globals['_FEEDSERVICE']._serialized_end=1891
 # @@protoc_insertion_point(module_scope)

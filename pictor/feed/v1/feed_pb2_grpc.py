@@ -51,6 +51,11 @@ class FeedServiceStub:
                 request_serializer=pictor_dot_feed_dot_v1_dot_feed__pb2.ListNotificationsRequest.SerializeToString,
                 response_deserializer=pictor_dot_feed_dot_v1_dot_feed__pb2.ListNotificationsResponse.FromString,
                 _registered_method=True)
+        self.GetNotification = channel.unary_unary(
+                '/pictor.feed.v1.FeedService/GetNotification',
+                request_serializer=pictor_dot_feed_dot_v1_dot_feed__pb2.GetNotificationRequest.SerializeToString,
+                response_deserializer=pictor_dot_feed_dot_v1_dot_feed__pb2.GetNotificationResponse.FromString,
+                _registered_method=True)
         self.MarkNotificationsRead = channel.unary_unary(
                 '/pictor.feed.v1.FeedService/MarkNotificationsRead',
                 request_serializer=pictor_dot_feed_dot_v1_dot_feed__pb2.MarkNotificationsReadRequest.SerializeToString,
@@ -89,6 +94,15 @@ class FeedServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetNotification(self, request, context):
+        """One notification of the viewer's by its id, as it stands now; NOT_FOUND when it is
+        not the viewer's (the id names its recipient) or is gone (withdrawn, trimmed, its
+        post deleted); INVALID_ARGUMENT when the id is not one this service made.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def MarkNotificationsRead(self, request, context):
         """Marks every notification of the viewer read; says how many were unread.
         """
@@ -120,6 +134,11 @@ def add_FeedServiceServicer_to_server(servicer, server):
                     servicer.ListNotifications,
                     request_deserializer=pictor_dot_feed_dot_v1_dot_feed__pb2.ListNotificationsRequest.FromString,
                     response_serializer=pictor_dot_feed_dot_v1_dot_feed__pb2.ListNotificationsResponse.SerializeToString,
+            ),
+            'GetNotification': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetNotification,
+                    request_deserializer=pictor_dot_feed_dot_v1_dot_feed__pb2.GetNotificationRequest.FromString,
+                    response_serializer=pictor_dot_feed_dot_v1_dot_feed__pb2.GetNotificationResponse.SerializeToString,
             ),
             'MarkNotificationsRead': grpc.unary_unary_rpc_method_handler(
                     servicer.MarkNotificationsRead,
@@ -215,6 +234,33 @@ class FeedService:
             '/pictor.feed.v1.FeedService/ListNotifications',
             pictor_dot_feed_dot_v1_dot_feed__pb2.ListNotificationsRequest.SerializeToString,
             pictor_dot_feed_dot_v1_dot_feed__pb2.ListNotificationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetNotification(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pictor.feed.v1.FeedService/GetNotification',
+            pictor_dot_feed_dot_v1_dot_feed__pb2.GetNotificationRequest.SerializeToString,
+            pictor_dot_feed_dot_v1_dot_feed__pb2.GetNotificationResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -41,6 +41,11 @@ class FeedServiceStub:
     """Post ids as they land in the viewer's timeline, until the caller hangs up."""
     ListNotifications: _grpc.UnaryUnaryMultiCallable[_feed_pb2.ListNotificationsRequest, _feed_pb2.ListNotificationsResponse]
     """A page of the viewer's notifications, newest first, with how many are unread."""
+    GetNotification: _grpc.UnaryUnaryMultiCallable[_feed_pb2.GetNotificationRequest, _feed_pb2.GetNotificationResponse]
+    """One notification of the viewer's by its id, as it stands now; NOT_FOUND when it is
+    not the viewer's (the id names its recipient) or is gone (withdrawn, trimmed, its
+    post deleted); INVALID_ARGUMENT when the id is not one this service made.
+    """
     MarkNotificationsRead: _grpc.UnaryUnaryMultiCallable[_feed_pb2.MarkNotificationsReadRequest, _feed_pb2.MarkNotificationsReadResponse]
     """Marks every notification of the viewer read; says how many were unread."""
     StreamNotifications: _grpc.UnaryStreamMultiCallable[_feed_pb2.StreamNotificationsRequest, _feed_pb2.StreamNotificationsResponse]
@@ -59,6 +64,11 @@ class FeedServiceAsyncStub(FeedServiceStub):
     """Post ids as they land in the viewer's timeline, until the caller hangs up."""
     ListNotifications: _aio.UnaryUnaryMultiCallable[_feed_pb2.ListNotificationsRequest, _feed_pb2.ListNotificationsResponse]  # type: ignore[assignment]
     """A page of the viewer's notifications, newest first, with how many are unread."""
+    GetNotification: _aio.UnaryUnaryMultiCallable[_feed_pb2.GetNotificationRequest, _feed_pb2.GetNotificationResponse]  # type: ignore[assignment]
+    """One notification of the viewer's by its id, as it stands now; NOT_FOUND when it is
+    not the viewer's (the id names its recipient) or is gone (withdrawn, trimmed, its
+    post deleted); INVALID_ARGUMENT when the id is not one this service made.
+    """
     MarkNotificationsRead: _aio.UnaryUnaryMultiCallable[_feed_pb2.MarkNotificationsReadRequest, _feed_pb2.MarkNotificationsReadResponse]  # type: ignore[assignment]
     """Marks every notification of the viewer read; says how many were unread."""
     StreamNotifications: _aio.UnaryStreamMultiCallable[_feed_pb2.StreamNotificationsRequest, _feed_pb2.StreamNotificationsResponse]  # type: ignore[assignment]
@@ -92,6 +102,17 @@ class FeedServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_feed_pb2.ListNotificationsResponse, _abc.Awaitable[_feed_pb2.ListNotificationsResponse]]:
         """A page of the viewer's notifications, newest first, with how many are unread."""
+
+    @_abc_1.abstractmethod
+    def GetNotification(
+        self,
+        request: _feed_pb2.GetNotificationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_feed_pb2.GetNotificationResponse, _abc.Awaitable[_feed_pb2.GetNotificationResponse]]:
+        """One notification of the viewer's by its id, as it stands now; NOT_FOUND when it is
+        not the viewer's (the id names its recipient) or is gone (withdrawn, trimmed, its
+        post deleted); INVALID_ARGUMENT when the id is not one this service made.
+        """
 
     @_abc_1.abstractmethod
     def MarkNotificationsRead(
