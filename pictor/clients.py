@@ -20,7 +20,7 @@ from pictor.post.v1 import post_pb2_grpc
 from pictor.telemetry import traced_rpcs
 
 # Calls safe to repeat: reads, and writes whose repeat changes nothing (follow and
-# unfollow, media status moves, absolute post counts).
+# unfollow, like and unlike, media status moves, absolute post counts).
 IDEMPOTENT: dict[str, tuple[str, ...]] = {
     "pictor.graph.v1.GraphService": (
         "GetUserByUsername",
@@ -28,13 +28,24 @@ IDEMPOTENT: dict[str, tuple[str, ...]] = {
         "BatchCheckFollows",
         "ListFollowers",
         "ListFollowing",
+        "GetAvatar",
         "Authenticate",
         "Follow",
         "Unfollow",
         "SetPostCount",
     ),
-    "pictor.post.v1.PostService": ("BatchGetPosts", "ListUserPosts", "UpdateMedia"),
-    "pictor.feed.v1.FeedService": ("GetHomeFeed",),
+    "pictor.post.v1.PostService": (
+        "BatchGetPosts",
+        "ListUserPosts",
+        "RecentPostIds",
+        "ListLikes",
+        "ListComments",
+        "BatchGetComments",
+        "UpdateMedia",
+        "LikePost",
+        "UnlikePost",
+    ),
+    "pictor.feed.v1.FeedService": ("GetHomeFeed", "ListNotifications", "GetNotification"),
     "pictor.media.v1.MediaService": ("SignUrls",),
 }
 
