@@ -1,6 +1,8 @@
 """Avatars: each upload a media record that moves like a post's photo (PENDING,
 PROCESSING, then READY or FAILED, moved by the media service), and the user's current
-avatar, the newest READY one.
+avatar, the newest READY one. An upload not READY expires a while after its last move
+(``avatar_upload_ttl_seconds``): one whose photo never came leaves no record behind,
+as its bytes leave none in the bucket.
 
 Of two uploads the newer wins, whichever finishes last: the current avatar is written
 with its upload's time (the avatar id's) as the write time. The media service learns
@@ -10,7 +12,7 @@ so that the objects of neither a replaced nor a superseded avatar are kept.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from graph_svc.profiles import Profiles
 from graph_svc.store import AvatarRow, AvatarStore
@@ -61,16 +63,23 @@ class Avatars:
 
     async def update_media(self, avatar_id: int, media: post_pb2.Media) -> Moved:
         """Moves the upload to media.status; a READY one becomes the user's avatar unless
-        a newer one is."""
+        a newer one is, and is kept for good (an upload not READY expires)."""
         if media.status not in _SOURCES:
             raise AvatarMoveRefused("an avatar moves to PROCESSING, READY or FAILED")
-        record = media.SerializeToString()
-        moved = await self._store.move(avatar_id, media.status, record, _SOURCES[media.status])
         avatar = await self._store.get(avatar_id)
         if avatar is None:
             raise NotFound("no such avatar upload")
-        if not moved and media_of(avatar).status != media.status:
-            raise AvatarMoveRefused("this avatar upload is past that status")
+        wanted = replace(avatar, media=media.SerializeToString())
+        sources = _SOURCES[media.status]
+        moved = await self._store.move(wanted, media.status, sources, kept=media.status == READY)
+        if moved:
+            avatar = wanted
+        else:
+            avatar = await self._store.get(avatar_id)  # as the move that won left it
+            if avatar is None:
+                raise NotFound("no such avatar upload")
+            if media_of(avatar).status != media.status:
+                raise AvatarMoveRefused("this avatar upload is past that status")
         if media.status != READY:
             return Moved(avatar, moved)
         return await self._make_current(avatar, moved)

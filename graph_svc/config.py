@@ -18,3 +18,9 @@ class GraphSettings(Settings):
     # A sign-up repeated this soon after it created the account (same name, display
     # name and password: its answer was lost) is answered with that account.
     sign_up_retry_window_seconds: float = 600.0
+    # An avatar upload not READY (its photo never came, or it failed) expires this long
+    # after its last move. Past anything that may still move it: its bytes stream in
+    # one call (grpc_stream_deadline_seconds, an hour), and a PROCESSING one can be
+    # processed while its raw upload is in the bucket (media_svc's
+    # raw_upload_expiry_days, a day), through outages the worker waits out.
+    avatar_upload_ttl_seconds: int = 25 * 3600

@@ -37,6 +37,6 @@ async def _wire(settings: GraphSettings, connections: Connections) -> Wiring:
         ),
         graph=FollowGraph(users, edges, events),
         profiles=profiles,
-        avatars=Avatars(AvatarStore(cql), ids, profiles),
+        avatars=Avatars(AvatarStore(cql, settings.avatar_upload_ttl_seconds), ids, profiles),
     )
     return Wiring(servicer, graph_pb2_grpc.add_GraphServiceServicer_to_server, graph_pb2.DESCRIPTOR)

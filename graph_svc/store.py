@@ -204,15 +204,23 @@ class AvatarRow:
 
 
 class AvatarStore:
-    """Avatar uploads (``avatars``) and the user's current one (``users.avatar``)."""
+    """Avatar uploads (``avatars``) and the user's current one (``users.avatar``).
 
-    def __init__(self, cql: CqlSession) -> None:
+    An upload expires ``upload_ttl_seconds`` after its last move unless that move made
+    it for good (READY): a photo that never came leaves nothing behind. Every move
+    writes every column, with its time to live or none (TTL 0): an UPDATE leaves the
+    INSERT's row marker to expire, and a column it left out would expire with it, or
+    outlive it as a row without its user."""
+
+    def __init__(self, cql: CqlSession, upload_ttl_seconds: int) -> None:
         self._cql = cql
+        self._ttl = upload_ttl_seconds
 
     async def create(self, avatar: AvatarRow, status: int) -> None:
         await self._cql.write(
-            "INSERT INTO avatars (avatar_id, user_id, status, media) VALUES (?, ?, ?, ?)",
-            (avatar.avatar_id, avatar.user_id, status, avatar.media),
+            "INSERT INTO avatars (avatar_id, user_id, status, media) VALUES (?, ?, ?, ?) "
+            "USING TTL ?",
+            (avatar.avatar_id, avatar.user_id, status, avatar.media, self._ttl),
         )
 
     async def get(self, avatar_id: int) -> AvatarRow | None:
@@ -223,12 +231,21 @@ class AvatarStore:
         return AvatarRow(rows[0].avatar_id, rows[0].user_id, rows[0].media) if rows else None
 
     async def move(
-        self, avatar_id: int, status: int, media: bytes, allowed_from: Sequence[int]
+        self, avatar: AvatarRow, status: int, allowed_from: Sequence[int], *, kept: bool
     ) -> bool:
-        """Sets the status and media if the status is one of ``allowed_from``."""
+        """Sets the status and media if the status is one of ``allowed_from`` (an expired
+        upload has none: it stays gone); ``kept``: for good, else expiring from now."""
         rows = await self._cql.write(
-            "UPDATE avatars SET status = ?, media = ? WHERE avatar_id = ? IF status IN ?",
-            (status, media, avatar_id, list(allowed_from)),
+            "UPDATE avatars USING TTL ? SET user_id = ?, status = ?, media = ? "
+            "WHERE avatar_id = ? IF status IN ?",
+            (
+                0 if kept else self._ttl,
+                avatar.user_id,
+                status,
+                avatar.media,
+                avatar.avatar_id,
+                list(allowed_from),
+            ),
         )
         return bool(rows[0].applied)
 
