@@ -14,11 +14,9 @@ from feed_svc.notifications import NotificationEvents, Notifications
 from feed_svc.store import FeedStore
 from feed_svc.timeline import HomeTimelines
 from pictor import events
-from pictor.clients import ServiceClients
 from pictor.consumer import ConsumerSettings, StreamConsumer
 from pictor.metrics import watch_stream
-from pictor.redis_client import open_redis
-from pictor.service import main, run_server
+from pictor.service import Connections, Worker, main, serve_worker
 
 FANOUT_JOBS_QUEUED = Gauge(
     "pictor_fanout_jobs_queued", "Fan-out jobs not done yet: unread, or read and unacknowledged."
@@ -26,42 +24,40 @@ FANOUT_JOBS_QUEUED = Gauge(
 
 
 async def run(settings: FeedSettings) -> None:
-    client = open_redis(settings)
-    clients = ServiceClients.connect(settings)
-    try:
-        store = FeedStore(client)
-        authors = AuthorPosts(store, clients.post, settings.recent_per_author)
-        timelines = HomeTimelines(store, clients.graph, authors, settings)
-        fanout = FanOut(client, clients.graph, timelines, settings)
-        consumer_settings = ConsumerSettings.of(settings)
-        handlers = (
-            (events.POST_PUBLISHED, fanout.post_published),
-            (events.POST_DELETED, fanout.post_deleted),
-            (events.FOLLOW_CHANGED, fanout.follow_changed),
-            (events.FOLLOWS_IMPORTED, fanout.follows_imported),
-            (FANOUT_JOBS, fanout.run_job),
-        )
-        notified = NotificationEvents(Notifications(NotificationStore(client), store.live))
-        notifying = (
-            (events.LIKE_CHANGED, notified.like_changed),
-            (events.COMMENT_CHANGED, notified.comment_changed),
-            (events.FOLLOW_CHANGED, notified.follow_changed),
-            (events.POST_DELETED, notified.post_deleted),
-        )
-        groups = [(WORKER_GROUP, handlers), (NOTIFICATIONS_GROUP, notifying)]
-        consumers = [
-            StreamConsumer(client, stream, group, handle, settings=consumer_settings)
-            for group, handled in groups
-            for stream, handle in handled
-        ]
-        for group, handled in groups:
-            for stream, _ in handled:
-                backlog = FANOUT_JOBS_QUEUED if stream == FANOUT_JOBS else None
-                watch_stream(client, stream, group, backlog)
-        await run_server("feed_worker", settings, [], [consumer.run for consumer in consumers])
-    finally:
-        await clients.close()
-        await client.aclose()
+    await serve_worker("feed_worker", settings, _wire)
+
+
+async def _wire(settings: FeedSettings, connections: Connections) -> list[Worker]:
+    client = connections.redis()
+    clients = connections.services()
+    store = FeedStore(client)
+    authors = AuthorPosts(store, clients.post, settings.recent_per_author)
+    timelines = HomeTimelines(store, clients.graph, authors, settings)
+    fanout = FanOut(client, clients.graph, timelines, settings)
+    handlers = (
+        (events.POST_PUBLISHED, fanout.post_published),
+        (events.POST_DELETED, fanout.post_deleted),
+        (events.FOLLOW_CHANGED, fanout.follow_changed),
+        (events.FOLLOWS_IMPORTED, fanout.follows_imported),
+        (FANOUT_JOBS, fanout.run_job),
+    )
+    notified = NotificationEvents(Notifications(NotificationStore(client), store.live))
+    notifying = (
+        (events.LIKE_CHANGED, notified.like_changed),
+        (events.COMMENT_CHANGED, notified.comment_changed),
+        (events.FOLLOW_CHANGED, notified.follow_changed),
+        (events.POST_DELETED, notified.post_deleted),
+    )
+    consumer_settings = ConsumerSettings.of(settings)
+    consumers = []
+    for group, handled in ((WORKER_GROUP, handlers), (NOTIFICATIONS_GROUP, notifying)):
+        for stream, handle in handled:
+            consumers.append(
+                StreamConsumer(client, stream, group, handle, settings=consumer_settings)
+            )
+            backlog = FANOUT_JOBS_QUEUED if stream == FANOUT_JOBS else None
+            watch_stream(client, stream, group, backlog)
+    return [consumer.run for consumer in consumers]
 
 
 if __name__ == "__main__":

@@ -21,14 +21,13 @@ from media_svc.kinds import POST, MediaKind, media_kinds
 from media_svc.objects import ObjectStore
 from media_svc.post_status import TERMINAL
 from pictor import events
-from pictor.clients import ServiceClients
 from pictor.consumer import ConsumerSettings, Fields, StreamConsumer
 from pictor.errors import InvalidInput
 from pictor.metrics import watch_stream
 from pictor.post.v1 import post_pb2
-from pictor.redis_client import RedisClient, open_redis
+from pictor.redis_client import RedisClient
 from pictor.s3 import open_s3
-from pictor.service import main, run_server
+from pictor.service import Connections, Worker, main, serve_worker
 
 PROCESSING_GROUP = "media-workers"
 CLEANUP_GROUP = "media-cleanup"
@@ -142,43 +141,32 @@ def _media(photo: renditions.ProcessedPhoto, keys: list[str]) -> post_pb2.Media:
 
 
 async def run(settings: MediaSettings) -> None:
-    events_redis = open_redis(settings)
-    clients = ServiceClients.connect(settings)
+    await serve_worker("media_worker", settings, _wire)
+
+
+async def _wire(settings: MediaSettings, connections: Connections) -> list[Worker]:
+    events_redis = connections.redis()
+    clients = connections.services()
+    objects = ObjectStore(await connections.enter(open_s3(settings)), settings.s3_bucket)
     consumer_settings = ConsumerSettings.of(settings, concurrency=settings.worker_concurrency)
     # Every upload is unique: libvips' operation cache would only hold memory.
     pyvips.cache_set_max(0)
-    try:
-        async with open_s3(settings) as s3:
-            objects = ObjectStore(s3, settings.s3_bucket)
-            worker = MediaWorker(
-                objects, media_kinds(clients, objects, events_redis), events_redis, settings
+    worker = MediaWorker(
+        objects, media_kinds(clients, objects, events_redis), events_redis, settings
+    )
+    handlers = (
+        (events.MEDIA_UPLOADED, PROCESSING_GROUP, worker.process, worker.give_up),
+        (events.POST_DELETED, CLEANUP_GROUP, worker.clean_up, None),
+    )
+    consumers = []
+    for stream, group, handle, give_up in handlers:
+        consumers.append(
+            StreamConsumer(
+                events_redis, stream, group, handle, give_up=give_up, settings=consumer_settings
             )
-            consumers = [
-                StreamConsumer(
-                    events_redis,
-                    events.MEDIA_UPLOADED,
-                    PROCESSING_GROUP,
-                    worker.process,
-                    give_up=worker.give_up,
-                    settings=consumer_settings,
-                ),
-                StreamConsumer(
-                    events_redis,
-                    events.POST_DELETED,
-                    CLEANUP_GROUP,
-                    worker.clean_up,
-                    settings=consumer_settings,
-                ),
-            ]
-            for stream, group in (
-                (events.MEDIA_UPLOADED, PROCESSING_GROUP),
-                (events.POST_DELETED, CLEANUP_GROUP),
-            ):
-                watch_stream(events_redis, stream, group)
-            await run_server("media_worker", settings, [], [consumer.run for consumer in consumers])
-    finally:
-        await clients.close()
-        await events_redis.aclose()
+        )
+        watch_stream(events_redis, stream, group)
+    return [consumer.run for consumer in consumers]
 
 
 if __name__ == "__main__":

@@ -262,6 +262,18 @@ async def serve_service(
         await run_server(service, settings, [servicer], wiring.workers)
 
 
+async def serve_worker(
+    process: ServiceName,
+    settings: SettingsT,
+    wire: Callable[[SettingsT, Connections], Awaitable[Sequence[Worker]]],
+) -> None:
+    """Runs the consumers ``wire`` builds, with health checks and metrics beside them,
+    until SIGTERM; then closes what it opened."""
+    async with AsyncExitStack() as stack:
+        workers = await wire(settings, Connections(settings, stack))
+        await run_server(process, settings, [], workers)
+
+
 def main(
     process: str,
     settings_type: type[SettingsT],
