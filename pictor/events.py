@@ -10,10 +10,10 @@ the event with it, and the promoted replica never had it, while the producer has
 already told its caller the write is done. So there :func:`publish` sends XADD and
 then ``WAIT 1`` to the primary that owns the stream, on the same connection (WAIT
 counts only the writes of its own connection), and returns only once a replica
-holds the event; with one replica per primary, the one a failover can promote. If
-no replica confirms within ``REPLICA_WAIT_MS`` (the primary has lost its replica,
-or is dying), it fails as UNAVAILABLE: the caller retries, and an event appended
-twice is harmless because every consumer is idempotent.
+holds the event (``PooledCluster.replicated``); with one replica per primary, the
+one a failover can promote. If no replica confirms in time (the primary has lost its
+replica, or is dying), it fails as UNAVAILABLE: the caller retries, and an event
+appended twice is harmless because every consumer is idempotent.
 
 Chosen over a transactional outbox in Cassandra that a sweeper re-publishes: WAIT
 closes the hole where it opens, for the cost of one replica round trip, with no
@@ -31,7 +31,6 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from redis.exceptions import ConnectionError
 from redis.typing import EncodableT, FieldT
 
 from pictor.redis_client import PooledCluster, RedisClient
@@ -53,15 +52,6 @@ COMMENT_CHANGED = "events:comment.changed"
 
 # Approximate cap per stream; consumers keep up far faster than this fills.
 STREAM_MAX_LEN = 1_000_000
-# On a cluster, replicas that must hold an event before it is acknowledged, and how
-# long to wait for them (a live replica answers within a millisecond on one network).
-REPLICAS = 1
-REPLICA_WAIT_MS = 500
-
-
-class EventNotReplicated(ConnectionError):
-    """The event reached the stream's primary but no replica confirmed it in time; it
-    may or may not be delivered, so the caller retries (UNAVAILABLE)."""
 
 
 def upload_status_channel(kind: str, media_id: int) -> str:
@@ -110,13 +100,9 @@ async def publish(client: RedisClient, stream: str, fields: Mapping[str, str | i
         event_id = await client.xadd(stream, entry, maxlen=STREAM_MAX_LEN, approximate=True)
         return _text(event_id)
     pairs = [part for field in fields.items() for part in field]
-    event_id, replicas = await client.on_primary(
-        stream,
-        ("XADD", stream, "MAXLEN", "~", STREAM_MAX_LEN, "*", *pairs),
-        ("WAIT", REPLICAS, REPLICA_WAIT_MS),
+    (event_id,) = await client.replicated(
+        stream, ("XADD", stream, "MAXLEN", "~", STREAM_MAX_LEN, "*", *pairs)
     )
-    if replicas < REPLICAS:
-        raise EventNotReplicated(f"{stream} {_text(event_id)}: no replica confirmed it")
     return _text(event_id)
 
 

@@ -52,6 +52,12 @@ RETRIES = 3
 
 RedisClient: TypeAlias = "redis.Redis | PooledCluster"
 
+# On a cluster, replicas that must hold a write before it is acknowledged, where losing
+# it with its primary would lose it for good (events, pushes), and how long to wait for
+# them (a live replica answers within a millisecond on one network).
+REPLICAS = 1
+REPLICA_WAIT_MS = 500
+
 # A cluster that cannot serve a slot right now (failing over, a redirection loop). A
 # MOVED or ASK reaches a caller only once redis-py's own tries have followed it and
 # met another each time: after a failover, a primary back as a replica answers MOVED,
@@ -63,6 +69,12 @@ _RESEND = (AskError, TryAgainError, ConnectionError, RedisTimeoutError)
 
 class ClusterUnavailable(ConnectionError):
     """The slot's primary is gone and no replica has taken over yet."""
+
+
+class NotReplicated(ConnectionError):
+    """Writes reached their primary but no replica confirmed them in time: they may or
+    may not survive it, so the caller retries (UNAVAILABLE); what is written this way
+    is idempotent."""
 
 
 def open_redis(settings: Settings) -> RedisClient:
@@ -166,6 +178,18 @@ class PooledCluster(RedisCluster):
             if isinstance(failed, (AskError, TryAgainError)):  # a slot still moving
                 raise ClusterUnavailable(str(failed)) from failed
             raise failed
+
+    async def replicated(self, key: str, *commands: Sequence[EncodableT]) -> list[Any]:
+        """``commands`` sent as ``on_primary`` sends them, answered only once a replica
+        holds them too (``WAIT``), so that a failover cannot lose what was answered;
+        NotReplicated when no replica confirms within REPLICA_WAIT_MS (the primary has
+        lost its replica, or is dying)."""
+        *replies, replicas = await self.on_primary(
+            key, *commands, ("WAIT", REPLICAS, REPLICA_WAIT_MS)
+        )
+        if replicas < REPLICAS:
+            raise NotReplicated(f"no replica confirmed {len(commands)} writes near {key!r}")
+        return replies
 
     async def _send_pinned(
         self, key: str, commands: Sequence[Sequence[EncodableT]]

@@ -20,7 +20,7 @@ import redis.asyncio as redis
 from redis.exceptions import ConnectionError
 
 from pictor import events
-from pictor.redis_client import PooledCluster
+from pictor.redis_client import NotReplicated, PooledCluster
 from tests.cluster import redis_nodes
 from tests.harness import unique_name, wait_until
 
@@ -72,7 +72,7 @@ async def test_publishing_works_again_once_the_shard_has_a_replica(
     redis_nodes.kill(shard.primary)
     await wait_until(lambda: redis_nodes.is_primary(shard.replica), within=30, interval=0.2)
     # The promoted replica has no replica of its own: nothing is acknowledged unsafely.
-    with pytest.raises(events.EventNotReplicated):
+    with pytest.raises(NotReplicated):
         await events.publish(cluster_client, stream, {"n": "alone"})
 
     redis_nodes.bring_back(shard.primary)
