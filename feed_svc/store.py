@@ -33,7 +33,7 @@ from feed_svc.keys import (
 )
 from pictor.live import LiveChannels, LiveListener
 from pictor.redis_client import RedisClient
-from pictor.scripts import Pipe, Script, pipelined, run_each
+from pictor.scripts import Pipe, Script, pipelined
 
 # What a viewer's live channel carries besides post ids: their merged celebrities
 # changed (a follow, an unfollow, a crossing of the threshold), so a watcher listens
@@ -230,13 +230,15 @@ class FeedStore:
     async def push(
         self, entry: Entry, followers: Sequence[int], quiet_since: int, keep: int
     ) -> None:
-        """The post into each follower's timeline (see _PUSH), all at once, answered
-        once a failover cannot lose it (pictor.scripts.run_each): the fan-out job is
-        then acknowledged, and nothing would put the post back."""
-        args = (entry.member, entry.score, quiet_since, keep, entry.post_id)
-        keys = (feed_key, feed_built_key, last_seen_key, live_key, announced_key, live_channel)
-        calls = [([key(f) for key in keys], args) for f in followers]
-        await run_each(self._redis, _PUSH, calls)
+        """The post into each follower's timeline (see _PUSH), one pipeline for all."""
+
+        def queue(pipe: Pipe) -> None:
+            args = (entry.member, entry.score, quiet_since, keep, entry.post_id)
+            for f in followers:
+                keys = (feed_key(f), feed_built_key(f), last_seen_key(f), live_key(f))
+                _PUSH.queue(pipe, (*keys, announced_key(f), live_channel(f)), args)
+
+        await self._pipelined(queue)
 
     async def unpush(self, entry: Entry, followers: Sequence[int]) -> None:
         def queue(pipe: Pipe) -> None:

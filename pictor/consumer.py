@@ -9,6 +9,14 @@ silently and nothing blocks the messages behind it forever. A failure because a 
 the handler needs is down (:mod:`pictor.outages`) is not the message's: such a
 message is tried again for as long as the outage lasts and never dead-lettered.
 
+On a Redis Cluster a message is acknowledged only once what its handler wrote to Redis
+is held by a replica too (``PooledCluster.writes_replicated``): replication is
+asynchronous, and a primary killed between answering a handler's writes and copying
+them would take them with it after the message was acknowledged, so that no
+redelivery would write them again (a post missing from a timeline, or from its
+author's recent posts, for good). A handler whose writes no replica confirms is an
+outage: the message is handled again.
+
 Losing Redis, or on a Redis Cluster the stream's primary, does not stop a consumer:
 it waits for the stream to be served again (by the promoted replica: the client
 follows the redirection), makes its group again if the failover lost it, and what
@@ -34,7 +42,7 @@ from redis.typing import EncodableT, FieldT
 
 from pictor.config import Settings
 from pictor.outages import is_outage
-from pictor.redis_client import RedisClient
+from pictor.redis_client import PooledCluster, RedisClient
 
 log = logging.getLogger(__name__)
 
@@ -245,6 +253,10 @@ class StreamConsumer:
     async def _settle(self, message_id: str, fields: Fields) -> None:
         try:
             await self._handle(message_id, fields)
+            if isinstance(self._redis, PooledCluster):
+                # Acknowledged, the message is never delivered again: what its handler
+                # wrote to Redis must first be safe from a failover.
+                await self._redis.writes_replicated()
         except Exception as error:
             if is_outage(error):
                 # Not the message's fault: kept pending for as long as the part is down

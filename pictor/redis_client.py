@@ -109,6 +109,8 @@ class PooledCluster(RedisCluster):
         )
         self._slots = asyncio.Semaphore(settings.redis_max_connections)
         self._slot_timeout = settings.redis_pool_timeout_seconds
+        self._next_barrier: asyncio.Future[None] | None = None
+        self._barrier_running = False
 
     @contextlib.asynccontextmanager
     async def connection_slot(self) -> AsyncIterator[None]:
@@ -190,6 +192,48 @@ class PooledCluster(RedisCluster):
         if replicas < REPLICAS:
             raise NotReplicated(f"no replica confirmed {len(commands)} writes near {key!r}")
         return replies
+
+    async def writes_replicated(self) -> None:
+        """Returns once every write a primary had answered before the call, on any of
+        its connections, is held by a replica too; NotReplicated (or ClusterUnavailable)
+        otherwise. Each primary is given one write and ``WAIT``: replication is one
+        ordered stream per primary, so a replica that holds that write holds every
+        earlier one. Calls that arrive while one is under way share the next, so a
+        consumer settling many messages at once costs a round trip per primary, not
+        one per message."""
+        if self._next_barrier is None:
+            self._next_barrier = asyncio.get_running_loop().create_future()
+        waited = self._next_barrier
+        if not self._barrier_running:
+            self._barrier_running = True
+            asyncio.get_running_loop().create_task(self._run_barriers())
+        await asyncio.shield(waited)
+
+    async def _run_barriers(self) -> None:
+        try:
+            while (barrier := self._next_barrier) is not None:
+                self._next_barrier = None
+                try:
+                    await self.initialize()
+                    marks = [self._key_on(primary) for primary in self.get_primaries()]
+                    await asyncio.gather(
+                        *(self.replicated(mark, ("SET", mark, 1, "PX", 60_000)) for mark in marks)
+                    )
+                except Exception as error:
+                    barrier.set_exception(error)
+                else:
+                    barrier.set_result(None)
+        finally:
+            self._barrier_running = False
+
+    def _key_on(self, primary: ClusterNode) -> str:
+        """A key of a slot that ``primary`` serves, for a write there."""
+        for number in range(100_000):
+            key = f"pictor:replicated:{{{number}}}"
+            node = self.get_node_from_key(key)
+            if node is not None and node.name == primary.name:
+                return key
+        raise ClusterUnavailable(f"{primary.name} serves no slot")
 
     async def _send_pinned(
         self, key: str, commands: Sequence[Sequence[EncodableT]]

@@ -11,9 +11,7 @@ of one hash tag.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -23,7 +21,7 @@ from redis.asyncio.cluster import ClusterPipeline
 from redis.exceptions import NoScriptError
 from redis.typing import EncodableT
 
-from pictor.redis_client import ClusterUnavailable, PooledCluster, RedisClient
+from pictor.redis_client import RedisClient
 
 # A pipeline of either client; never a transaction (on a cluster it may span nodes).
 Pipe = Pipeline | ClusterPipeline
@@ -67,40 +65,6 @@ async def pipelined(
             return list(await pipe.execute())
 
     return await _loading(client, scripts, execute)
-
-
-async def run_each(
-    client: RedisClient, script: Script, calls: Sequence[tuple[Sequence[str], Sequence[EncodableT]]]
-) -> None:
-    """Runs ``script`` once per (keys, args), for writes that must not be lost with
-    their primary: on one server in one pipeline; on a cluster, each primary's share
-    back to back on one of its connections, answered once a replica holds it
-    (``PooledCluster.replicated``; NotReplicated otherwise). A NOSCRIPT runs every
-    call again: the script must be one that a repeat leaves alone."""
-    if not isinstance(client, PooledCluster):
-
-        def queue(pipe: Pipe) -> None:
-            for keys, args in calls:
-                script.queue(pipe, keys, args)
-
-        await pipelined(client, queue, [script])
-        return
-    await client.initialize()
-    by_primary: dict[str, list[list[EncodableT]]] = defaultdict(list)
-    first_key: dict[str, str] = {}
-    for keys, args in calls:
-        node = client.get_node_from_key(keys[0])
-        if node is None:
-            raise ClusterUnavailable(f"no node serves {keys[0]!r}")
-        by_primary[node.name].append(script._command(keys, args))
-        first_key.setdefault(node.name, keys[0])
-
-    async def send() -> None:
-        await asyncio.gather(
-            *(client.replicated(first_key[name], *sent) for name, sent in by_primary.items())
-        )
-
-    await _loading(client, [script], send)
 
 
 async def _loading(
