@@ -110,7 +110,8 @@ class PooledCluster(RedisCluster):
         self._slots = asyncio.Semaphore(settings.redis_max_connections)
         self._slot_timeout = settings.redis_pool_timeout_seconds
         self._next_barrier: asyncio.Future[None] | None = None
-        self._barrier_running = False
+        # The loop keeps only a weak reference to a task: this keeps the barriers'.
+        self._barriers: asyncio.Task[None] | None = None
 
     @contextlib.asynccontextmanager
     async def connection_slot(self) -> AsyncIterator[None]:
@@ -204,27 +205,23 @@ class PooledCluster(RedisCluster):
         if self._next_barrier is None:
             self._next_barrier = asyncio.get_running_loop().create_future()
         waited = self._next_barrier
-        if not self._barrier_running:
-            self._barrier_running = True
-            asyncio.get_running_loop().create_task(self._run_barriers())
+        if self._barriers is None or self._barriers.done():
+            self._barriers = asyncio.get_running_loop().create_task(self._run_barriers())
         await asyncio.shield(waited)
 
     async def _run_barriers(self) -> None:
-        try:
-            while (barrier := self._next_barrier) is not None:
-                self._next_barrier = None
-                try:
-                    await self.initialize()
-                    marks = [self._key_on(primary) for primary in self.get_primaries()]
-                    await asyncio.gather(
-                        *(self.replicated(mark, ("SET", mark, 1, "PX", 60_000)) for mark in marks)
-                    )
-                except Exception as error:
-                    barrier.set_exception(error)
-                else:
-                    barrier.set_result(None)
-        finally:
-            self._barrier_running = False
+        while (barrier := self._next_barrier) is not None:
+            self._next_barrier = None
+            try:
+                await self.initialize()
+                marks = [self._key_on(primary) for primary in self.get_primaries()]
+                await asyncio.gather(
+                    *(self.replicated(mark, ("SET", mark, 1, "PX", 60_000)) for mark in marks)
+                )
+            except Exception as error:
+                barrier.set_exception(error)
+            else:
+                barrier.set_result(None)
 
     def _key_on(self, primary: ClusterNode) -> str:
         """A key of a slot that ``primary`` serves, for a write there."""

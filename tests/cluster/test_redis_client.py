@@ -8,6 +8,7 @@ import asyncio
 from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, NodesManager
 from redis.exceptions import ConnectionError
 
@@ -139,3 +140,46 @@ async def test_an_event_sent_to_a_node_that_lost_the_slot_follows_it(
     entries: Any = await cluster_client.xrange(stream)
     assert [entry_id for entry_id, _ in entries] == [sent.encode()]
     assert cluster_client.get_node_from_key(stream) == owner
+
+
+async def waits_sent(client: PooledCluster) -> int:
+    """WAIT commands the cluster's primaries have served."""
+    await client.initialize()
+    total = 0
+    for primary in client.get_primaries():
+        node = aioredis.Redis(port=int(primary.port), single_connection_client=True)
+        try:
+            stats: Any = await node.info("commandstats")
+        finally:
+            await node.aclose()
+        total += int(stats["cmdstat_wait"]["calls"]) if "cmdstat_wait" in stats else 0
+    return total
+
+
+async def test_messages_settling_at_once_share_one_replication_barrier(
+    cluster_client: PooledCluster,
+) -> None:
+    key = unique_name("settled")
+    await cluster_client.set(key, "written")
+    await cluster_client.writes_replicated()
+    before = await waits_sent(cluster_client)
+    assert before >= 1, "WAIT is not counted where this test looks"
+
+    await asyncio.gather(*(cluster_client.writes_replicated() for _ in range(100)))
+
+    primaries = len(cluster_client.get_primaries())
+    # One WAIT per primary for the first caller's barrier and at most one more for
+    # those who asked while it ran; not one per caller.
+    assert await waits_sent(cluster_client) - before <= 2 * primaries
+    shard = await redis_nodes.shard_of(cluster_client, key)
+    assert await replica_value(shard.replica, key) == b"written"
+
+
+async def replica_value(port: int, key: str) -> bytes | None:
+    node = aioredis.Redis(port=port, single_connection_client=True)
+    try:
+        await node.readonly()
+        value: Any = await node.get(key)
+        return value if value is None else bytes(value)
+    finally:
+        await node.aclose()
