@@ -196,12 +196,16 @@ class PooledCluster(RedisCluster):
 
     async def writes_replicated(self) -> None:
         """Returns once every write a primary had answered before the call, on any of
-        its connections, is held by a replica too; NotReplicated (or ClusterUnavailable)
-        otherwise. Each primary is given one write and ``WAIT``: replication is one
-        ordered stream per primary, so a replica that holds that write holds every
-        earlier one. Calls that arrive while one is under way share the next, so a
-        consumer settling many messages at once costs a round trip per primary, not
-        one per message."""
+        its connections, is held by its replica too; NotReplicated (or
+        ClusterUnavailable) otherwise. Each primary is given one write and ``WAIT``:
+        replication is one ordered stream per primary, so a replica that holds that
+        write holds every earlier one. Calls that arrive while one is under way share
+        the next, so a consumer settling many messages at once costs a round trip per
+        primary, not one per message.
+
+        A primary with no replica connected (its replica lost, until one is back) is
+        not waited on: its writes are then as safe as the primary alone, and waiting
+        would stop every consumer for as long as the replica stays away."""
         if self._next_barrier is None:
             self._next_barrier = asyncio.get_running_loop().create_future()
         waited = self._next_barrier
@@ -215,13 +219,17 @@ class PooledCluster(RedisCluster):
             try:
                 await self.initialize()
                 marks = [self._key_on(primary) for primary in self.get_primaries()]
-                await asyncio.gather(
-                    *(self.replicated(mark, ("SET", mark, 1, "PX", 60_000)) for mark in marks)
-                )
+                await asyncio.gather(*(self._settled_on(mark) for mark in marks))
             except Exception as error:
                 barrier.set_exception(error)
             else:
                 barrier.set_result(None)
+
+    async def _settled_on(self, mark: str) -> None:
+        """The barrier on the primary that serves ``mark``, if it has a replica."""
+        ((kind, _, replicas),) = await self.on_primary(mark, ("ROLE",))
+        if _text(kind) == "master" and replicas:
+            await self.replicated(mark, ("SET", mark, 1, "PX", 60_000))
 
     def _key_on(self, primary: ClusterNode) -> str:
         """A key of a slot that ``primary`` serves, for a write there."""
@@ -277,3 +285,7 @@ class _PooledPipeline(ClusterPipeline):
     ) -> list[Any]:
         async with self._pool.connection_slot():
             return await super().execute(raise_on_error, allow_redirections)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

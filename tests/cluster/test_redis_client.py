@@ -16,7 +16,7 @@ from gateway.config import GatewaySettings
 from pictor import events
 from pictor.redis_client import ClusterUnavailable, PooledCluster, open_redis
 from tests.cluster import redis_nodes
-from tests.harness import unique_name
+from tests.harness import unique_name, wait_until
 
 BLOCK_MS = 200
 
@@ -183,3 +183,26 @@ async def replica_value(port: int, key: str) -> bytes | None:
         return value if value is None else bytes(value)
     finally:
         await node.aclose()
+
+
+async def test_a_primary_without_its_replica_does_not_hold_back_settling(
+    cluster_client: PooledCluster, healthy_afterwards: None
+) -> None:
+    """A replica lost (for as long as it takes to replace it) must not stop every
+    consumer: its primary's writes are then as safe as the primary alone."""
+    key = unique_name("alone")
+    shard = await redis_nodes.shard_of(cluster_client, key)
+    redis_nodes.kill(shard.replica)
+
+    async def alone() -> bool:
+        node = aioredis.Redis(port=shard.primary, single_connection_client=True)
+        try:
+            replication: Any = await node.info("replication")
+        finally:
+            await node.aclose()
+        return int(replication["connected_slaves"]) == 0
+
+    await wait_until(alone, within=30, interval=0.1)
+    await cluster_client.set(key, "written")
+    await cluster_client.writes_replicated()
+    redis_nodes.bring_back(shard.replica)
