@@ -29,7 +29,13 @@ from contextvars import ContextVar
 from typing import Any, TypeAlias
 
 import redis.asyncio as redis
-from redis.asyncio.cluster import ClusterNode, ClusterPipeline, PipelineCommand, RedisCluster
+from redis.asyncio.cluster import (
+    ClusterNode,
+    ClusterPipeline,
+    PipelineCommand,
+    RedisCluster,
+    TransactionStrategy,
+)
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.event import EventDispatcherInterface
@@ -279,12 +285,29 @@ class _PooledPipeline(ClusterPipeline):
     def __init__(self, client: PooledCluster, transaction: Any | None) -> None:
         super().__init__(client, transaction)
         self._pool = client
+        if transaction:
+            self._execution_strategy = _FreshTransaction(self)
 
     async def execute(
         self, raise_on_error: bool = True, allow_redirections: bool = True
     ) -> list[Any]:
         async with self._pool.connection_slot():
             return await super().execute(raise_on_error, allow_redirections)
+
+
+class _FreshTransaction(TransactionStrategy):
+    """A transaction that, when its node closed its connection, lets go of every other
+    pooled connection to that node too, as a command does (redis-py's client closes its
+    connections on a connection error). Otherwise, after a node restarts, each try takes
+    another connection the node had closed, and the transaction fails however many
+    tries it has."""
+
+    async def _reinitialize_on_error(self, error: Exception, failure_count: int) -> None:
+        node = self._transaction_node
+        if isinstance(error, (ConnectionError, OSError)) and node is not None:
+            node.update_active_connections_for_reconnect()
+            await node.disconnect_free_connections()
+        await super()._reinitialize_on_error(error, failure_count)  # type: ignore[no-untyped-call]
 
 
 def _text(value: bytes | str) -> str:

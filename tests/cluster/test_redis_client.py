@@ -206,3 +206,20 @@ async def test_a_primary_without_its_replica_does_not_hold_back_settling(
     await cluster_client.set(key, "written")
     await cluster_client.writes_replicated()
     redis_nodes.bring_back(shard.replica)
+
+
+async def test_pooled_transactions_work_at_once_after_a_node_restarts(
+    cluster_client: PooledCluster, healthy_afterwards: None
+) -> None:
+    """As a command does: the gateway's rate-limit transaction met only connections the
+    restarted node had closed, one per try, and answered UNAVAILABLE."""
+    key = unique_name("restart-tx")
+    # Several pooled connections to the key's primary, more than a transaction's tries.
+    await asyncio.gather(*(count_in_a_transaction(cluster_client, key) for _ in range(8)))
+    await cluster_client.replicated(key, ("SET", key, "8"))
+    shard = await redis_nodes.shard_of(cluster_client, key)
+
+    redis_nodes.kill(shard.primary)
+    redis_nodes.bring_back(shard.primary)
+
+    assert await count_in_a_transaction(cluster_client, key) == 9
