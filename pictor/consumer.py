@@ -42,7 +42,7 @@ from redis.typing import EncodableT, FieldT
 
 from pictor.config import Settings
 from pictor.outages import is_outage
-from pictor.redis_client import PooledCluster, RedisClient
+from pictor.redis_client import PooledCluster, RedisClient, text
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ async def replay_dead(
             pipe.xadd(stream, original)
             pipe.xdel(dead, dead_id)
             new_id, _ = await pipe.execute()
-        replayed.append(_text(new_id))
+        replayed.append(text(new_id))
     return replayed
 
 
@@ -225,7 +225,7 @@ class StreamConsumer:
                 entry for _, stream_entries in response or () for entry in _entries(stream_entries)
             ]
         return [
-            (_text(message_id), {_text(k): _text(v) for k, v in fields.items()})
+            (text(message_id), {text(k): text(v) for k, v in fields.items()})
             for message_id, fields in entries
         ]
 
@@ -306,7 +306,3 @@ def _entries(response: Any) -> list[tuple[bytes, dict[bytes, bytes]]]:
     """Stream entries as redis-py returns them (its types allow None everywhere).
     Entries trimmed from the stream while pending come back without fields: dropped."""
     return [(message_id, fields) for message_id, fields in response or () if fields]
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 from redis.typing import EncodableT, FieldT
 
-from pictor.redis_client import PooledCluster, RedisClient
+from pictor.redis_client import PooledCluster, RedisClient, text
 
 FOLLOW_CHANGED = "events:follow.changed"
 FOLLOWS_IMPORTED = "events:follows.imported"
@@ -98,13 +98,9 @@ async def publish(client: RedisClient, stream: str, fields: Mapping[str, str | i
     if not isinstance(client, PooledCluster):
         entry: dict[FieldT, EncodableT] = {key: value for key, value in fields.items()}
         event_id = await client.xadd(stream, entry, maxlen=STREAM_MAX_LEN, approximate=True)
-        return _text(event_id)
+        return text(event_id)
     pairs = [part for field in fields.items() for part in field]
     (event_id,) = await client.replicated(
         stream, ("XADD", stream, "MAXLEN", "~", STREAM_MAX_LEN, "*", *pairs)
     )
-    return _text(event_id)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+    return text(event_id)

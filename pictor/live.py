@@ -31,7 +31,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import SlotNotCoveredError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from pictor.redis_client import ClusterUnavailable, PooledCluster, RedisClient
+from pictor.redis_client import ClusterUnavailable, PooledCluster, RedisClient, text
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ class LiveChannels:
             return
         if message is None:
             return
-        channel = _text(message["channel"])
+        channel = text(message["channel"])
         if message["type"] == "ssubscribe" and channel in self._confirmed:
             self._confirmed[channel].set()
         elif message["type"] == "smessage":
@@ -210,7 +210,3 @@ class LiveListener:
 def _report_failure(reader: asyncio.Task[None]) -> None:
     if not reader.cancelled() and (error := reader.exception()) is not None:
         log.error("live updates stopped: %r", error)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -19,7 +19,7 @@ import grpc
 import redis.asyncio as redis
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
 
-from pictor.redis_client import RedisClient
+from pictor.redis_client import RedisClient, text
 
 log = logging.getLogger(__name__)
 
@@ -101,11 +101,11 @@ async def stream_backlog(client: RedisClient, stream: str, group: str) -> tuple[
     if not await client.exists(stream):
         return 0, 0
     for info in await client.xinfo_groups(stream):
-        if _text(info["name"]) != group:
+        if text(info["name"]) != group:
             continue
         lag = info.get("lag")
         if lag is None:
-            last = _text(info["last-delivered-id"])
+            last = text(info["last-delivered-id"])
             after = await client.xrange(stream, min=f"({last}", max="+", count=LAG_COUNTED_UP_TO)
             lag = len(after or ())
         return int(lag), int(info["pending"])
@@ -158,7 +158,3 @@ async def _answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
         pass
     finally:
         writer.close()
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -49,6 +49,7 @@ from redis.exceptions import (
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT
 
+from pictor.coalescing import Coalesced
 from pictor.config import Settings
 
 # Tries of a command whose connection broke: on one server backing off 50 ms, 100 ms,
@@ -115,9 +116,9 @@ class PooledCluster(RedisCluster):
         )
         self._slots = asyncio.Semaphore(settings.redis_max_connections)
         self._slot_timeout = settings.redis_pool_timeout_seconds
-        self._next_barrier: asyncio.Future[None] | None = None
-        # The loop keeps only a weak reference to a task: this keeps the barriers'.
-        self._barriers: asyncio.Task[None] | None = None
+        self._barrier: Coalesced[None, None] = Coalesced(self._barrier_once)
+        # Per primary (by name), a key of a slot it serves: where its barrier writes.
+        self._marks: dict[str, str] = {}
 
     @contextlib.asynccontextmanager
     async def connection_slot(self) -> AsyncIterator[None]:
@@ -212,39 +213,34 @@ class PooledCluster(RedisCluster):
         A primary with no replica connected (its replica lost, until one is back) is
         not waited on: its writes are then as safe as the primary alone, and waiting
         would stop every consumer for as long as the replica stays away."""
-        if self._next_barrier is None:
-            self._next_barrier = asyncio.get_running_loop().create_future()
-        waited = self._next_barrier
-        if self._barriers is None or self._barriers.done():
-            self._barriers = asyncio.get_running_loop().create_task(self._run_barriers())
-        await asyncio.shield(waited)
+        await self._barrier(None, None)
 
-    async def _run_barriers(self) -> None:
-        while (barrier := self._next_barrier) is not None:
-            self._next_barrier = None
-            try:
-                await self.initialize()
-                marks = [self._key_on(primary) for primary in self.get_primaries()]
-                await asyncio.gather(*(self._settled_on(mark) for mark in marks))
-            except Exception as error:
-                barrier.set_exception(error)
-            else:
-                barrier.set_result(None)
+    async def _barrier_once(self, _: None, __: None) -> None:
+        await self.initialize()
+        await asyncio.gather(*(self._settled_on(self._mark(p)) for p in self.get_primaries()))
 
     async def _settled_on(self, mark: str) -> None:
         """The barrier on the primary that serves ``mark``, if it has a replica."""
         ((kind, _, replicas),) = await self.on_primary(mark, ("ROLE",))
-        if _text(kind) == "master" and replicas:
+        if text(kind) == "master" and replicas:
             await self.replicated(mark, ("SET", mark, 1, "PX", 60_000))
 
-    def _key_on(self, primary: ClusterNode) -> str:
-        """A key of a slot that ``primary`` serves, for a write there."""
+    def _mark(self, primary: ClusterNode) -> str:
+        """A key of a slot that ``primary`` serves, for a write there (found once, and
+        again only after the slots moved)."""
+        mark = self._marks.get(primary.name)
+        if mark is not None and self._serves(primary, mark):
+            return mark
         for number in range(100_000):
-            key = f"pictor:replicated:{{{number}}}"
-            node = self.get_node_from_key(key)
-            if node is not None and node.name == primary.name:
-                return key
+            mark = f"pictor:replicated:{{{number}}}"
+            if self._serves(primary, mark):
+                self._marks[primary.name] = mark
+                return mark
         raise ClusterUnavailable(f"{primary.name} serves no slot")
+
+    def _serves(self, primary: ClusterNode, key: str) -> bool:
+        node = self.get_node_from_key(key)
+        return node is not None and node.name == primary.name
 
     async def _send_pinned(
         self, key: str, commands: Sequence[Sequence[EncodableT]]
@@ -310,5 +306,6 @@ class _FreshTransaction(TransactionStrategy):
         await super()._reinitialize_on_error(error, failure_count)  # type: ignore[no-untyped-call]
 
 
-def _text(value: bytes | str) -> str:
+def text(value: bytes | str) -> str:
+    """A reply as text (clients may be opened with or without decoding)."""
     return value.decode() if isinstance(value, bytes) else value

@@ -77,6 +77,10 @@ def stream_id(version: str) -> tuple[int, int]:
     return int(milliseconds), int(sequence or 0)
 
 
+def newer_version(kept: str, asked: str) -> str:
+    return max(kept, asked, key=stream_id)
+
+
 class EngagementCache:
     def __init__(self, client: RedisClient, ttl_seconds: int) -> None:
         self._redis = client

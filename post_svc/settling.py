@@ -3,7 +3,7 @@ recounted, viewer flags set from the truth, and a deleted post's likes and comme
 removed. Every handler re-reads CQL rather than trusting the event, so a redelivered or
 out-of-order event changes nothing that is right already.
 
-Recounts of one post are coalesced (:class:`Coalesced`): one runs at a time per post
+Recounts of one post are coalesced (:class:`pictor.coalescing.Coalesced`): one runs at a time per post
 and count, and every event that arrives while it runs is answered by the next run,
 which starts after them all. With the consumer holding many events at once, a burst of
 1,000 likes on one post becomes a few partition counts.
@@ -14,10 +14,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 
+from pictor.coalescing import Coalesced
 from pictor.consumer import Fields
-from post_svc.engagement import Count, Engagement, EngagementCache, stream_id
+from post_svc.engagement import Count, Engagement, EngagementCache, newer_version
 from post_svc.engagement_store import CommentStore, LikeStore
 from post_svc.lifecycle import PostLifecycle
 
@@ -26,52 +26,6 @@ log = logging.getLogger(__name__)
 # Events of one kind a post_svc replica holds at once: what a recount can coalesce.
 IN_HAND = 64
 GROUP = "post_svc"
-
-
-@dataclass
-class _Run:
-    version: str
-    done: asyncio.Future[None] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
-
-
-class Coalesced:
-    """``recount(post_id, version)``, run so that each caller returns after a run that
-    started after it asked, with a version at least its own; callers arriving while a
-    run is under way share the next one."""
-
-    def __init__(self, recount: Callable[[int, str], Awaitable[None]]) -> None:
-        self._recount = recount
-        self._queued: dict[int, _Run] = {}
-        self._running: set[int] = set()
-        # The loop keeps only weak references to tasks: these keep the runs alive.
-        self._drivers: set[asyncio.Task[None]] = set()
-
-    async def __call__(self, post_id: int, version: str) -> None:
-        run = self._queued.get(post_id)
-        if run is None:
-            run = self._queued[post_id] = _Run(version)
-        elif stream_id(version) > stream_id(run.version):
-            run.version = version
-        if post_id not in self._running:
-            self._running.add(post_id)
-            driver = asyncio.get_running_loop().create_task(self._drive(post_id))
-            self._drivers.add(driver)
-            driver.add_done_callback(self._drivers.discard)
-        await asyncio.shield(run.done)
-
-    async def _drive(self, post_id: int) -> None:
-        try:
-            while (run := self._queued.pop(post_id, None)) is not None:
-                try:
-                    await self._recount(post_id, run.version)
-                except Exception as error:
-                    run.done.set_exception(error)
-                else:
-                    run.done.set_result(None)
-        finally:
-            self._running.discard(post_id)
 
 
 class Settling:
@@ -88,8 +42,9 @@ class Settling:
         self._likes = likes
         self._comments = comments
         self._posts = posts
-        self._recount_likes = Coalesced(self._recounter("likes"))
-        self._recount_comments = Coalesced(self._recounter("comments"))
+        # Each run carries the newest version asked for.
+        self._recount_likes = Coalesced(self._recounter("likes"), newer_version)
+        self._recount_comments = Coalesced(self._recounter("comments"), newer_version)
 
     def _recounter(self, count: Count) -> Callable[[int, str], Awaitable[None]]:
         async def recount(post_id: int, version: str) -> None:

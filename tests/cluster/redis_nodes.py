@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 
 import redis
@@ -40,6 +40,18 @@ async def shard_of(client: PooledCluster, key: str) -> Shard:
         await node.aclose()
     assert replication.get("connected_slaves") == 1, f"{key}'s primary has no replica"
     return Shard(int(primary.port), int(replication["slave0"]["port"]))
+
+
+@asynccontextmanager
+async def asked_alone(port: int) -> AsyncIterator[aioredis.Redis]:
+    """One node, asked directly (a replica too: reads allowed), not through the
+    cluster client, which may still be finding where slots moved."""
+    node = aioredis.Redis(port=port, single_connection_client=True)
+    try:
+        await node.readonly()
+        yield node
+    finally:
+        await node.aclose()
 
 
 def kill(port: int) -> float:

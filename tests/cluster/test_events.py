@@ -16,7 +16,6 @@ import contextlib
 from typing import Any
 
 import pytest
-import redis.asyncio as redis
 from redis.exceptions import ConnectionError
 
 from pictor import events
@@ -30,13 +29,9 @@ BACKLOG_MB = 32
 
 async def stream_ids(port: int, stream: str) -> set[str]:
     """The ids a node holds in the stream, asked of that node alone (a replica too)."""
-    node = redis.Redis(port=port, single_connection_client=True)
-    try:
-        await node.readonly()
+    async with redis_nodes.asked_alone(port) as node:
         found: Any = await node.xrange(stream)
-        return {message_id.decode() for message_id, _ in found}
-    finally:
-        await node.aclose()
+    return {message_id.decode() for message_id, _ in found}
 
 
 async def test_an_acknowledged_event_survives_the_loss_of_its_primary(

@@ -8,7 +8,6 @@ import asyncio
 from typing import Any
 
 import pytest
-import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, NodesManager
 from redis.exceptions import ConnectionError
 
@@ -147,11 +146,8 @@ async def waits_sent(client: PooledCluster) -> int:
     await client.initialize()
     total = 0
     for primary in client.get_primaries():
-        node = aioredis.Redis(port=int(primary.port), single_connection_client=True)
-        try:
+        async with redis_nodes.asked_alone(int(primary.port)) as node:
             stats: Any = await node.info("commandstats")
-        finally:
-            await node.aclose()
         total += int(stats["cmdstat_wait"]["calls"]) if "cmdstat_wait" in stats else 0
     return total
 
@@ -176,13 +172,9 @@ async def test_messages_settling_at_once_share_one_replication_barrier(
 
 
 async def replica_value(port: int, key: str) -> bytes | None:
-    node = aioredis.Redis(port=port, single_connection_client=True)
-    try:
-        await node.readonly()
+    async with redis_nodes.asked_alone(port) as node:
         value: Any = await node.get(key)
-        return value if value is None else bytes(value)
-    finally:
-        await node.aclose()
+    return value if value is None else bytes(value)
 
 
 async def test_a_primary_without_its_replica_does_not_hold_back_settling(
@@ -195,11 +187,8 @@ async def test_a_primary_without_its_replica_does_not_hold_back_settling(
     redis_nodes.kill(shard.replica)
 
     async def alone() -> bool:
-        node = aioredis.Redis(port=shard.primary, single_connection_client=True)
-        try:
+        async with redis_nodes.asked_alone(shard.primary) as node:
             replication: Any = await node.info("replication")
-        finally:
-            await node.aclose()
         return int(replication["connected_slaves"]) == 0
 
     await wait_until(alone, within=30, interval=0.1)

@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import time
 from typing import Any
 
-import redis.asyncio as redis
 from redis.exceptions import ConnectionError
 
 from feed_svc.entries import Entry
@@ -38,35 +36,27 @@ ONE_AT_A_TIME = ConsumerSettings(batch=1, block_ms=100)
 
 async def timeline(port: int, follower: int) -> set[bytes]:
     """The follower's timeline as one node holds it (a replica too)."""
-    node = redis.Redis(port=port, single_connection_client=True)
-    try:
-        await node.readonly()
+    async with redis_nodes.asked_alone(port) as node:
         members: Any = await node.zrange(feed_key(follower), 0, -1)
-        return set(members)
-    finally:
-        await node.aclose()
+    return set(members)
 
 
 async def a_stream_elsewhere(client: PooledCluster, shard: redis_nodes.Shard) -> tuple[str, int]:
     """A stream whose primary is not ``shard``'s (its acknowledgements outlive the
     kill), and that primary's port."""
-    for _ in itertools.count():
+    while True:
         stream = unique_name("events:pushes")
         primary = (await redis_nodes.shard_of(client, stream)).primary
         if primary != shard.primary:
             return stream, primary
-    raise AssertionError("unreachable")
 
 
 async def pending(port: int, stream: str) -> int:
     """How many messages of the stream the group holds unacknowledged, asked of the
     stream's primary alone (the cluster client may still be finding the promoted one)."""
-    node = redis.Redis(port=port, single_connection_client=True)
-    try:
+    async with redis_nodes.asked_alone(port) as node:
         summary: Any = await node.xpending(stream, GROUP)
-        return int(summary["pending"])
-    finally:
-        await node.aclose()
+    return int(summary["pending"])
 
 
 async def test_an_acknowledged_push_survives_the_loss_of_its_timelines_primary(

@@ -1,4 +1,4 @@
-"""Coalesced recounts (post_svc.settling), pure logic: whoever asks while a recount
+"""Coalesced recounts (pictor.coalescing, as post_svc.settling uses it), pure logic: whoever asks while a recount
 runs is answered by the next one, which starts after them all and carries the newest
 version asked for; different posts do not wait for each other."""
 
@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
-from post_svc.settling import Coalesced
+from pictor.coalescing import Coalesced
+from post_svc.engagement import newer_version
 
 
 class Recounts:
@@ -28,7 +29,7 @@ class Recounts:
 
 async def test_askers_during_a_run_share_the_next_run_with_the_newest_version() -> None:
     recounts = Recounts()
-    recount = Coalesced(recounts)
+    recount = Coalesced(recounts, newer_version)
     first = asyncio.create_task(recount(7, "100-0"))
     await recounts.started.wait()
     waiting = [asyncio.create_task(recount(7, version)) for version in ("102-0", "101-5", "102-1")]
@@ -42,7 +43,7 @@ async def test_askers_during_a_run_share_the_next_run_with_the_newest_version() 
 
 async def test_posts_are_recounted_apart_and_a_failure_reaches_every_asker() -> None:
     recounts = Recounts()
-    recount = Coalesced(recounts)
+    recount = Coalesced(recounts, newer_version)
     asked = [asyncio.create_task(recount(post_id, "5-0")) for post_id in (1, 2, 1)]
     await recounts.started.wait()
     recounts.fail = True
