@@ -26,6 +26,7 @@ from feed_svc.entries import Entry
 from harness.accounts import find_user
 from harness.events import settle_feed_worker
 from harness.graphql import GraphQLClient
+from harness.waiting import bounded
 from pictor.clients import ServiceClients
 from pictor.cql import CqlSession
 from pictor.redis_client import RedisClient
@@ -121,19 +122,36 @@ async def timeline_page(client: RedisClient, reader: Reader) -> list[Entry]:
 class Feed:
     """What a feed scenario reads with, open for its length."""
 
+    bench: BenchRun
+    sizes: Sizes
     clients: ServiceClients
     redis: RedisClient
     cql: CqlSession
     reader: Reader
 
+    @property
+    def warm_up_pages(self) -> int:
+        return 2 if self.bench.smoke else 4 * CONNECTIONS
+
+    async def warm(self, pages: int | None = None) -> None:
+        """The gateway's caches and connections, the services' hydration caches."""
+        await bounded(CONNECTIONS, read_page(self.reader), range(pages or self.warm_up_pages))
+
+    async def with_wrk(self, query: str = HOME_FEED, seconds: float | None = None) -> WrkResult:
+        """The reader's home feed (``query``) driven by wrk, with its CPU and CQL cost."""
+        wrk_seconds = self.sizes.wrk_seconds if seconds is None else seconds
+        return await read_with_wrk(self.bench, self.cql, self.reader.client, wrk_seconds, query)
+
 
 @asynccontextmanager
-async def reading(bench: BenchRun, sizes: Sizes) -> AsyncIterator[Feed]:
+async def reading(bench: BenchRun, sizes: Sizes | None = None) -> AsyncIterator[Feed]:
+    """The reader's feed, at the run's sizes unless told."""
+    sizes = sizes or (SMOKE if bench.smoke else FULL)
     cql = await CqlSession.connect(bench.target.settings)
     try:
         async with connected(bench.target) as (clients, client), bench.graphql() as anonymous:
             reader = await population(bench, clients, client, anonymous, sizes)
-            yield Feed(clients, client, cql, reader)
+            yield Feed(bench, sizes, clients, client, cql, reader)
     finally:
         await cql.close()
 
@@ -144,7 +162,7 @@ def checked(reader: Reader, post_ids: list[int]) -> list[int]:
     return post_ids
 
 
-def home_feed(reader: Reader) -> Operation:
+def read_page(reader: Reader) -> Operation:
     """One homeFeed page through GraphQL, checked; its post ids."""
 
     async def read(index: int) -> list[int]:

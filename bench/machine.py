@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import pyvips
 
 from bench.target import Target
-from harness.processes import environ
+from harness.processes import command_lines, environ
 from infra.local import stack
 
 T = TypeVar("T")
@@ -58,23 +58,10 @@ def vipsthumbnail_libvips() -> str | None:
 
 
 def _cassandra(target: Target) -> str:
-    from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
-    from cassandra.policies import RoundRobinPolicy
-
     settings = target.settings
-    profile = ExecutionProfile(load_balancing_policy=RoundRobinPolicy())
-    cluster = Cluster(
-        list(settings.cql_hosts),
-        port=settings.cql_port,
-        protocol_version=4,
-        connect_timeout=2,
-        execution_profiles={EXEC_PROFILE_DEFAULT: profile},
-    )
-    try:
-        row = cluster.connect().execute("SELECT release_version FROM system.local").one()
-        return str(row.release_version)
-    finally:
-        cluster.shutdown()
+    query = "SELECT release_version FROM system.local"
+    (row,) = stack.node_query(settings.cql_hosts[0], query, settings.cql_port) or [None]
+    return str(row.release_version)
 
 
 def _version(target: Target, datastore: str) -> str:
@@ -133,18 +120,12 @@ def other_pictor_processes(target: Target) -> list[str]:
     parts = [part.name for part in stack.applications(target.settings)]
     ours = {os.getpid(), *target.pids(*parts).values()}
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) in ours:
-            continue
-        try:
-            command = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
-        except OSError:
-            continue
-        if "-m" in command[:-1] and "python" in Path(command[0]).name:
+    for pid, command in command_lines().items():
+        if pid not in ours and "-m" in command[:-1] and "python" in Path(command[0]).name:
             module = command[command.index("-m") + 1]
             if module.split(".")[0] in _PICTOR_MODULES:
-                found.append(f"{entry.name} {module}")
-    return sorted(found, key=lambda line: int(line.split()[0]))
+                found.append(f"{pid} {module}")
+    return found
 
 
 def facts(target: Target) -> dict[str, Any]:

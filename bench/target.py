@@ -6,26 +6,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from gateway.config import GatewaySettings
+from harness.processes import command_lines
 from infra.local import stack
 from media_svc.config import MediaSettings
 
 
 def datastore_pid(marker: str) -> int | None:
     """The pid of the first process whose command line holds ``marker``."""
-    for entry in sorted(Path("/proc").iterdir(), key=lambda path: path.name):
-        if not entry.name.isdigit():
-            continue
-        try:
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if marker in command:
-            return int(entry.name)
-    return None
+    found = (pid for pid, line in command_lines().items() if marker in " ".join(line))
+    return next(found, None)
 
 
 @dataclass(frozen=True)

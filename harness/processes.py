@@ -21,6 +21,19 @@ def environ(pid: int) -> dict[str, str]:
     return found
 
 
+def command_lines() -> dict[int, list[str]]:
+    """Every process's arguments by pid, in pid order (those gone meanwhile left out)."""
+    found = {}
+    for entry in sorted(Path("/proc").iterdir(), key=lambda path: path.name.zfill(10)):
+        if entry.name.isdigit():
+            try:
+                arguments = (entry / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            found[int(entry.name)] = arguments.split("\0")
+    return found
+
+
 def kill(part: stack.Part) -> float:
     """Kills a running part with SIGKILL (no graceful stop) and reaps it; returns when
     it was killed, on the monotonic clock."""

@@ -21,16 +21,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from bench.peers import (
-    LOG_DIR,
-    PEERS_DIR,
-    PeerUnavailable,
-    Server,
-    installed_once,
-    read_marker,
-    run_logged,
-    write_marker,
-)
+from bench import peers
 from harness.net import free_port
 from infra.local import stack
 
@@ -44,7 +35,7 @@ PACKAGES = {
 OVERRIDES = {"@graphql-tools/delegate": "12.2.1"}
 # Recorded as installed, beside the packages asked for.
 _REPORTED = ("@graphql-hive/gateway", "@graphql-mesh/compose-cli", "@omnigraph/grpc")
-PREFIX = PEERS_DIR / "mesh"
+PREFIX = peers.PEERS_DIR / "mesh"
 _MARKER = PREFIX / "pictor-installed.json"
 _BIN = PREFIX / "node_modules" / ".bin"
 PROTOS = stack.ROOT / "protos"
@@ -58,7 +49,7 @@ def _wanted() -> dict[str, object]:
 
 def installed() -> dict[str, str] | None:
     """Versions of a completed install of the pinned packages (and node's), or None."""
-    facts = read_marker(_MARKER)
+    facts = peers.read_marker(_MARKER)
     if not facts or facts.get("wanted") != _wanted():
         return None
     if not all((_BIN / tool).exists() for tool in ("mesh-compose", "hive-gateway")):
@@ -72,8 +63,8 @@ def install() -> dict[str, str]:
     PeerUnavailable with npm's error when that fails here."""
     npm, node = shutil.which("npm"), shutil.which("node")
     if npm is None or node is None:
-        raise PeerUnavailable("GraphQL Mesh needs node and npm, and they are not on PATH")
-    return installed_once("mesh", installed, _MARKER, functools.partial(_install, npm, node))
+        raise peers.PeerUnavailable("GraphQL Mesh needs node and npm, and they are not on PATH")
+    return peers.installed_once("mesh", installed, _MARKER, functools.partial(_install, npm, node))
 
 
 def _install(npm: str, node: str, log: Path) -> dict[str, str]:
@@ -85,15 +76,15 @@ def _install(npm: str, node: str, log: Path) -> dict[str, str]:
         "overrides": OVERRIDES,
     }
     (PREFIX / "package.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    run_logged(
+    peers.run_logged(
         [npm, "install", "--prefix", PREFIX, "--no-audit", "--no-fund", "--loglevel=error"],
         log,
     )
-    versions = {"node": run_logged([node, "--version"], log).strip().lstrip("v")}
+    versions = {"node": peers.run_logged([node, "--version"], log).strip().lstrip("v")}
     for package in (*_REPORTED, *OVERRIDES):
         meta = PREFIX / "node_modules" / package / "package.json"
         versions[package] = json.loads(meta.read_text())["version"]
-    write_marker(_MARKER, {"wanted": _wanted(), "versions": versions})
+    peers.write_marker(_MARKER, {"wanted": _wanted(), "versions": versions})
     return versions
 
 
@@ -117,20 +108,20 @@ def compose_config(graph_addr: str) -> str:
 
 
 @asynccontextmanager
-async def serving(graph_addr: str) -> AsyncIterator[Server]:
+async def serving(graph_addr: str) -> AsyncIterator[peers.Server]:
     """Composes the supergraph of graph_svc at ``graph_addr`` and serves it with Hive
     Gateway (one process, no fork) on a free port; stopped on the way out."""
     if installed() is None:
-        raise PeerUnavailable(f"GraphQL Mesh is not installed in {PREFIX}")
+        raise peers.PeerUnavailable(f"GraphQL Mesh is not installed in {PREFIX}")
     # Under the prefix, so the config's imports resolve to its node_modules.
     with tempfile.TemporaryDirectory(prefix="run-", dir=PREFIX) as folder:
         run = Path(folder)
         (run / "compose").mkdir()
         (run / "compose" / "mesh.config.mjs").write_text(compose_config(graph_addr))
         supergraph = run / "supergraph.graphql"
-        compose_log = LOG_DIR / "mesh-compose.log"
+        compose_log = peers.LOG_DIR / "mesh-compose.log"
         compose_log.unlink(missing_ok=True)
-        run_logged(
+        peers.run_logged(
             [_BIN / "mesh-compose", "--output", supergraph],
             compose_log,
             cwd=run / "compose",
@@ -142,7 +133,7 @@ async def serving(graph_addr: str) -> AsyncIterator[Server]:
             *("supergraph", str(supergraph), "--host", "127.0.0.1", "--port", str(port)),
             *("--fork", "1"),
         ]
-        server = Server.start(
+        server = peers.Server.start(
             "mesh",
             command,
             f"http://127.0.0.1:{port}",

@@ -20,21 +20,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.peers import (
-    JPEG_QUALITY,
-    PEERS_DIR,
-    WEBP_QUALITY,
-    PeerUnavailable,
-    Server,
-    installed_once,
-    read_marker,
-    run_logged,
-    write_marker,
-)
+from bench import peers
 from harness.net import free_port
 
 VERSION = "7.8.0"
-VENV = PEERS_DIR / "thumbor-venv"
+VENV = peers.PEERS_DIR / "thumbor-venv"
 _MARKER = VENV / "pictor-installed.json"
 _BIN = VENV / "bin"
 
@@ -47,7 +37,7 @@ class Installed:
 
 def installed() -> Installed | None:
     """The versions of a completed install of the pinned thumbor, or None."""
-    facts = read_marker(_MARKER)
+    facts = peers.read_marker(_MARKER)
     if not facts or facts.get("thumbor") != VERSION or not (_BIN / "thumbor").exists():
         return None
     return Installed(facts["thumbor"], facts.get("pillow", "?"))
@@ -56,19 +46,21 @@ def installed() -> Installed | None:
 def install() -> Installed:
     """``python -m venv`` + ``pip install thumbor==VERSION``; raises PeerUnavailable with
     the error when that fails here."""
-    return installed_once("thumbor", installed, _MARKER, _install)
+    return peers.installed_once("thumbor", installed, _MARKER, _install)
 
 
 def _install(log: Path) -> Installed:
     # A venv is not relocatable, so it is made in place; the marker says it is whole.
-    run_logged([sys.executable, "-m", "venv", "--clear", VENV], log)
+    peers.run_logged([sys.executable, "-m", "venv", "--clear", VENV], log)
     pip = [str(_BIN / "python"), "-m", "pip", "--disable-pip-version-check", "--no-input"]
-    run_logged([*pip, "install", "-q", f"thumbor=={VERSION}"], log)
-    version = run_logged([_BIN / "thumbor", "--version"], log).strip()
+    peers.run_logged([*pip, "install", "-q", f"thumbor=={VERSION}"], log)
+    version = peers.run_logged([_BIN / "thumbor", "--version"], log).strip()
     if VERSION not in version:
-        raise PeerUnavailable(f"installed thumbor says {version!r}, not {VERSION}")
-    pillow = run_logged([_BIN / "python", "-c", "import PIL; print(PIL.__version__)"], log).strip()
-    write_marker(_MARKER, {"thumbor": VERSION, "pillow": pillow})
+        raise peers.PeerUnavailable(f"installed thumbor says {version!r}, not {VERSION}")
+    pillow = peers.run_logged(
+        [_BIN / "python", "-c", "import PIL; print(PIL.__version__)"], log
+    ).strip()
+    peers.write_marker(_MARKER, {"thumbor": VERSION, "pillow": pillow})
     return Installed(VERSION, pillow)
 
 
@@ -81,8 +73,8 @@ def config(photos: Path, threadpool: int) -> str:
             "RESULT_STORAGE = None",
             "DETECTORS = []",
             "OPTIMIZERS = []",
-            f"QUALITY = {JPEG_QUALITY}",
-            f"WEBP_QUALITY = {WEBP_QUALITY}",
+            f"QUALITY = {peers.JPEG_QUALITY}",
+            f"WEBP_QUALITY = {peers.WEBP_QUALITY}",
             "PROGRESSIVE_JPEG = False",
             "RESPECT_ORIENTATION = True",
             "PRESERVE_EXIF_INFO = False",
@@ -96,11 +88,11 @@ def config(photos: Path, threadpool: int) -> str:
 
 
 @asynccontextmanager
-async def serving(photos: Path, processes: int, threadpool: int = 0) -> AsyncIterator[Server]:
+async def serving(photos: Path, processes: int, threadpool: int = 0) -> AsyncIterator[peers.Server]:
     """thumbor serving the files in ``photos`` on a free port, ``processes`` forked
     workers sharing the listening socket; stopped (every process) on the way out."""
     if installed() is None:
-        raise PeerUnavailable(f"thumbor {VERSION} is not installed in {VENV}")
+        raise peers.PeerUnavailable(f"thumbor {VERSION} is not installed in {VENV}")
     with tempfile.TemporaryDirectory(prefix="pictor-thumbor-") as folder:
         conf = Path(folder) / "thumbor.conf"
         conf.write_text(config(photos, threadpool))
@@ -110,7 +102,9 @@ async def serving(photos: Path, processes: int, threadpool: int = 0) -> AsyncIte
             *("--conf", str(conf), "--ip", "127.0.0.1", "--port", str(port)),
             *("--processes", str(processes), "--log-level", "warning"),
         ]
-        server = Server.start("thumbor", command, f"http://127.0.0.1:{port}", cwd=Path(folder))
+        server = peers.Server.start(
+            "thumbor", command, f"http://127.0.0.1:{port}", cwd=Path(folder)
+        )
         try:
             await server.ready("/healthcheck")
             # With more than one, the workers are forked: wait until all are there.

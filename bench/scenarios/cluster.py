@@ -23,7 +23,7 @@ import redis
 
 from bench.accounts import signed_in
 from bench.backend import audience, connected, create_posts, import_users, landed, publish
-from bench.home_feed import FULL, HOME_FEED, PAGE, SMOKE, Sizes, read_with_wrk, reading
+from bench.home_feed import HOME_FEED, PAGE, reading
 from bench.report import Figure
 from bench.run import BenchRun
 from bench.stats import CpuMeter
@@ -59,7 +59,6 @@ AUTHOR = "bench.cluster.a0"
 async def run(bench: BenchRun) -> list[Figure]:
     """On the stack the run targets; in a full run, on the cluster topology beside it
     and the failover windows there (a smoke run touches only its own target)."""
-    sizes = SMOKE if bench.smoke else FULL
     stacks = [(_topology(bench.target), bench.target)]
     figures: list[Figure] = []
     on_cluster = _cluster_target()
@@ -71,7 +70,7 @@ async def run(bench: BenchRun) -> list[Figure]:
         stacks.append(("cluster", on_cluster))
     for topology, target in stacks:
         run_on = BenchRun(target, bench.smoke, bench.say, bench.profiler)
-        figures.append(await _feed_pages(run_on, topology, sizes))
+        figures.append(await _feed_pages(run_on, topology))
         figures.append(await _fan_out(run_on, topology))
     if len(stacks) == 2:  # kills the cluster's nodes: a full run only
         figures += await _failover_windows(BenchRun(on_cluster, False, bench.say, bench.profiler))
@@ -117,12 +116,11 @@ def _datastore_cost(
     return f"datastore CPU {unit}: {'; '.join(words) or 'not metered'}; ", {key: details}
 
 
-async def _feed_pages(bench: BenchRun, topology: str, sizes: Sizes) -> Figure:
+async def _feed_pages(bench: BenchRun, topology: str) -> Figure:
     bench.say(f"{NAME}: homeFeed on the {topology} stack")
-    async with reading(bench, sizes) as feed:
-        for _ in range(8):  # warm the caches and connections
-            await feed.reader.client.data(HOME_FEED, {"first": PAGE})
-        pages = await read_with_wrk(bench, feed.cql, feed.reader.client, sizes.wrk_seconds)
+    async with reading(bench) as feed:
+        await feed.warm(8)
+        pages = await feed.with_wrk()
     cost, details = _datastore_cost(bench.target, pages.cpu_ms_per_request(), "ms/page")
     metric = f"homeFeed(first: 12) pages/s, {topology}"
     return pages.rate_figure(NAME, metric, notes=cost, details=details)

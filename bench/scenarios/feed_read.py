@@ -12,18 +12,7 @@ import asyncio
 import heapq
 from typing import Any
 
-from bench.home_feed import (
-    FULL,
-    PAGE,
-    PROFILED,
-    SMOKE,
-    Reader,
-    checked,
-    home_feed,
-    read_with_wrk,
-    reading,
-    timeline_page,
-)
+from bench.home_feed import PAGE, PROFILED, Reader, checked, read_page, reading, timeline_page
 from bench.report import Figure, latency_figures, percentile_figures
 from bench.run import BenchRun
 from bench.stats import LoadResult, Operation, run_load
@@ -40,19 +29,17 @@ BY_ID = "SELECT post_id, author_id, caption, status, media FROM posts_by_id WHER
 
 
 async def run(bench: BenchRun) -> list[Figure]:
-    sizes = SMOKE if bench.smoke else FULL
-    async with reading(bench, sizes) as feed:
-        reader = feed.reader
+    async with reading(bench) as feed:
+        reader, sizes = feed.reader, feed.sizes
         baselines = {
             "fan_out_on_read": _fan_out_on_read(feed.cql, reader),
             "floor": _floor(feed.cql, feed.redis, reader),
         }
-        page = await home_feed(reader)(0)
+        page = await read_page(reader)(0)
         same_page = [await path(0) for path in baselines.values()] == [page, page]
-        # Warm: the gateway's caches and connections, the services' hydration caches.
-        await bounded(CONNECTIONS, home_feed(reader), range(4 * CONNECTIONS))
+        await feed.warm()
         async with bench.profiler.profiling(f"{NAME}: homeFeed", bench.target.pids(*PROFILED)):
-            ours = await read_with_wrk(bench, feed.cql, reader.client, sizes.wrk_seconds)
+            ours = await feed.with_wrk()
         results: dict[str, LoadResult] = {}
         for name, path in baselines.items():
             bench.say(f"{NAME}: {name}, {sizes.reads} reads at concurrency {CONNECTIONS}")

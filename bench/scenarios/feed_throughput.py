@@ -23,14 +23,12 @@ from typing import Any, TypeVar
 from bench import cassandra
 from bench.backend import worker_setting
 from bench.home_feed import (
-    FULL,
     PAGE,
     PROCESSES,
-    SMOKE,
+    Feed,
     Reader,
     checked,
-    home_feed,
-    read_with_wrk,
+    read_page,
     reading,
     timeline_page,
 )
@@ -80,9 +78,8 @@ READER_KEYS = (
 )
 UNLINK_BATCH = 1000
 COLD_TARGET_MS = 200
-# First pages after a wipe; pages read (at concurrency 8) to warm up each path, by smoke.
+# First pages after a wipe.
 COLD_PAGES = 3
-WARM_UP = {False: 4 * CONNECTIONS, True: 2}
 M = TypeVar("M")
 
 
@@ -137,17 +134,16 @@ class Cold:
 
 
 async def run(bench: BenchRun) -> list[Figure]:
-    sizes, warm_up = (SMOKE if bench.smoke else FULL), WARM_UP[bench.smoke]
-    async with reading(bench, sizes) as feed:
-        reader, cql = feed.reader, feed.cql
+    async with reading(bench) as feed:
+        reader, cql, sizes = feed.reader, feed.cql, feed.sizes
         cache = CacheReads()
         floor = _floor(feed.clients, feed.redis, reader, cache)
         # The same 12 posts both ways, before anything is timed.
-        same_page = await home_feed(reader)(0) == await floor(0)
+        same_page = await read_page(reader)(0) == await floor(0)
         before = await _stack_state(bench, cql)
-        pages, typename = await _through_gateway(bench, cql, reader, sizes.wrk_seconds, warm_up)
+        pages, typename = await _through_gateway(feed)
         bench.say(f"{NAME}: the floor, {sizes.reads} pages at concurrency {CONNECTIONS}")
-        await bounded(CONNECTIONS, floor, range(warm_up))
+        await bounded(CONNECTIONS, floor, range(feed.warm_up_pages))
         warm = dataclasses.replace(cache)
         floor_result = await run_load(
             floor,
@@ -167,18 +163,19 @@ async def run(bench: BenchRun) -> list[Figure]:
     ]
 
 
-async def _through_gateway(
-    bench: BenchRun, cql: CqlSession, reader: Reader, seconds: float, warm_up: int
-) -> tuple[WrkResult, WrkResult]:
+async def _through_gateway(feed: Feed) -> tuple[WrkResult, WrkResult]:
     """homeFeed as the reader, then ``{ __typename }`` anonymously, each driven by wrk."""
-    # Warm: the gateway's caches and connections, the services' hydration caches.
-    await bounded(CONNECTIONS, home_feed(reader), range(warm_up))
-    feed = await read_with_wrk(bench, cql, reader.client, seconds)
-    bench.say(f"{NAME}: {{ __typename }} with wrk, {CONNECTIONS} connections")
+    await feed.warm()
+    pages = await feed.with_wrk()
+    feed.bench.say(f"{NAME}: {{ __typename }} with wrk, {CONNECTIONS} connections")
     typename = await run_wrk(
-        bench, [graphql(TYPENAME)], seconds=seconds, processes=PROCESSES, cql=cql
+        feed.bench,
+        [graphql(TYPENAME)],
+        seconds=feed.sizes.wrk_seconds,
+        processes=PROCESSES,
+        cql=feed.cql,
     )
-    return feed, typename
+    return pages, typename
 
 
 async def _stack_state(bench: BenchRun, cql: CqlSession) -> dict[str, Any]:
@@ -359,7 +356,7 @@ async def _cold(
 ) -> Cold:
     """``repeats`` times: wipe, time the first page and the read after it, one request
     each, with the CQL requests each cost; every page must be the one read before."""
-    read = home_feed(reader)
+    read = read_page(reader)
     expected = await read(0)
     deleted: list[int] = []
     # Per wipe: (seconds, CQL requests) of the first page, then of the read after it.

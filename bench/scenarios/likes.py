@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 
 from bench.backend import import_users
-from bench.home_feed import FULL, HOME_FEED, PAGE, PROCESSES, SMOKE, Feed, read_with_wrk, reading
+from bench.home_feed import HOME_FEED, PAGE, PROCESSES, Feed, reading
 from bench.report import Figure, latency_figures
 from bench.run import BenchRun
 from bench.wrk import CONNECTIONS, WrkResult, graphql, run_wrk
@@ -34,8 +34,7 @@ SETTLE_WITHIN_SECONDS = 120.0
 
 
 async def run(bench: BenchRun) -> list[Figure]:
-    sizes = SMOKE if bench.smoke else FULL
-    async with reading(bench, sizes) as feed, bench.graphql() as anonymous:
+    async with reading(bench) as feed, bench.graphql() as anonymous:
         page = await feed.reader.client.data(HOME_FEED, {"first": PAGE})
         post = page["homeFeed"]["edges"][0]["node"]["id"]
         fans = await _fans(bench, feed, anonymous, FANS[bench.smoke])
@@ -44,10 +43,9 @@ async def run(bench: BenchRun) -> list[Figure]:
         liked, liked_settle = await _everyone(bench, fans, LIKE, post, start + len(fans))
         unliked, unliked_settle = await _everyone(bench, fans, UNLIKE, post, start)
 
-        seconds = sizes.wrk_seconds
         bench.say(f"{NAME}: homeFeed with wrk, plain then with the engagement fields")
-        plain = await _feed(bench, feed, HOME_FEED, seconds)
-        engaged = await _feed(bench, feed, ENGAGED_FEED, seconds)
+        plain = await _feed(feed, HOME_FEED)
+        engaged = await _feed(feed, ENGAGED_FEED)
     return [
         *_mutation_figures("likePost, one hot post", liked, liked_settle, len(fans)),
         *_mutation_figures("unlikePost, one hot post", unliked, unliked_settle, len(fans)),
@@ -90,9 +88,9 @@ async def _everyone(
     return load, time.perf_counter() - ended
 
 
-async def _feed(bench: BenchRun, feed: Feed, query: str, seconds: float) -> WrkResult:
+async def _feed(feed: Feed, query: str) -> WrkResult:
     await feed.reader.client.data(query, {"first": PAGE})  # caches warm
-    return await read_with_wrk(bench, feed.cql, feed.reader.client, seconds, query)
+    return await feed.with_wrk(query)
 
 
 def _mutation_figures(

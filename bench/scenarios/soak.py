@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.backend import create_post, make_ready
-from bench.home_feed import FULL, HOME_FEED, PAGE, SMOKE, Reader, home_feed, reading
+from bench.home_feed import HOME_FEED, PAGE, Reader, reading
 from bench.report import Figure
 from bench.run import BenchRun
 from bench.stats import resident_kib
 from bench.wrk import CONNECTIONS, WrkResult, graphql, run_wrk
-from harness.waiting import bounded
 from pictor.clients import ServiceClients
 from pictor.graph.v1 import graph_pb2
 
@@ -54,13 +53,13 @@ class Writes:
 
 
 async def run(bench: BenchRun) -> list[Figure]:
-    sizes, durations = (SMOKE, SMOKE_RUN) if bench.smoke else (FULL, FULL_RUN)
-    async with reading(bench, sizes) as feed:
+    durations = SMOKE_RUN if bench.smoke else FULL_RUN
+    async with reading(bench) as feed:
         reader = feed.reader
         request = functools.partial(
             run_wrk, bench, [graphql(HOME_FEED, {"first": PAGE}, reader.client)]
         )
-        await bounded(CONNECTIONS, home_feed(reader), range(4 * CONNECTIONS))
+        await feed.warm()
         bench.say(f"{NAME}: capacity, unpaced, {durations.capacity:g} s")
         capacity = await request(seconds=durations.capacity)
         rate = SHARE_OF_CAPACITY * capacity.per_second

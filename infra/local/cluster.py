@@ -182,14 +182,9 @@ class RedisCluster:
 
 def _redis_command(port: int, data: Path) -> list[str]:
     data.mkdir(parents=True, exist_ok=True)
-    return [
-        str(stack.install_redis()),
-        "--bind",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--dir",
-        str(data),
+    return stack.redis_command(
+        port,
+        data,
         "--cluster-enabled",
         "yes",
         # The node's identity and its view of the cluster: a restarted node rejoins
@@ -205,13 +200,7 @@ def _redis_command(port: int, data: Path) -> list[str]:
         # Slots whose primary is down fail; the others keep answering.
         "--cluster-require-full-coverage",
         "no",
-        "--appendonly",
-        "yes",
-        "--save",
-        "",
-        "--daemonize",
-        "no",
-    ]
+    )
 
 
 def _cluster_info(port: int) -> dict[str, str]:
@@ -346,11 +335,9 @@ def down(settings: GatewaySettings) -> None:
     say(f"stopped {', '.join(stopped)}" if stopped else "nothing of the cluster was running")
 
 
-def status(settings: GatewaySettings) -> None:
-    for part in [*REDIS.nodes(), *ring(), *applications(settings)]:
-        pid = part.pid()
-        state = f"running (pid {pid})" if pid else "stopped"
-        print(f"{part.name:<14} {state}")
+def all_parts(settings: GatewaySettings) -> list[stack.Part]:
+    """Every part of the cluster topology, datastore nodes first."""
+    return [*REDIS.nodes(), *ring(), *applications(settings)]
 
 
 def main(argv: Sequence[str]) -> int:
@@ -361,7 +348,7 @@ def main(argv: Sequence[str]) -> int:
     cluster = settings()
     # Whatever this process runs (migrations, the applications) sees the cluster.
     os.environ.update(environment(cluster))
-    return stack.run(args.command, args.backends, cluster, up_backends, up, down, status)
+    return stack.run(args.command, args.backends, cluster, up_backends, up, down, all_parts)
 
 
 if __name__ == "__main__":

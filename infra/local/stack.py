@@ -108,6 +108,16 @@ def install_debian_package(program: str, package: str) -> Path:
     return Path(shutil.which(program) or f"/usr/bin/{program}")
 
 
+def redis_command(port: int, data: Path, *options: str) -> list[str]:
+    """redis-server on localhost at ``port``, its files in ``data``: every write in the
+    append-only file, no RDB snapshots, in the foreground (the stack stops it by pid)."""
+    return [
+        *(str(install_redis()), "--bind", "127.0.0.1", "--port", str(port), "--dir", str(data)),
+        *options,
+        *("--appendonly", "yes", "--save", "", "--daemonize", "no"),
+    ]
+
+
 def install_redis() -> Path:
     return install_debian_package("redis-server", "redis-server")
 
@@ -373,21 +383,7 @@ def backends(settings: Settings) -> list[Part]:
         ),
         Part(
             name="redis",
-            command=lambda: [
-                str(install_redis()),
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                str(redis_port),
-                "--dir",
-                str(_data_dir("redis")),
-                "--appendonly",
-                "yes",
-                "--save",
-                "",
-                "--daemonize",
-                "no",
-            ],
+            command=lambda: redis_command(redis_port, _data_dir("redis")),
             ready=lambda: _redis_ready(redis_port),
             start_timeout=30,
             env={},
@@ -488,7 +484,7 @@ def up_backends(settings: Settings) -> list[Part]:
 
 
 def up(settings: GatewaySettings) -> None:
-    every_part = backends(settings) + applications(settings)
+    every_part = all_parts(settings)
     if all(part.pid() is not None for part in every_part):
         say("the stack is already up; nothing to do")
     else:
@@ -509,17 +505,23 @@ def down(settings: GatewaySettings) -> None:
 def stopped_by_down(settings: GatewaySettings) -> list[Part]:
     """The single stack's parts, in start order; MinIO only if the cluster topology,
     which shares it, is not running."""
-    parts = backends(settings) + applications(settings)
+    parts = all_parts(settings)
     if any(_alive(pid_file) for pid_file in CLUSTER_RUN_DIR.glob("*.pid")):
         return [part for part in parts if part.name != "minio"]
     return parts
 
 
-def status(settings: GatewaySettings) -> None:
-    for part in backends(settings) + applications(settings):
+def all_parts(settings: GatewaySettings) -> list[Part]:
+    """Every part of the stack, datastores first."""
+    return backends(settings) + applications(settings)
+
+
+def print_status(parts: Sequence[Part]) -> None:
+    """A line per part: running (with its pid) or stopped."""
+    width = max(len(part.name) for part in parts) + 2
+    for part in parts:
         pid = part.pid()
-        state = f"running (pid {pid})" if pid else "stopped"
-        print(f"{part.name:<10} {state}")
+        print(f"{part.name:<{width}}{f'running (pid {pid})' if pid else 'stopped'}")
 
 
 def main(argv: Sequence[str]) -> int:
@@ -527,7 +529,7 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("command", choices=["up", "down", "status"])
     parser.add_argument("--backends", action="store_true", help="only Cassandra, Redis, MinIO")
     args = parser.parse_args(argv)
-    return run(args.command, args.backends, GatewaySettings(), up_backends, up, down, status)
+    return run(args.command, args.backends, GatewaySettings(), up_backends, up, down, all_parts)
 
 
 Step = Callable[[GatewaySettings], object]
@@ -540,7 +542,7 @@ def run(
     up_backends: Step,
     up: Step,
     down: Step,
-    status: Step,
+    all_parts: Callable[[GatewaySettings], Sequence[Part]],
 ) -> int:
     """Runs one command of a ``main`` (``up --backends``: the datastores alone, then
     prepared); a failure is reported and exits 1."""
@@ -553,7 +555,7 @@ def run(
         elif command == "down":
             down(settings)
         else:
-            status(settings)
+            print_status(all_parts(settings))
     except (StackError, subprocess.CalledProcessError) as error:
         print(f"pictor: {error}", file=sys.stderr)
         return 1
