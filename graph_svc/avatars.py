@@ -2,7 +2,8 @@
 PROCESSING, then READY or FAILED, moved by the media service), and the user's current
 avatar, the newest READY one. An upload not READY expires a while after its last move
 (``avatar_upload_ttl_seconds``): one whose photo never came leaves no record behind,
-as its bytes leave none in the bucket.
+as its bytes leave none in the bucket. Only the user's current avatar keeps its record:
+one replaced, or READY after a newer one, is forgotten with its objects.
 
 Of two uploads the newer wins, whichever finishes last: the current avatar is written
 with its upload's time (the avatar id's) as the write time. The media service learns
@@ -63,7 +64,7 @@ class Avatars:
 
     async def update_media(self, avatar_id: int, media: post_pb2.Media) -> Moved:
         """Moves the upload to media.status; a READY one becomes the user's avatar unless
-        a newer one is, and is kept for good (an upload not READY expires)."""
+        a newer one is, and is kept while it is (an upload not READY expires)."""
         if media.status not in _SOURCES:
             raise AvatarMoveRefused("an avatar moves to PROCESSING, READY or FAILED")
         avatar = await self._store.get(avatar_id)
@@ -92,4 +93,10 @@ class Avatars:
         if current:
             await self._profiles.recache(avatar.user_id)
         replaced = before if current and before not in (None, avatar.avatar_id) else None
+        # Neither a replaced avatar nor one a newer one beat can be the user's again (its
+        # write time is older), and the media service deletes its objects: its record goes.
+        if not current:
+            await self._store.forget(avatar.avatar_id)
+        elif replaced is not None:
+            await self._store.forget(replaced)
         return Moved(avatar, moved, current, replaced)

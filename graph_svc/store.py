@@ -249,6 +249,11 @@ class AvatarStore:
         )
         return bool(rows[0].applied)
 
+    async def forget(self, avatar_id: int) -> None:
+        """Deletes the upload's record; conditional, as every move of it is, so that no
+        move and delete ever interleave."""
+        await self._cql.write("DELETE FROM avatars WHERE avatar_id = ? IF EXISTS", (avatar_id,))
+
     async def make_current(self, avatar: AvatarRow, written_at_us: int) -> None:
         """The user's avatar, unless one written with a later time is already."""
         await self._cql.write(

@@ -100,3 +100,35 @@ async def test_a_failed_avatar_upload_still_expires(
     left = await ttls(cql, failed.avatar_id)
     assert all(ttl is not None and 0 < ttl <= UPLOAD_TTL_SECONDS for ttl in left), left
     await wait_until(expired(avatars, failed.avatar_id), within=EXPIRY_SECONDS)
+
+
+async def test_an_avatar_replaced_by_a_newer_one_leaves_no_record(
+    avatars: Avatars, http: httpx.AsyncClient
+) -> None:
+    user = await a_user(http)
+    first, second = await avatars.create(user), await avatars.create(user)
+    ready = post_pb2.Media(status=READY, width=150, height=150)
+    assert (await avatars.update_media(first.avatar_id, ready)).current
+
+    replacing = await avatars.update_media(second.avatar_id, ready)
+    assert (replacing.current, replacing.replaced) == (True, first.avatar_id)
+    # Its objects go (the media service deletes them); its record goes with them.
+    assert await avatars.get(first.avatar_id) is None
+    assert await avatars.get(second.avatar_id) == replacing.avatar
+
+
+async def test_an_avatar_ready_after_a_newer_one_leaves_no_record(
+    avatars: Avatars, http: httpx.AsyncClient
+) -> None:
+    user = await a_user(http)
+    older, newer = await avatars.create(user), await avatars.create(user)
+    ready = post_pb2.Media(status=READY, width=150, height=150)
+    assert (await avatars.update_media(newer.avatar_id, ready)).current
+
+    late = await avatars.update_media(older.avatar_id, ready)
+    assert (late.current, late.replaced) == (False, None)
+    assert await avatars.get(older.avatar_id) is None
+    assert await avatars.get(newer.avatar_id) is not None
+    # The media worker's repeated report of it finds nothing to move.
+    with pytest.raises(NotFound):
+        await avatars.update_media(older.avatar_id, ready)
