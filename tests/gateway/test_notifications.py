@@ -421,10 +421,14 @@ async def test_a_deleted_posts_notification_is_gone_by_id_too(
 async def test_a_malformed_notification_id_is_bad_user_input(http: httpx.AsyncClient) -> None:
     ada = await sign_up(http, "ada")
     follow = notification_id(ada, "follow:12")
-    for bad in ("garbage", "12", f"{number(ada.id)}", f"{number(ada.id)}:like:x", "x:like:1"):
+    recipient = number(ada.id)
+    malformed = ("garbage", "12", f"{recipient}", f"{recipient}:like:x", "x:like:1")
+    for bad in (*malformed, f"{recipient}:poke:1", f"{recipient}:like:1:2", f"0{recipient}:like:1"):
         raw = base64.urlsafe_b64encode(f"Notification:{bad}".encode()).decode()
-        result = await ada.client.execute(NODE, {"id": raw})
-        assert error_codes(result) == ["BAD_USER_INPUT"], bad
+        # Malformed whoever asks: signed in or not, the id names nothing.
+        for asking in (ada.client, GraphQLClient(http)):
+            result = await asking.execute(NODE, {"id": raw})
+            assert error_codes(result) == ["BAD_USER_INPUT"], bad
     # Only node() takes a notification's id.
     result = await ada.client.execute("query($id: ID!) { post(id: $id) { id } }", {"id": follow})
     assert error_codes(result) == ["BAD_USER_INPUT"]
