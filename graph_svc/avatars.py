@@ -87,16 +87,17 @@ class Avatars:
 
     async def _make_current(self, avatar: AvatarRow, moved: bool) -> Moved:
         before = await self._store.current_id(avatar.user_id)
+        if before not in (None, avatar.avatar_id):
+            # Recorded first, so that a report repeated after a crash names it again.
+            await self._store.remember_replaced(avatar.avatar_id, before)
         await self._store.make_current(avatar, timestamp_ms(avatar.avatar_id) * 1000)
-        after = await self._store.current_id(avatar.user_id)
-        current = after == avatar.avatar_id
-        if current:
-            await self._profiles.recache(avatar.user_id)
-        replaced = before if current and before not in (None, avatar.avatar_id) else None
-        # Neither a replaced avatar nor one a newer one beat can be the user's again (its
-        # write time is older), and the media service deletes its objects: its record goes.
-        if not current:
+        if await self._store.current_id(avatar.user_id) != avatar.avatar_id:
+            # A newer one is the user's, and this one can never be (its write time is
+            # older): the media service deletes its objects, and its record goes too.
             await self._store.forget(avatar.avatar_id)
-        elif replaced is not None:
+            return Moved(avatar, moved)
+        await self._profiles.recache(avatar.user_id)
+        replaced = await self._store.replaced(avatar.avatar_id)
+        if replaced is not None:
             await self._store.forget(replaced)
-        return Moved(avatar, moved, current, replaced)
+        return Moved(avatar, moved, current=True, replaced=replaced)

@@ -254,6 +254,19 @@ class AvatarStore:
         move and delete ever interleave."""
         await self._cql.write("DELETE FROM avatars WHERE avatar_id = ? IF EXISTS", (avatar_id,))
 
+    async def remember_replaced(self, avatar_id: int, replaced_id: int) -> None:
+        """Records the avatar this one replaces; never brings back a forgotten record."""
+        await self._cql.write(
+            "UPDATE avatars SET replaced_id = ? WHERE avatar_id = ? IF EXISTS",
+            (replaced_id, avatar_id),
+        )
+
+    async def replaced(self, avatar_id: int) -> int | None:
+        rows = await self._cql.read_serial(
+            "SELECT replaced_id FROM avatars WHERE avatar_id = ?", (avatar_id,)
+        )
+        return int(rows[0].replaced_id) if rows and rows[0].replaced_id is not None else None
+
     async def make_current(self, avatar: AvatarRow, written_at_us: int) -> None:
         """The user's avatar, unless one written with a later time is already."""
         await self._cql.write(

@@ -132,3 +132,18 @@ async def test_an_avatar_ready_after_a_newer_one_leaves_no_record(
     # The media worker's repeated report of it finds nothing to move.
     with pytest.raises(NotFound):
         await avatars.update_media(older.avatar_id, ready)
+
+
+async def test_a_repeated_ready_report_names_the_avatar_it_replaced_again(
+    avatars: Avatars, http: httpx.AsyncClient
+) -> None:
+    user = await a_user(http)
+    first, second = await avatars.create(user), await avatars.create(user)
+    ready = post_pb2.Media(status=READY, width=150, height=150)
+    await avatars.update_media(first.avatar_id, ready)
+    assert (await avatars.update_media(second.avatar_id, ready)).replaced == first.avatar_id
+
+    # The media worker reports READY again (it stopped before deleting the replaced
+    # avatar's objects, and its message came back): it learns which one again.
+    again = await avatars.update_media(second.avatar_id, ready)
+    assert (again.moved, again.current, again.replaced) == (False, True, first.avatar_id)
