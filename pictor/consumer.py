@@ -15,7 +15,8 @@ asynchronous, and a primary killed between answering a handler's writes and copy
 them would take them with it after the message was acknowledged, so that no
 redelivery would write them again (a post missing from a timeline, or from its
 author's recent posts, for good). A handler whose writes no replica confirms is an
-outage: the message is handled again.
+outage: the message is handled again, as it is when a primary failed over while the
+handler ran (the promoted replica may lack what the handler wrote there).
 
 Losing Redis, or on a Redis Cluster the stream's primary, does not stop a consumer:
 it waits for the stream to be served again (by the promoted replica: the client
@@ -251,12 +252,14 @@ class StreamConsumer:
             log.warning("%s %s: lost Redis while settling it (%s)", self._stream, message_id, error)
 
     async def _settle(self, message_id: str, fields: Fields) -> None:
+        cluster = self._redis if isinstance(self._redis, PooledCluster) else None
+        began = cluster.primaries() if cluster else frozenset()
         try:
             await self._handle(message_id, fields)
-            if isinstance(self._redis, PooledCluster):
+            if cluster:
                 # Acknowledged, the message is never delivered again: what its handler
                 # wrote to Redis must first be safe from a failover.
-                await self._redis.writes_replicated()
+                await cluster.writes_replicated(since=began)
         except Exception as error:
             if is_outage(error):
                 # Not the message's fault: kept pending for as long as the part is down

@@ -201,7 +201,11 @@ class PooledCluster(RedisCluster):
             raise NotReplicated(f"no replica confirmed {len(commands)} writes near {key!r}")
         return replies
 
-    async def writes_replicated(self) -> None:
+    def primaries(self) -> frozenset[str]:
+        """The primaries the client knows of now, by name (host:port)."""
+        return frozenset(node.name for node in self.get_primaries())
+
+    async def writes_replicated(self, since: frozenset[str] = frozenset()) -> None:
         """Returns once every write a primary had answered before the call, on any of
         its connections, is held by its replica too; NotReplicated (or
         ClusterUnavailable) otherwise. Each primary is given one write and ``WAIT``:
@@ -212,8 +216,14 @@ class PooledCluster(RedisCluster):
 
         A primary with no replica connected (its replica lost, until one is back) is
         not waited on: its writes are then as safe as the primary alone, and waiting
-        would stop every consumer for as long as the replica stays away."""
+        would stop every consumer for as long as the replica stays away. Such is a
+        replica just promoted in a failover, which may lack what its primary answered:
+        so a primary of ``since`` (``primaries()`` when the writes began) that is one
+        no longer makes the writes NotReplicated."""
         await self._barrier(None, None)
+        failed_over = since - self.primaries()
+        if failed_over:
+            raise NotReplicated(f"{', '.join(sorted(failed_over))} failed over meanwhile")
 
     async def _barrier_once(self, _: None, __: None) -> None:
         await self.initialize()

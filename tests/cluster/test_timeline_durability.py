@@ -105,3 +105,34 @@ async def test_an_acknowledged_push_survives_the_loss_of_its_timelines_primary(
         assert during.member.encode() in await timeline(shard.replica, follower)
     assert before.member.encode() in await timeline(shard.replica, follower)
     redis_nodes.bring_back(shard.primary)
+
+
+async def test_a_message_is_handled_again_when_its_primary_fails_over_while_it_runs(
+    cluster_client: PooledCluster, healthy_afterwards: None
+) -> None:
+    """A slow handler: it writes, then the primary it wrote to dies and its replica
+    takes over before the handler returns. The promoted node has no replica of its own
+    yet, so the replication barrier passes it, though the write may never have reached
+    it: the failover since the handler began leaves the message to be handled again."""
+    key = unique_name("slow-handler")
+    shard = await redis_nodes.shard_of(cluster_client, key)
+    stream, stream_primary = await a_stream_elsewhere(cluster_client, shard)
+
+    async def client_follows_the_slot() -> bool:
+        with contextlib.suppress(ConnectionError):
+            await cluster_client.get(key)
+        node = cluster_client.get_node_from_key(key)
+        return node is not None and int(node.port) == shard.replica
+
+    async def slow(message_id: str, fields: Fields) -> None:
+        await cluster_client.set(key, message_id)
+        redis_nodes.kill(shard.primary)
+        await wait_until(lambda: redis_nodes.is_primary(shard.replica), within=30, interval=0.2)
+        await wait_until(client_follows_the_slot, within=30, interval=0.2)
+
+    consumer = StreamConsumer(cluster_client, stream, GROUP, slow, settings=ONE_AT_A_TIME)
+    await consumer.ensure_group()
+    await events.publish(cluster_client, stream, {"n": 1})
+    await consumer.run_once()
+    assert await pending(stream_primary, stream) == 1
+    redis_nodes.bring_back(shard.primary)
