@@ -10,19 +10,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from bench.accounts import signed_in
-from bench.backend import (
-    connected,
-    following_of,
-    import_follows,
-    import_users,
-    publish_missing,
-    users,
-)
+from bench.backend import connected, import_users
 from bench.run import BenchRun
 from bench.stats import Operation
 from bench.wrk import CONNECTIONS, WrkResult, graphql, run_wrk
 from feed_svc import keys as feed_keys
 from feed_svc.entries import Entry
+from harness import bulk
 from harness.accounts import find_user
 from harness.events import settle_feed_worker
 from harness.graphql import GraphQLClient
@@ -96,15 +90,15 @@ async def population(
     bench.say(f"{sizes.authors} authors with {sizes.posts_per_author} READY posts each")
     names = [f"bench.src.{number:03d}" for number in range(1, sizes.authors + 1)]
     authors = await import_users(clients, names)
-    await publish_missing(bench, clients, authors, sizes.posts_per_author, "bench feed")
-    total_posts = sum(user.post_count for user in (await users(clients, authors)).values())
+    await bulk.publish_missing(clients, authors, sizes.posts_per_author, "bench feed", bench.say)
+    total_posts = sum(user.post_count for user in (await bulk.users(clients, authors)).values())
     reader_client = await signed_in(clients, bench.allowance, anonymous, sizes.reader)
     reader_id = await find_user(clients, sizes.reader)
     assert reader_id is not None
-    missing = sorted(set(authors) - await following_of(clients, reader_id))
+    missing = sorted(set(authors) - await bulk.following_of(clients, reader_id))
     if missing:
         bench.say(f"{sizes.reader} follows {len(missing)} more authors")
-        await import_follows(clients, {reader_id: missing})
+        await bulk.import_follows(clients, {reader_id: missing})
     # The post and import events have landed; the first read rebuilds the timeline.
     await settle_feed_worker(client)
     return Reader(reader_id, reader_client, authors, min(PAGE, total_posts))

@@ -20,6 +20,7 @@ import httpx
 import redis.asyncio as redis
 
 from feed_svc.config import FeedSettings
+from harness import bulk
 from harness.accounts import find_user, log_in
 from harness.events import settle_feed_worker
 from harness.graphql import GraphQLClient, GraphQLError
@@ -50,7 +51,6 @@ FEED_CHECK_CONCURRENCY = 8
 IMPORT_EDGES_MAX = 190_000
 # Home feeds read at the end to check them (every one in a small graph).
 FEED_SAMPLE = 250
-BATCH_USERS = 500
 CHUNK_BYTES = 256 * 1024
 CONTENT_TYPE = "image/jpeg"
 PROGRESS_EVERY_SECONDS = 3.0
@@ -221,12 +221,7 @@ class Seeder:
 
     async def refresh(self) -> None:
         """The seeded users as graph_svc counts them now (followers, following, posts)."""
-        by_id: dict[int, graph_pb2.User] = {}
-        for start in range(0, len(self.ids), BATCH_USERS):
-            response = await self._clients.graph.BatchGetUsers(
-                graph_pb2.BatchGetUsersRequest(user_ids=self.ids[start : start + BATCH_USERS])
-            )
-            by_id.update((user.id, user) for user in response.users)
+        by_id = await bulk.users(self._clients, self.ids)
         self.users = [by_id[user_id] for user_id in self.ids]
 
     # ------------------------------------------------------------ follows

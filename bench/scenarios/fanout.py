@@ -24,7 +24,6 @@ from urllib.parse import urlsplit
 import redis.asyncio as redis
 
 from bench.backend import (
-    PUBLISH_CONCURRENCY,
     audience,
     connected,
     create_posts,
@@ -39,6 +38,7 @@ from bench.backend import (
 from bench.report import Figure
 from bench.run import BenchRun
 from bench.stats import CpuMeter, children_cpu_seconds, describe_cpu
+from harness.bulk import PUBLISH_CONCURRENCY
 from pictor.clients import ServiceClients
 from pictor.redis_client import RedisClient
 

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from bench import cassandra
-from bench.backend import worker_setting
 from bench.home_feed import (
     PAGE,
     PROCESSES,
@@ -50,6 +49,7 @@ from feed_svc.keys import (
     pulled_key,
 )
 from graph_svc.profiles import USER_KEYS, user_key
+from harness.bulk import worker_setting
 from harness.waiting import bounded
 from pictor.clients import ServiceClients
 from pictor.cql import CqlSession

@@ -16,13 +16,10 @@ from bench.backend import (
     audience,
     connected,
     feed_worker_settings,
-    following_of,
-    import_follows,
     import_users,
     landed,
     one_at_a_time,
     one_post_figure,
-    publish_missing,
     pushed_authors,
     pushed_note,
 )
@@ -34,6 +31,7 @@ from bench.home_feed import (
 from bench.report import Figure, percentile_figures
 from bench.run import BenchRun
 from bench.wrk import WrkResult
+from harness import bulk
 from harness.events import settle_feed_worker
 from harness.graphql import GraphQLClient
 from harness.waiting import bounded
@@ -105,16 +103,16 @@ async def _feed_reads(
     bench.say(f"{NAME}: {most} authors with a READY post, readers of {sizes.following}")
     names = [f"{sizes.prefix}.a{number:04d}" for number in range(1, most + 1)]
     authors = await import_users(clients, names)
-    await publish_missing(bench, clients, authors, 1, "bench growth")
+    await bulk.publish_missing(clients, authors, 1, "bench growth", bench.say)
 
     readers: list[tuple[int, int, GraphQLClient]] = []
     for following in sizes.following:
         name = f"{sizes.prefix}.r{following}"
         viewer = await signed_in(clients, bench.allowance, anonymous, name)
         (reader_id,) = await import_users(clients, [name])
-        missing = sorted(set(authors[:following]) - await following_of(clients, reader_id))
+        missing = sorted(set(authors[:following]) - await bulk.following_of(clients, reader_id))
         if missing:
-            await import_follows(clients, {reader_id: missing})
+            await bulk.import_follows(clients, {reader_id: missing})
         readers.append((following, reader_id, viewer))
     await settle_feed_worker(client)
 

@@ -12,12 +12,12 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from bench.backend import create_post, make_ready
 from bench.home_feed import HOME_FEED, PAGE, Reader, reading
 from bench.report import Figure
 from bench.run import BenchRun
 from bench.stats import resident_kib
 from bench.wrk import CONNECTIONS, WrkResult, graphql, run_wrk
+from harness.bulk import create_post, make_ready
 from pictor.clients import ServiceClients
 from pictor.graph.v1 import graph_pb2
 

@@ -9,11 +9,11 @@ import asyncio
 
 import httpx
 
-from bench.backend import import_users
 from gateway import ids
 from gateway.auth import issue_token
 from gateway.config import GatewaySettings
 from harness.accounts import unique_name
+from harness.bulk import import_users
 from harness.events import FEED_WORKER_STREAMS, settle
 from infra.local import stack
 from pictor import events
