@@ -42,14 +42,12 @@ from feed_svc.config import FeedSettings
 from feed_svc.entries import Entry, all_read, keep_newest, merged_after, newer_than, quiet_since
 from feed_svc.keys import author_live_channel, live_channel
 from feed_svc.store import PULLED_CHANGED, FeedStore
-from pictor.common.v1 import common_pb2
+from pictor.clients import all_following
 from pictor.graph.v1 import graph_pb2, graph_pb2_grpc
 from pictor.live import LiveListener
 
 # Extra entries read per page, so a few filtered out rarely cost a second round trip.
 PAGE_SLACK = 8
-# graph_svc's largest page.
-FOLLOWING_PAGE = 100
 # A live subscription marks the viewer as watching for this long, renewed as it runs.
 LIVE_TTL_SECONDS = 60
 # How long a watch waits for a message before it looks at its renewal again.
@@ -177,19 +175,7 @@ class HomeTimelines:
     async def _copy_following(self, viewer: int) -> None:
         """Copies whom the viewer follows from graph_svc. Only adds: follow events
         that land meanwhile have already written the truth they read."""
-        followees: list[int] = []
-        token = ""
-        while True:
-            response = await self._graph.ListFollowing(
-                graph_pb2.ListFollowingRequest(
-                    user_id=viewer,
-                    page=common_pb2.PageRequest(page_size=FOLLOWING_PAGE, page_token=token),
-                )
-            )
-            followees += [edge.user_id for edge in response.edges]
-            token = response.page.next_page_token
-            if not token:
-                break
+        followees = await all_following(self._graph, viewer)
         await self._store.add_followees(viewer, followees, built=True)
 
     async def _rebuild(self, viewer: int) -> None:

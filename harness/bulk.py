@@ -18,15 +18,13 @@ from feed_svc.config import FeedSettings
 from harness.accounts import PASSWORD
 from harness.processes import environ
 from harness.waiting import bounded
-from pictor.clients import ServiceClients
-from pictor.common.v1 import common_pb2
+from pictor.clients import ServiceClients, all_following
 from pictor.graph.v1 import graph_pb2
 from pictor.post.v1 import post_pb2
 
 PUBLISH_CONCURRENCY = 8
-# graph_svc's largest batch; ListFollowing pages hold 100.
+# graph_svc's largest batch.
 BATCH_GET = 500
-FOLLOWING_PAGE = 100
 STREAM_PAGE = 5000
 # graph_svc accepts up to 200,000 edges per ImportFollows call, but 100,000 edges into
 # one followee's partition at once overran the Cassandra driver (client request
@@ -99,19 +97,7 @@ async def followers_of(clients: ServiceClients, user_id: int) -> set[int]:
 
 
 async def following_of(clients: ServiceClients, user_id: int) -> set[int]:
-    followees: set[int] = set()
-    token = ""
-    while True:
-        response = await clients.graph.ListFollowing(
-            graph_pb2.ListFollowingRequest(
-                user_id=user_id,
-                page=common_pb2.PageRequest(page_size=FOLLOWING_PAGE, page_token=token),
-            )
-        )
-        followees.update(edge.user_id for edge in response.edges)
-        token = response.page.next_page_token
-        if not token:
-            return followees
+    return set(await all_following(clients.graph, user_id))
 
 
 async def _import_call(clients: ServiceClients, edges: Mapping[int, Sequence[int]]) -> int:

@@ -12,12 +12,16 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
+from pictor.common.v1 import common_pb2
 from pictor.config import ServiceName, Settings
 from pictor.feed.v1 import feed_pb2_grpc
-from pictor.graph.v1 import graph_pb2_grpc
+from pictor.graph.v1 import graph_pb2, graph_pb2_grpc
 from pictor.media.v1 import media_pb2_grpc
 from pictor.post.v1 import post_pb2_grpc
 from pictor.telemetry import traced_rpcs
+
+# graph_svc's largest ListFollowing page: a whole list in the fewest calls.
+FOLLOWING_PAGE = 100
 
 # Calls safe to repeat: reads, and writes whose repeat changes nothing (follow and
 # unfollow, like and unlike, media status moves, absolute post counts).
@@ -183,3 +187,20 @@ class ServiceClients:
     async def close(self) -> None:
         for channel in self.channels.values():
             await channel.close()
+
+
+async def all_following(graph: graph_pb2_grpc.GraphServiceStub, user_id: int) -> list[int]:
+    """Everyone the user follows, as graph_svc lists them, page after page."""
+    followees: list[int] = []
+    token = ""
+    while True:
+        response = await graph.ListFollowing(
+            graph_pb2.ListFollowingRequest(
+                user_id=user_id,
+                page=common_pb2.PageRequest(page_size=FOLLOWING_PAGE, page_token=token),
+            )
+        )
+        followees += [edge.user_id for edge in response.edges]
+        token = response.page.next_page_token
+        if not token:
+            return followees

@@ -25,6 +25,7 @@ from tests.harness import sign_up, wait_until
 UPLOAD_TTL_SECONDS = 3
 # Past the TTL, with room for a slow Cassandra.
 EXPIRY_SECONDS = UPLOAD_TTL_SECONDS + 15
+READY_MEDIA = post_pb2.Media(status=READY, width=150, height=150)
 # Apart from the test stack's graph_svc (worker 0), so no avatar id repeats.
 WORKER_ID = 12
 
@@ -49,6 +50,12 @@ async def ttls(cql: CqlSession, avatar_id: int) -> tuple[int | None, ...]:
         fresh=True,
     )
     return tuple(row)
+
+
+async def two_uploads(avatars: Avatars, http: httpx.AsyncClient) -> tuple[AvatarRow, AvatarRow]:
+    """Two avatar uploads of one new user, the older first."""
+    user = await a_user(http)
+    return await avatars.create(user), await avatars.create(user)
 
 
 def expired(avatars: Avatars, avatar_id: int) -> Callable[[], Awaitable[bool]]:
@@ -79,14 +86,13 @@ async def test_a_ready_avatar_keeps_every_column_for_good(
     user = await a_user(http)
     kept, abandoned = await avatars.create(user), await avatars.create(user)
     await avatars.update_media(kept.avatar_id, post_pb2.Media(status=PROCESSING))
-    ready = post_pb2.Media(status=READY, width=150, height=150)
-    assert (await avatars.update_media(kept.avatar_id, ready)).current
+    assert (await avatars.update_media(kept.avatar_id, READY_MEDIA)).current
 
     assert await ttls(cql, kept.avatar_id) == (None, None, None)
     # Its creation's time to live has passed (its sibling of the same moment is gone).
     await wait_until(expired(avatars, abandoned.avatar_id), within=EXPIRY_SECONDS)
     assert await avatars.get(kept.avatar_id) == AvatarRow(
-        kept.avatar_id, user, ready.SerializeToString()
+        kept.avatar_id, user, READY_MEDIA.SerializeToString()
     )
 
 
@@ -105,12 +111,10 @@ async def test_a_failed_avatar_upload_still_expires(
 async def test_an_avatar_replaced_by_a_newer_one_leaves_no_record(
     avatars: Avatars, http: httpx.AsyncClient
 ) -> None:
-    user = await a_user(http)
-    first, second = await avatars.create(user), await avatars.create(user)
-    ready = post_pb2.Media(status=READY, width=150, height=150)
-    assert (await avatars.update_media(first.avatar_id, ready)).current
+    first, second = await two_uploads(avatars, http)
+    assert (await avatars.update_media(first.avatar_id, READY_MEDIA)).current
 
-    replacing = await avatars.update_media(second.avatar_id, ready)
+    replacing = await avatars.update_media(second.avatar_id, READY_MEDIA)
     assert (replacing.current, replacing.replaced) == (True, first.avatar_id)
     # Its objects go (the media service deletes them); its record goes with them.
     assert await avatars.get(first.avatar_id) is None
@@ -120,30 +124,27 @@ async def test_an_avatar_replaced_by_a_newer_one_leaves_no_record(
 async def test_an_avatar_ready_after_a_newer_one_leaves_no_record(
     avatars: Avatars, http: httpx.AsyncClient
 ) -> None:
-    user = await a_user(http)
-    older, newer = await avatars.create(user), await avatars.create(user)
-    ready = post_pb2.Media(status=READY, width=150, height=150)
-    assert (await avatars.update_media(newer.avatar_id, ready)).current
+    older, newer = await two_uploads(avatars, http)
+    assert (await avatars.update_media(newer.avatar_id, READY_MEDIA)).current
 
-    late = await avatars.update_media(older.avatar_id, ready)
+    late = await avatars.update_media(older.avatar_id, READY_MEDIA)
     assert (late.current, late.replaced) == (False, None)
     assert await avatars.get(older.avatar_id) is None
     assert await avatars.get(newer.avatar_id) is not None
     # The media worker's repeated report of it finds nothing to move.
     with pytest.raises(NotFound):
-        await avatars.update_media(older.avatar_id, ready)
+        await avatars.update_media(older.avatar_id, READY_MEDIA)
 
 
 async def test_a_repeated_ready_report_names_the_avatar_it_replaced_again(
     avatars: Avatars, http: httpx.AsyncClient
 ) -> None:
-    user = await a_user(http)
-    first, second = await avatars.create(user), await avatars.create(user)
-    ready = post_pb2.Media(status=READY, width=150, height=150)
-    await avatars.update_media(first.avatar_id, ready)
-    assert (await avatars.update_media(second.avatar_id, ready)).replaced == first.avatar_id
+    first, second = await two_uploads(avatars, http)
+    await avatars.update_media(first.avatar_id, READY_MEDIA)
+    replacing = await avatars.update_media(second.avatar_id, READY_MEDIA)
+    assert replacing.replaced == first.avatar_id
 
     # The media worker reports READY again (it stopped before deleting the replaced
     # avatar's objects, and its message came back): it learns which one again.
-    again = await avatars.update_media(second.avatar_id, ready)
+    again = await avatars.update_media(second.avatar_id, READY_MEDIA)
     assert (again.moved, again.current, again.replaced) == (False, True, first.avatar_id)
