@@ -60,8 +60,10 @@ def vipsthumbnail_libvips() -> str | None:
 def _cassandra(target: Target) -> str:
     settings = target.settings
     query = "SELECT release_version FROM system.local"
-    (row,) = stack.node_query(settings.cql_hosts[0], query, settings.cql_port) or [None]
-    return str(row.release_version)
+    rows = stack.node_query(settings.cql_hosts[0], query, settings.cql_port)
+    if not rows:
+        raise LookupError("Cassandra did not answer")
+    return str(rows[0].release_version)
 
 
 def _version(target: Target, datastore: str) -> str:

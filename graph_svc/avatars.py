@@ -87,7 +87,8 @@ class Avatars:
 
     async def _make_current(self, avatar: AvatarRow, moved: bool) -> Moved:
         before = await self._store.current_id(avatar.user_id)
-        if before not in (None, avatar.avatar_id):
+        repeated = before == avatar.avatar_id
+        if before is not None and not repeated:
             # Recorded first, so that a report repeated after a crash names it again.
             await self._store.remember_replaced(avatar.avatar_id, before)
         await self._store.make_current(avatar, timestamp_ms(avatar.avatar_id) * 1000)
@@ -97,7 +98,8 @@ class Avatars:
             await self._store.forget(avatar.avatar_id)
             return Moved(avatar, moved)
         await self._profiles.recache(avatar.user_id)
-        replaced = await self._store.replaced(avatar.avatar_id)
+        # A repeated report: the one it replaced the first time, as recorded.
+        replaced = await self._store.replaced(avatar.avatar_id) if repeated else before
         if replaced is not None:
             await self._store.forget(replaced)
         return Moved(avatar, moved, current=True, replaced=replaced)

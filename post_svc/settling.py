@@ -3,9 +3,9 @@ recounted, viewer flags set from the truth, and a deleted post's likes and comme
 removed. Every handler re-reads CQL rather than trusting the event, so a redelivered or
 out-of-order event changes nothing that is right already.
 
-Recounts of one post are coalesced (:class:`pictor.coalescing.Coalesced`): one runs at a time per post
-and count, and every event that arrives while it runs is answered by the next run,
-which starts after them all. With the consumer holding many events at once, a burst of
+Recounts of one post are coalesced (:class:`pictor.coalescing.Coalesced`): one runs
+at a time per post and count, and every event that arrives while it runs is answered
+by the next run, which starts after them all. With the consumer holding many events at once, a burst of
 1,000 likes on one post becomes a few partition counts.
 """
 
